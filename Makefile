@@ -1,0 +1,54 @@
+# omium — `make demo` and `make test` each do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall whenever pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+KAFKA := infra/kafka/broker.sh
+KAFKA_ADDR ?= 127.0.0.1:19092
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint unit bench-log kafka-up kafka-down kafka-status clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,kafka]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: install
+	@id=$$($(BIN)/python examples/record_events.py) && \
+	  echo "--- the events of $$id, read back from the log:" && \
+	  $(BIN)/omium log read --execution "$$id"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@mkdir -p .typecheck && ln -sfn .. .typecheck/omium
+	MYPYPATH=.typecheck $(BIN)/mypy -p omium
+	$(BIN)/lint-imports
+
+# Lint first (fast), then every test with the real broker, which stops even on failure.
+test: lint
+	$(KAFKA) jars >/dev/null
+	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) \
+	  $(BIN)/pytest -p no:cacheprovider -q -ra $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest -p no:cacheprovider -q tests/unit
+
+bench-log: install
+	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_log.py
+
+kafka-up:
+	$(KAFKA) up
+kafka-down:
+	$(KAFKA) down
+kafka-status:
+	$(KAFKA) status
+
+clean:
+	-$(KAFKA) clean
+	rm -rf $(VENV) .typecheck .omium build *.egg-info

@@ -1,0 +1,52 @@
+"""The root ``omium`` app: command groups composed with ``add_typer``, and error mapping."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from omium import __version__
+from omium.cli import log, schemas, topics
+from omium.cli.run import EXIT_FAILED, EXIT_USAGE
+from omium.schemas import ConfigError, InvalidEvent, OmiumError
+
+app = typer.Typer(
+    name="omium",
+    help="Durable, inspectable and reversible AI agent workflows on an event log.\n\n"
+    "The log is chosen by OMIUM_LOG_URL: unset means the embedded SQLite file "
+    ".omium/log.db; kafka://host:port uses a Kafka cluster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(log.app, name="log")
+app.add_typer(topics.app, name="topics")
+app.add_typer(schemas.app, name="schemas")
+
+
+@app.command()
+def version() -> None:
+    """Print omium's version."""
+    typer.echo(__version__)
+
+
+def exit_code(error: OmiumError) -> int:
+    """The exit code for a deliberate error."""
+    return EXIT_USAGE if isinstance(error, ConfigError | InvalidEvent) else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; an :class:`OmiumError` becomes one line on stderr, never a traceback."""
+    try:
+        app(args=argv)  # standalone: usage errors and --help exit through SystemExit
+    except OmiumError as error:
+        print(f"omium: error: {error}", file=sys.stderr)
+        return exit_code(error)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Running async work from a command: one event loop, Ctrl-C as exit code 130."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+#: exit codes: 1 = the operation failed, 2 = the user's input was wrong, 130 = interrupted.
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)``; an interrupt exits with 130 instead of click's "Aborted!"."""
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        print("omium: interrupted", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED) from None

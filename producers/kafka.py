@@ -1,0 +1,426 @@
+"""The event log on Apache Kafka, through aiokafka.
+
+Producer: ``acks="all"`` and idempotence on (aiokafka defaults to ``acks=1`` without it),
+the partition chosen by omium's murmur2 so it agrees with Kafka's Java default and with the
+embedded log. Batches are packed per partition with ``create_batch``/``send_batch``, so an
+execution's events keep their order and the per-record Python cost stays small.
+
+Reads without a group use one long-lived assigned consumer (no group, no commits). Every
+wait has a deadline: a broker that does not answer raises ``LogUnavailable`` naming the URL.
+Topics are named logically; ``topic_prefix`` maps them to physical names (tests use a fresh
+prefix each, so they never see each other's records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from omium.infra.topics import TOPICS, TopicSpec
+from omium.producers.partitioner import partition_for
+from omium.producers.port import Position, Record
+from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogError, LogUnavailable, TopicNotFound
+from omium.schemas import encode as encode_event
+
+T = TypeVar("T")
+
+_TOPIC_EXISTS = 36
+
+
+class KafkaLog:
+    """An :class:`~omium.producers.port.EventLog` on a Kafka cluster."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        url: str | None = None,
+        topic_prefix: str = "",
+        timeout: float = 10.0,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        create_topics: bool = True,
+        client_id: str = "omium",
+        linger_ms: int = 0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.url = url or f"kafka://{bootstrap}"
+        self.prefix = topic_prefix
+        self.timeout = timeout
+        self.max_event_bytes = max_event_bytes
+        self._auto_create = create_topics
+        self._client_id = client_id
+        self._linger_ms = linger_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._reader: AIOKafkaConsumer | None = None
+        self._partitions: dict[str, int] = {}
+        self._start_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def physical(self, topic: str) -> str:
+        """The broker-side name of a logical topic."""
+        return self.prefix + topic
+
+    def logical(self, topic: str) -> str:
+        """The logical name of a broker-side topic."""
+        return topic.removeprefix(self.prefix)
+
+    async def _wait(self, what: str, aw: Awaitable[T]) -> T:
+        """Await ``aw`` within the timeout; turn broker trouble into one clear error."""
+        try:
+            return await asyncio.wait_for(aw, self.timeout)
+        except TimeoutError:
+            raise LogUnavailable(
+                f"Kafka at {self.bootstrap} did not answer within {self.timeout:g} s ({what})",
+                hint="start it with `infra/kafka/broker.sh up` or set OMIUM_LOG_URL",
+            ) from None
+        except KafkaError as exc:
+            error = LogUnavailable if getattr(exc, "retriable", False) else LogError
+            raise error(
+                f"Kafka at {self.bootstrap} failed while {what}: {exc}",
+                hint="check the broker with `infra/kafka/broker.sh status`",
+            ) from None
+
+    async def _started(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._start_lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=self._client_id,
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=self._linger_ms,
+                    max_request_size=max(self.max_event_bytes * 2, 1 << 20),
+                    request_timeout_ms=int(self.timeout * 1000),
+                )
+                try:
+                    await self._wait("connecting", producer.start())
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+                if self._auto_create:
+                    await self.create_topics(TOPICS)
+        return self._producer
+
+    async def _reader_consumer(self) -> AIOKafkaConsumer:
+        if self._reader is None:
+            reader = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                client_id=f"{self._client_id}-reader",
+                enable_auto_commit=False,
+                group_id=None,
+                request_timeout_ms=int(self.timeout * 1000),
+            )
+            try:
+                await self._wait("connecting a reader", reader.start())
+            except BaseException:
+                await reader.stop()
+                raise
+            self._reader = reader
+        return self._reader
+
+    # -- topics -----------------------------------------------------------------------
+
+    async def create_topics(self, specs: Sequence[TopicSpec] = TOPICS) -> None:
+        """Create missing topics (replication min(3, brokers) unless a spec says)."""
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap, request_timeout_ms=int(self.timeout * 1000)
+        )
+        try:
+            await self._wait("connecting the admin client", admin.start())
+            cluster = await self._wait("describing the cluster", admin.describe_cluster())
+            brokers = len(cluster["brokers"])
+            new = []
+            for spec in specs:
+                rf = spec.replication_factor or min(3, brokers)
+                new.append(
+                    NewTopic(
+                        name=self.physical(spec.name),
+                        num_partitions=spec.partitions,
+                        replication_factor=rf,
+                        topic_configs=spec.kafka_config(rf),
+                    )
+                )
+            response = await self._wait("creating topics", admin.create_topics(new))
+            for name, code, *message in response.topic_errors:
+                if code not in (0, _TOPIC_EXISTS):
+                    raise LogError(
+                        f"Kafka refused to create topic {name!r}: error {code} "
+                        f"{message[0] if message else ''}".rstrip()
+                    )
+        finally:
+            await admin.close()
+
+    async def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has (cached: it never shrinks)."""
+        count = self._partitions.get(topic)
+        if count is None:
+            producer = await self._started()
+            try:
+                found = await asyncio.wait_for(
+                    producer.partitions_for(self.physical(topic)), self.timeout
+                )
+            except (TimeoutError, KafkaError):
+                found = None
+            if not found:
+                raise TopicNotFound(
+                    f"topic {self.physical(topic)!r} does not exist on {self.bootstrap}",
+                    hint="create it with `omium topics create`",
+                )
+            count = self._partitions[topic] = len(found)
+        return count
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def append(self, event: Event, *, topic: str | None = None) -> Position:
+        """Durably append one event (acknowledged by all in-sync replicas)."""
+        return (await self.append_batch([event], topic=topic))[0]
+
+    async def append_batch(
+        self, events: Sequence[Event], *, topic: str | None = None
+    ) -> list[Position]:
+        """Durably append many events, packed into one batch per partition."""
+        if not events:
+            return []
+        producer = await self._started()
+        slots: dict[tuple[str, int], list[tuple[int, bytes, bytes]]] = defaultdict(list)
+        for i, event in enumerate(events):
+            name = topic or event.TOPIC
+            key = event.key
+            partition = partition_for(key, await self.partitions(name))
+            value = encode_event(event, max_bytes=self.max_event_bytes)
+            slots[(name, partition)].append((i, key.encode(), value))
+        positions: list[Position | None] = [None] * len(events)
+        pending = []
+        for (name, partition), items in slots.items():
+            pending.extend(await self._send_partition(producer, name, partition, items))
+        for name, partition, indexes, future in pending:
+            metadata = await self._wait("waiting for acks", future)
+            for n, i in enumerate(indexes):
+                positions[i] = Position(name, partition, metadata.offset + n)
+        return [p for p in positions if p is not None]
+
+    async def _send_partition(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        partition: int,
+        items: list[tuple[int, bytes, bytes]],
+    ) -> list[tuple[str, int, list[int], asyncio.Future[Any]]]:
+        """Queue ``items`` as as few batches as fit; each future resolves to its base offset."""
+        sent = []
+        batch, indexes = producer.create_batch(), list[int]()
+        for i, key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                if not indexes:
+                    raise LogError(f"a {len(value):,}-byte record does not fit in a batch")
+                sent.append(
+                    (
+                        topic,
+                        partition,
+                        indexes,
+                        await self._submit(producer, batch, topic, partition),
+                    )
+                )
+                batch, indexes = producer.create_batch(), []
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise LogError(f"a {len(value):,}-byte record does not fit in a batch")
+            indexes.append(i)
+        sent.append(
+            (topic, partition, indexes, await self._submit(producer, batch, topic, partition))
+        )
+        return sent
+
+    async def _submit(
+        self, producer: AIOKafkaProducer, batch: Any, topic: str, partition: int
+    ) -> asyncio.Future[Any]:
+        batch.close()
+        future: asyncio.Future[Any] = await self._wait(
+            "queueing a batch",
+            producer.send_batch(batch, self.physical(topic), partition=partition),
+        )
+        return future
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def read(
+        self, topic: str, partition: int, start: int = 0, end: int | None = None
+    ) -> list[Record]:
+        """Records of one partition with ``start <= offset < end``."""
+        count = await self.partitions(topic)
+        if not 0 <= partition < count:
+            raise TopicNotFound(f"topic {topic!r} has partitions 0..{count - 1}, not {partition}")
+        return await self._scan(topic, partition, start, end, key=None)
+
+    async def read_execution(
+        self,
+        execution_id: str,
+        *,
+        topic: str = "omium.events",
+        start: int = 0,
+        end: int | None = None,
+    ) -> list[Record]:
+        """One execution's records: its partition from ``start``, filtered by key.
+
+        Kafka has no per-key index: pass ``start`` (e.g. the offset of the execution's first
+        event, which projections record) so the scan covers only the execution's lifetime.
+        """
+        partition = partition_for(execution_id, await self.partitions(topic))
+        return await self._scan(topic, partition, start, end, key=execution_id.encode())
+
+    async def _scan(
+        self, topic: str, partition: int, start: int, end: int | None, key: bytes | None
+    ) -> list[Record]:
+        async with self._read_lock:
+            reader = await self._reader_consumer()
+            tp = TopicPartition(self.physical(topic), partition)
+            if end is None:
+                end = (await self._wait("reading end offsets", reader.end_offsets([tp])))[tp]
+            out: list[Record] = []
+            if start >= end:
+                return out
+            reader.assign([tp])
+            reader.seek(tp, start)
+            offset = start
+            while offset < end:
+                batch = await self._wait(
+                    f"reading {topic}/{partition}@{offset}",
+                    reader.getmany(tp, timeout_ms=int(self.timeout * 1000), max_records=2000),
+                )
+                messages = batch.get(tp, [])
+                if not messages:
+                    raise LogUnavailable(
+                        f"Kafka at {self.bootstrap} returned nothing for {topic}/{partition} "
+                        f"at offset {offset} within {self.timeout:g} s"
+                    )
+                for m in messages:
+                    offset = m.offset + 1
+                    if m.offset >= end:
+                        break
+                    if key is None or m.key == key:
+                        out.append(_record(topic, m))
+            return out
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        """Per partition, the offset the next record will get."""
+        count = await self.partitions(topic)
+        reader = await self._reader_consumer()
+        tps = [TopicPartition(self.physical(topic), p) for p in range(count)]
+        found = await self._wait("reading end offsets", reader.end_offsets(tps))
+        return {tp.partition: off for tp, off in found.items()}
+
+    def subscribe(
+        self, group: str, topics: Sequence[str], *, from_beginning: bool = True
+    ) -> KafkaSubscription:
+        """Join consumer group ``group`` (explicit commits, no auto-commit)."""
+        return KafkaSubscription(self, group, list(topics), from_beginning=from_beginning)
+
+    async def close(self) -> None:
+        """Flush the producer and close every connection. Safe to call twice."""
+        producer, reader = self._producer, self._reader
+        self._producer = self._reader = None
+        if producer is not None:
+            await producer.stop()
+        if reader is not None:
+            await reader.stop()
+
+
+def _record(logical_topic: str, message: Any) -> Record:
+    key = message.key.decode() if message.key is not None else None
+    return Record(
+        Position(logical_topic, message.partition, message.offset),
+        key,
+        message.value,
+        message.timestamp,
+    )
+
+
+class KafkaSubscription:
+    """A member of a Kafka consumer group (aiokafka's group coordinator protocol)."""
+
+    def __init__(
+        self,
+        log: KafkaLog,
+        group: str,
+        topics: list[str],
+        *,
+        from_beginning: bool = True,
+        session_timeout: float = 10.0,
+    ) -> None:
+        self.group = group
+        self._log = log
+        self._topics = topics
+        self._consumer = AIOKafkaConsumer(
+            *[log.physical(t) for t in topics],
+            bootstrap_servers=log.bootstrap,
+            client_id=f"omium-{group}-{uuid.uuid4().hex[:8]}",
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest" if from_beginning else "latest",
+            session_timeout_ms=int(session_timeout * 1000),
+            heartbeat_interval_ms=min(3000, int(session_timeout * 1000) // 3),
+            request_timeout_ms=int(log.timeout * 1000) + 5000,
+        )
+        self._started = False
+        self._closed = False
+
+    async def _start(self) -> None:
+        if not self._started:
+            await self._log._wait(f"joining group {self.group!r}", self._consumer.start())
+            self._started = True
+
+    def assignment(self) -> frozenset[tuple[str, int]]:
+        """The partitions this member owns right now."""
+        if not self._started:
+            return frozenset()
+        return frozenset(
+            (self._log.logical(tp.topic), tp.partition) for tp in self._consumer.assignment()
+        )
+
+    async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
+        """Return the next records of the assigned partitions (empty at timeout)."""
+        await self._start()
+        batches = await self._log._wait(
+            "polling",
+            self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records),
+        )
+        return [
+            _record(self._log.logical(tp.topic), m)
+            for tp, messages in batches.items()
+            for m in messages
+        ]
+
+    async def commit(self) -> None:
+        """Commit the position after every record returned so far."""
+        if self._started:
+            await self._log._wait(f"committing for group {self.group!r}", self._consumer.commit())
+
+    async def close(self) -> None:
+        """Leave the group. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            await self._consumer.stop()
+
+    async def __aenter__(self) -> Self:
+        await self._start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,132 @@
+"""The ``EventLog`` port: what every log adapter offers, and the data it speaks in.
+
+A record's place is a :class:`Position` ``(topic, partition, offset)``. Topics are named
+logically (``omium.events``); an adapter may map them to prefixed physical names. Ranges
+are half-open, like Python slices: ``start`` included, ``end`` excluded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from omium.infra.topics import TOPICS, TopicSpec
+from omium.schemas import Event, decode
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """Where one record sits in the log."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One stored record: its position, key, raw value and the log's timestamp."""
+
+    position: Position
+    key: str | None
+    value: bytes
+    timestamp_ms: int
+
+    def event(self) -> Event:
+        """Decode the value (upcasting old versions); raises ``InvalidEvent`` if poisoned."""
+        return decode(self.value)
+
+
+class Subscription(Protocol):
+    """A consumer-group member: polls its share of partitions, commits explicitly."""
+
+    group: str
+
+    async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
+        """Return the next records of the assigned partitions (may be empty at timeout)."""
+        ...
+
+    async def commit(self) -> None:
+        """Commit, for the group, the position after every record ``poll`` returned."""
+        ...
+
+    def assignment(self) -> frozenset[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this member currently owns."""
+        ...
+
+    async def close(self) -> None:
+        """Leave the group (its partitions move to the other members at once)."""
+        ...
+
+    async def __aenter__(self) -> Self: ...  # noqa: D105
+
+    async def __aexit__(  # noqa: D105
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class EventLog(Protocol):
+    """An append-only, partitioned log of events (Kafka, or the embedded SQLite twin).
+
+    Writes of one key (an execution) go to one partition, in order. Every method that waits
+    on a network has a timeout and raises ``LogUnavailable`` when it runs out.
+    """
+
+    url: str
+
+    async def append(self, event: Event, *, topic: str | None = None) -> Position:
+        """Durably append one event (to ``event.TOPIC`` unless ``topic`` is given)."""
+        ...
+
+    async def append_batch(
+        self, events: Sequence[Event], *, topic: str | None = None
+    ) -> list[Position]:
+        """Durably append many events; positions come back in the order given."""
+        ...
+
+    async def read(
+        self, topic: str, partition: int, start: int = 0, end: int | None = None
+    ) -> list[Record]:
+        """Records of one partition with ``start <= offset < end`` (``end``: the current end)."""
+        ...
+
+    async def read_execution(
+        self,
+        execution_id: str,
+        *,
+        topic: str = "omium.events",
+        start: int = 0,
+        end: int | None = None,
+    ) -> list[Record]:
+        """One execution's records, in order, with ``start <= offset < end``."""
+        ...
+
+    def subscribe(
+        self, group: str, topics: Sequence[str], *, from_beginning: bool = True
+    ) -> Subscription:
+        """Join consumer group ``group``; resumes from its committed offsets."""
+        ...
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        """Per partition, the offset the next record will get."""
+        ...
+
+    async def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has."""
+        ...
+
+    async def create_topics(self, specs: Sequence[TopicSpec] = TOPICS) -> None:
+        """Create the topics that do not exist yet; existing ones are left as they are."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release connections. Safe to call twice."""
+        ...

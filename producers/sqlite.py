@@ -1,0 +1,441 @@
+"""The embedded event log: one SQLite file in WAL mode, shaped like Kafka.
+
+Topics have the same partitions as on Kafka and keys land on the same partition numbers
+(murmur2). Offsets are dense per partition and assigned inside ``BEGIN IMMEDIATE``
+transactions, so several processes can append to one file at once. Consumer groups keep
+committed offsets and live members in tables; partitions are split round-robin among
+members whose heartbeat is fresh.
+
+Calls are synchronous SQLite work inside ``async`` methods: each is short (tens of
+microseconds), and a writer in another process makes us wait at most ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from omium.infra.topics import TOPICS, TopicSpec
+from omium.producers.partitioner import partition_for
+from omium.producers.port import Position, Record
+from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogUnavailable, TopicNotFound, encode
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, partitions INTEGER NOT NULL,
+    retention_ms INTEGER NOT NULL, cleanup_policy TEXT NOT NULL
+);
+-- id packs the position (see _rowid), so a partition range is a rowid range: no extra index.
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY, key TEXT, ts_ms INTEGER NOT NULL, value BLOB NOT NULL
+);
+-- the per-execution index: one run's events without scanning its partition
+CREATE INDEX IF NOT EXISTS records_by_key ON records (key);
+CREATE TABLE IF NOT EXISTS group_offsets (
+    grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL, PRIMARY KEY (grp, topic, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_members (
+    grp TEXT NOT NULL, member TEXT NOT NULL, heartbeat_ms INTEGER NOT NULL,
+    PRIMARY KEY (grp, member)
+) WITHOUT ROWID;
+"""
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# A record's rowid is its position: 7 bits of topic id, 16 of partition, 40 of offset.
+_PARTITION_SHIFT = 40
+_TOPIC_SHIFT = 56
+_OFFSET_MASK = (1 << _PARTITION_SHIFT) - 1
+
+
+def _rowid(topic_id: int, partition: int, offset: int) -> int:
+    return (topic_id << _TOPIC_SHIFT) | (partition << _PARTITION_SHIFT) | offset
+
+
+class SqliteLog:
+    """An :class:`~omium.producers.port.EventLog` on one SQLite file (or ``:memory:``)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        url: str | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        busy_timeout: float = 30.0,
+        synchronous: str = "NORMAL",
+        create_topics: bool = True,
+    ) -> None:
+        self.path = str(path)
+        self.url = url or f"sqlite:///{self.path}"
+        self.max_event_bytes = max_event_bytes
+        self._busy_timeout = busy_timeout
+        self._topics: dict[str, tuple[int, int]] = {}
+        self._db = self._connect(synchronous)
+        if create_topics:
+            self._create_topics(TOPICS)
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LogUnavailable(
+                    f"cannot create the folder for the embedded log {self.path!r}: {exc.strerror}",
+                    hint="set OMIUM_HOME or OMIUM_LOG_URL to a writable place",
+                ) from None
+        try:
+            db = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            # WAL: readers never block the writer, and other processes can append at once.
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash (not a power cut); FULL fsyncs.
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise LogUnavailable(
+                f"cannot open the embedded log {self.path!r}: {exc}",
+                hint="set OMIUM_HOME or OMIUM_LOG_URL to a writable SQLite file",
+            ) from None
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the file's write lock up front."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise LogUnavailable(
+                f"the embedded log {self.path!r} stayed locked for "
+                f"{self._busy_timeout:.0f} s ({exc})",
+                hint="another process holds it; retry, or raise busy_timeout in the URL",
+            ) from None
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- topics -----------------------------------------------------------------------
+
+    async def create_topics(self, specs: Sequence[TopicSpec] = TOPICS) -> None:
+        """Create missing topics; existing ones keep their partition count."""
+        self._create_topics(specs)
+
+    def _create_topics(self, specs: Sequence[TopicSpec]) -> None:
+        with self._write() as db:
+            for spec in specs:
+                db.execute(
+                    "INSERT OR IGNORE INTO topics (name, partitions, retention_ms, "
+                    "cleanup_policy) VALUES (?, ?, ?, ?)",
+                    (spec.name, spec.partitions, spec.retention_ms, spec.cleanup_policy),
+                )
+
+    async def partitions(self, topic: str) -> int:
+        """How many partitions ``topic`` has."""
+        return self._partition_count(topic)
+
+    def _partition_count(self, topic: str) -> int:
+        return self._topic(topic)[1]
+
+    def _topic(self, topic: str) -> tuple[int, int]:
+        """``(topic id, partitions)``, cached: neither changes once a topic exists."""
+        found = self._topics.get(topic)
+        if found is None:
+            row = self._db.execute(
+                "SELECT id, partitions FROM topics WHERE name = ?", (topic,)
+            ).fetchone()
+            if row is None:
+                raise TopicNotFound(
+                    f"topic {topic!r} does not exist in {self.url}",
+                    hint="create it with `omium topics create`",
+                )
+            found = self._topics[topic] = (int(row[0]), int(row[1]))
+            if not 0 < found[0] < (1 << 7) or found[1] > (1 << 16):
+                raise TopicNotFound(
+                    f"topic {topic!r} is beyond this log's limits (127 topics, 65,536 "
+                    "partitions each)",
+                    hint="use a fresh log file",
+                )
+        return found
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def append(self, event: Event, *, topic: str | None = None) -> Position:
+        """Durably append one event."""
+        return self._append([event], topic)[0]
+
+    async def append_batch(
+        self, events: Sequence[Event], *, topic: str | None = None
+    ) -> list[Position]:
+        """Durably append many events in one transaction."""
+        return self._append(events, topic)
+
+    def _append(self, events: Sequence[Event], topic: str | None) -> list[Position]:
+        if not events:
+            return []
+        # Encode (and refuse oversized events) before taking the write lock.
+        rows = []
+        for event in events:
+            name = topic or event.TOPIC
+            topic_id, count = self._topic(name)
+            key = event.key
+            rows.append(
+                (
+                    name,
+                    topic_id,
+                    partition_for(key, count),
+                    key,
+                    encode(event, max_bytes=self.max_event_bytes),
+                )
+            )
+        ts = _now_ms()
+        positions: list[Position] = []
+        with self._write() as db:
+            heads: dict[tuple[int, int], int] = {}
+            inserts = []
+            for name, topic_id, partition, key, value in rows:
+                head = heads.get((topic_id, partition))
+                if head is None:
+                    head = self._head(topic_id, partition)
+                heads[(topic_id, partition)] = head + 1
+                inserts.append((_rowid(topic_id, partition, head), key, ts, value))
+                positions.append(Position(name, partition, head))
+            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", inserts)
+        return positions
+
+    def _head(self, topic_id: int, partition: int) -> int:
+        """The next offset of a partition: one rowid lookup, no counter table to update."""
+        (last,) = self._db.execute(
+            "SELECT MAX(id) FROM records WHERE id >= ? AND id < ?",
+            (_rowid(topic_id, partition, 0), _rowid(topic_id, partition + 1, 0)),
+        ).fetchone()
+        return 0 if last is None else (last & _OFFSET_MASK) + 1
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def read(
+        self, topic: str, partition: int, start: int = 0, end: int | None = None
+    ) -> list[Record]:
+        """Records of one partition with ``start <= offset < end``."""
+        self._check_partition(topic, partition)
+        return self._range(topic, partition, start, end)
+
+    def _range(
+        self, topic: str, partition: int, start: int, end: int | None, limit: int = -1
+    ) -> list[Record]:
+        topic_id, _ = self._topic(topic)
+        rows = self._db.execute(
+            "SELECT id, key, ts_ms, value FROM records WHERE id >= ? AND id < ? "
+            "ORDER BY id LIMIT ?",
+            (_rowid(topic_id, partition, start), _rowid(topic_id, partition, _upper(end)), limit),
+        ).fetchall()
+        return [_record(topic, row) for row in rows]
+
+    async def read_execution(
+        self,
+        execution_id: str,
+        *,
+        topic: str = "omium.events",
+        start: int = 0,
+        end: int | None = None,
+    ) -> list[Record]:
+        """One execution's records through the per-key index."""
+        topic_id, count = self._topic(topic)
+        partition = partition_for(execution_id, count)
+        rows = self._db.execute(
+            "SELECT id, key, ts_ms, value FROM records WHERE key = ? AND id >= ? AND id < ? "
+            "ORDER BY id",
+            (
+                execution_id,
+                _rowid(topic_id, partition, start),
+                _rowid(topic_id, partition, _upper(end)),
+            ),
+        ).fetchall()
+        return [_record(topic, row) for row in rows]
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        """Per partition, the next offset."""
+        topic_id, count = self._topic(topic)
+        return {p: self._head(topic_id, p) for p in range(count)}
+
+    def _check_partition(self, topic: str, partition: int) -> None:
+        count = self._partition_count(topic)
+        if not 0 <= partition < count:
+            raise TopicNotFound(f"topic {topic!r} has partitions 0..{count - 1}, not {partition}")
+
+    # -- consumer groups ----------------------------------------------------------------
+
+    def subscribe(
+        self, group: str, topics: Sequence[str], *, from_beginning: bool = True
+    ) -> SqliteSubscription:
+        """Join consumer group ``group`` over ``topics``."""
+        for topic in topics:
+            self._partition_count(topic)
+        return SqliteSubscription(self, group, list(topics), from_beginning=from_beginning)
+
+    async def close(self) -> None:
+        """Close the connection. Safe to call twice."""
+        self._db.close()
+
+
+def _upper(end: int | None) -> int:
+    return _OFFSET_MASK if end is None else min(end, _OFFSET_MASK)
+
+
+def _record(topic: str, row: tuple[int, str | None, int, bytes]) -> Record:
+    rowid, key, ts_ms, value = row
+    partition = (rowid >> _PARTITION_SHIFT) & 0xFFFF
+    return Record(Position(topic, partition, rowid & _OFFSET_MASK), key, value, ts_ms)
+
+
+class SqliteSubscription:
+    """One member of a consumer group on the embedded log.
+
+    Members announce themselves with a heartbeat on every poll; a member silent for
+    ``session_timeout`` seconds is dropped and its partitions move to the others.
+    """
+
+    def __init__(
+        self,
+        log: SqliteLog,
+        group: str,
+        topics: list[str],
+        *,
+        from_beginning: bool = True,
+        session_timeout: float = 10.0,
+        poll_interval: float = 0.02,
+    ) -> None:
+        self.group = group
+        self.member = uuid.uuid4().hex
+        self._log = log
+        self._topics = topics
+        self._from_beginning = from_beginning
+        self._session_ms = int(session_timeout * 1000)
+        self._poll_interval = poll_interval
+        self._assigned: frozenset[tuple[str, int]] = frozenset()
+        self._positions: dict[tuple[str, int], int] = {}
+        self._closed = False
+
+    def assignment(self) -> frozenset[tuple[str, int]]:
+        """The partitions this member owns as of its last poll."""
+        return self._assigned
+
+    def _owned(self, db: sqlite3.Connection) -> frozenset[tuple[str, int]]:
+        """Heartbeat, drop silent members and compute this member's share (round-robin)."""
+        now = _now_ms()
+        db.execute(
+            "INSERT INTO group_members VALUES (?, ?, ?) ON CONFLICT (grp, member) "
+            "DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
+            (self.group, self.member, now),
+        )
+        db.execute(
+            "DELETE FROM group_members WHERE grp = ? AND heartbeat_ms < ?",
+            (self.group, now - self._session_ms),
+        )
+        members = [
+            m
+            for (m,) in db.execute(
+                "SELECT member FROM group_members WHERE grp = ? ORDER BY member", (self.group,)
+            )
+        ]
+        me = members.index(self.member)
+        pairs = [(t, p) for t in sorted(self._topics) for p in range(self._log._partition_count(t))]
+        return frozenset(pair for i, pair in enumerate(pairs) if i % len(members) == me)
+
+    def _rebalance(self) -> None:
+        with self._log._write() as db:
+            owned = self._owned(db)
+            for pair in owned - self._assigned:
+                row = db.execute(
+                    "SELECT offset FROM group_offsets WHERE grp = ? AND topic = ? "
+                    "AND partition = ?",
+                    (self.group, *pair),
+                ).fetchone()
+                if row is not None:
+                    self._positions[pair] = int(row[0])
+                elif self._from_beginning:
+                    self._positions[pair] = 0
+                else:
+                    self._positions[pair] = self._log._head(self._log._topic(pair[0])[0], pair[1])
+        for pair in self._assigned - owned:
+            self._positions.pop(pair, None)
+        self._assigned = owned
+
+    async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
+        """Return up to ``max_records`` next records, waiting up to ``timeout`` seconds."""
+        if self._closed:
+            raise RuntimeError("poll() on a closed subscription")
+        deadline = time.monotonic() + timeout
+        while True:
+            self._rebalance()
+            records = self._fetch(max_records)
+            if records or time.monotonic() >= deadline:
+                return records
+            await asyncio.sleep(min(self._poll_interval, max(0.0, deadline - time.monotonic())))
+
+    def _fetch(self, max_records: int) -> list[Record]:
+        out: list[Record] = []
+        for pair in sorted(self._assigned):
+            if len(out) >= max_records:
+                break
+            topic, partition = pair
+            rows = self._log._range(
+                topic, partition, self._positions[pair], None, max_records - len(out)
+            )
+            if rows:
+                out.extend(rows)
+                self._positions[pair] = rows[-1].position.offset + 1
+        return out
+
+    async def commit(self) -> None:
+        """Commit the consumed positions of the partitions this member still owns."""
+        with self._log._write() as db:
+            owned = self._owned(db)
+            db.executemany(
+                "INSERT INTO group_offsets VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (grp, topic, partition) DO UPDATE SET offset = excluded.offset",
+                [
+                    (self.group, t, p, off)
+                    for (t, p), off in self._positions.items()
+                    if (t, p) in owned
+                ],
+            )
+
+    async def close(self) -> None:
+        """Leave the group so the other members take this one's partitions at once."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._log._write() as db:
+            db.execute(
+                "DELETE FROM group_members WHERE grp = ? AND member = ?",
+                (self.group, self.member),
+            )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,97 @@
+"""The event model: envelope, typed payloads, commands, codec and errors. Pure: no IO.
+
+Offers :class:`Event` and every concrete type (``StepCompleted``, ``LLMCall``, ``Run`` …),
+``encode``/``decode`` with a size limit and upcasting, ``REGISTRY`` (type name -> class)
+and the error tree in :mod:`omium.schemas.errors`.
+"""
+
+from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
+from omium.schemas.alerts import AlertRaised
+from omium.schemas.base import Command, ErrorInfo, Event, Payload
+from omium.schemas.checkpoints import CheckpointCreated
+from omium.schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, from_dict, validate
+from omium.schemas.commands import Cancel, Pause, Resume, Rollback, Run
+from omium.schemas.dlq import DeadLetter
+from omium.schemas.errors import (
+    ConfigError,
+    EventTooLarge,
+    InvalidEvent,
+    LogError,
+    LogUnavailable,
+    OmiumError,
+    TopicNotFound,
+)
+from omium.schemas.executions import (
+    ExecutionCancelled,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionPaused,
+    ExecutionResumed,
+    ExecutionRolledBack,
+    ExecutionStarted,
+    ExecutionSubmitted,
+    ExecutionTimedOut,
+)
+from omium.schemas.humans import HumanInputReceived, HumanInputRequested
+from omium.schemas.registry import (
+    COMMAND_TYPES,
+    FACT_TYPES,
+    REGISTRY,
+    AnyCommand,
+    AnyFact,
+    current_version,
+    type_name,
+)
+from omium.schemas.steps import StepCompleted, StepFailed, StepRetried, StepStarted
+
+__all__ = [
+    "COMMAND_TYPES",
+    "DEFAULT_MAX_EVENT_BYTES",
+    "FACT_TYPES",
+    "REGISTRY",
+    "AgentHandoff",
+    "AlertRaised",
+    "AnyCommand",
+    "AnyFact",
+    "Cancel",
+    "CheckpointCreated",
+    "Command",
+    "ConfigError",
+    "DeadLetter",
+    "ErrorInfo",
+    "Event",
+    "EventTooLarge",
+    "ExecutionCancelled",
+    "ExecutionCompleted",
+    "ExecutionFailed",
+    "ExecutionPaused",
+    "ExecutionResumed",
+    "ExecutionRolledBack",
+    "ExecutionStarted",
+    "ExecutionSubmitted",
+    "ExecutionTimedOut",
+    "HumanInputReceived",
+    "HumanInputRequested",
+    "InvalidEvent",
+    "LLMCall",
+    "LogError",
+    "LogUnavailable",
+    "OmiumError",
+    "Pause",
+    "Payload",
+    "Resume",
+    "Rollback",
+    "Run",
+    "StepCompleted",
+    "StepFailed",
+    "StepRetried",
+    "StepStarted",
+    "ToolCall",
+    "TopicNotFound",
+    "current_version",
+    "decode",
+    "encode",
+    "from_dict",
+    "type_name",
+    "validate",
+]

@@ -1,0 +1,123 @@
+"""Bytes <-> events: stable JSON, upcasting on read, a size limit on write.
+
+``encode`` writes compact UTF-8 JSON (pydantic's serializer, fields in declaration order,
+timestamps as ISO-8601 UTC). ``decode`` parses with orjson, upcasts an older ``version``
+with the type's ``MIGRATIONS`` and validates. Every failure is an
+:class:`~omium.schemas.errors.InvalidEvent` naming the field, never a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from omium.schemas.base import Event
+from omium.schemas.errors import EventTooLarge, InvalidEvent
+from omium.schemas.registry import REGISTRY, current_version
+
+DEFAULT_MAX_EVENT_BYTES = 1 << 20
+_STORED = ("type", "event_id", "execution_id", "ts")
+
+
+def encode(event: Event, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> bytes:
+    """Serialize ``event``; refuse it if the result is larger than ``max_bytes``."""
+    data = event.__pydantic_serializer__.to_json(event)
+    if len(data) > max_bytes:
+        field, size = _largest_field(event)
+        raise EventTooLarge(
+            f"{event.type} event for execution {event.execution_id!r} is {len(data):,} bytes, "
+            f"over the {max_bytes:,}-byte limit (largest field: {field}, {size:,} bytes)",
+            size=len(data),
+            limit=max_bytes,
+            field=field,
+        )
+    return data
+
+
+def decode(data: bytes | str) -> Event:
+    """Parse one record's value into its event class, upcasting old versions."""
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"record is not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise InvalidEvent(f"record is JSON {type(raw).__name__}, expected an object")
+    # A stored record must carry its own identity: defaults would invent a new one per read.
+    for name in _STORED:
+        if name not in raw:
+            raise InvalidEvent(f"record has no {name!r} field", field=name)
+    return from_dict(raw)
+
+
+def from_dict(raw: dict[str, Any]) -> Event:
+    """Validate a plain dict into its event class (envelope defaults filled in)."""
+    name = raw.get("type")
+    if not isinstance(name, str):
+        raise InvalidEvent("event has no 'type' field", field="type")
+    cls = REGISTRY.get(name)
+    if cls is None:
+        raise InvalidEvent(
+            f"unknown event type {name!r}",
+            field="type",
+            hint=f"known types: {', '.join(sorted(REGISTRY))}",
+        )
+    raw = _upcast(cls, name, raw)
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        raise _invalid(name, exc) from None
+
+
+def validate(cls: type[Event], **fields: Any) -> Event:
+    """Build an event of ``cls`` from keyword fields, with omium's error on bad input."""
+    try:
+        return cls.model_validate(fields)
+    except ValidationError as exc:
+        raise _invalid(cls.__name__, exc) from None
+
+
+def _upcast(cls: type[Event], name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    version = raw.get("version", 1)
+    latest = current_version(cls)
+    if not isinstance(version, int) or version < 1:
+        raise InvalidEvent(f"{name} event has version {version!r}", field="version")
+    if version > latest:
+        raise InvalidEvent(
+            f"{name} event is version {version}, this omium reads up to {latest}",
+            field="version",
+            hint="upgrade omium to read it",
+        )
+    if version == latest:
+        return raw
+    payload = raw.get("payload")
+    if not isinstance(payload, dict):
+        raise InvalidEvent(f"{name} event has no payload object", field="payload")
+    for migrate in cls.MIGRATIONS[version - 1 :]:
+        payload = migrate(payload)
+    return {**raw, "version": latest, "payload": payload}
+
+
+def _invalid(name: str, exc: ValidationError) -> InvalidEvent:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(event)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field (not in the schema)"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return InvalidEvent(f"invalid {name} event: {field}: {message}{more}", field=field)
+
+
+def _largest_field(event: Event) -> tuple[str, int]:
+    sizes = {
+        f"payload.{key}": len(orjson.dumps(value))
+        for key, value in event.payload.model_dump(mode="json").items()
+    }
+    if not sizes:
+        return "payload", 0
+    field = max(sizes, key=sizes.__getitem__)
+    return field, sizes[field]

@@ -1,0 +1,81 @@
+"""Commands: what a user asked for (imperative), on ``omium.commands``.
+
+A command is a request, not a fact: the executor decides and records the fact
+(``execution.paused`` …). ``seq`` is 0 for commands.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, JsonValue
+
+from omium.schemas.base import Command, Payload
+
+
+class RunPayload(Payload):
+    """The payload of :class:`Run`."""
+
+    workflow: str
+    spec: dict[str, JsonValue] | None = None
+    inputs: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Run(Command):
+    """Start an execution of a workflow."""
+
+    type: Literal["run"] = "run"
+    version: Literal[1] = 1
+    payload: RunPayload
+
+
+class CommandReasonPayload(Payload):
+    """A free-text reason (pause, cancel)."""
+
+    reason: str | None = None
+
+
+class Pause(Command):
+    """Stop between steps until resumed."""
+
+    type: Literal["pause"] = "pause"
+    version: Literal[1] = 1
+    payload: CommandReasonPayload = CommandReasonPayload()
+
+
+class ResumePayload(Payload):
+    """The payload of :class:`Resume`."""
+
+    reason: str | None = None
+    input: JsonValue = None
+
+
+class Resume(Command):
+    """Continue a paused execution (optionally answering a human input request)."""
+
+    type: Literal["resume"] = "resume"
+    version: Literal[1] = 1
+    payload: ResumePayload = ResumePayload()
+
+
+class Cancel(Command):
+    """Stop an execution for good, interrupting a running step."""
+
+    type: Literal["cancel"] = "cancel"
+    version: Literal[1] = 1
+    payload: CommandReasonPayload = CommandReasonPayload()
+
+
+class RollbackPayload(Payload):
+    """The payload of :class:`Rollback`."""
+
+    checkpoint_id: str = Field(min_length=1)
+    overrides: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Rollback(Command):
+    """Continue from a checkpoint as a new attempt, optionally with edited state."""
+
+    type: Literal["rollback"] = "rollback"
+    version: Literal[1] = 1
+    payload: RollbackPayload

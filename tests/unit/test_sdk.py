@@ -1,0 +1,58 @@
+"""The recorder stamps execution, attempt, seq and causation, and serializes appends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from omium.producers import Recorder, emit, open_log, recording
+from omium.schemas import InvalidEvent
+
+
+async def test_recording__stamps_and_chains_events() -> None:
+    log = open_log("sqlite:///:memory:")
+    async with recording(log, "ex-1", attempt=2, tenant_id="acme") as rec:
+        first = await emit("step.started", step="fetch", index=0)
+        second = await emit("step.completed", step="fetch", index=0, output={"n": 1})
+    assert [first.event.seq, second.event.seq] == [1, 2]
+    assert second.event.causation_id == first.event.event_id
+    assert first.event.causation_id is None
+    assert {first.event.attempt, second.event.attempt} == {2}
+    assert {first.event.tenant_id, second.event.tenant_id} == {"acme"}
+    assert rec.last == second
+    assert [r.event() for r in await log.read_execution("ex-1")] == [first.event, second.event]
+
+
+async def test_recorder__resume_continues_after_the_last_seq_of_its_attempt() -> None:
+    log = open_log("sqlite:///:memory:")
+    rec = Recorder(log, "ex-1")
+    for i in range(3):
+        await rec.emit("step.started", step="s", index=i)
+    await Recorder(log, "ex-1", attempt=2).emit("step.started", step="s", index=0)
+    resumed = await Recorder.resume(log, "ex-1")
+    assert (await resumed.emit("step.started", step="s", index=3)).event.seq == 4
+
+
+async def test_recorder__concurrent_emits_keep_seq_in_log_order() -> None:
+    log = open_log("sqlite:///:memory:")
+    rec = Recorder(log, "ex-1")
+    await asyncio.gather(*(rec.emit("step.started", step="s", index=i) for i in range(50)))
+    seqs = [r.event().seq for r in await log.read_execution("ex-1")]
+    assert seqs == list(range(1, 51))
+
+
+async def test_emit__a_bad_payload_is_refused_and_nothing_is_recorded() -> None:
+    log = open_log("sqlite:///:memory:")
+    async with recording(log, "ex-1") as rec:
+        with pytest.raises(InvalidEvent, match="payload.index: required field is missing"):
+            await emit("step.started", step="fetch")
+        with pytest.raises(InvalidEvent, match="unknown event type"):
+            await emit("step.finished", step="fetch", index=0)
+    assert rec.seq == 0
+    assert await log.read_execution("ex-1") == []
+
+
+async def test_emit__outside_a_recording_says_how_to_fix_it() -> None:
+    with pytest.raises(RuntimeError, match="async with omium.producers.recording"):
+        await emit("step.started", step="s", index=0)
