@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import orjson
@@ -38,23 +39,34 @@ def read(
         for record in records:
             typer.echo(orjson.dumps(_as_dict(record)).decode())
         return
-    table = Table("position", "execution", "attempt", "seq", "type", "payload", box=None)
+    table = Table(box=None)
+    table.add_column("position", no_wrap=True, min_width=20)
+    if execution is None:
+        table.add_column("execution", no_wrap=True)
+    table.add_column("attempt", justify="right")
+    table.add_column("seq", justify="right")
+    table.add_column("type", no_wrap=True, min_width=12)
+    table.add_column("payload", no_wrap=True, overflow="ellipsis", max_width=90)
     for record in records:
         try:
             event = record.event()
         except InvalidEvent as exc:
-            table.add_row(str(record.position), record.key, "", "", "(unreadable)", str(exc))
-            continue
-        payload = event.payload.model_dump_json()
-        table.add_row(
-            str(record.position),
-            event.execution_id,
-            str(event.attempt),
-            str(event.seq),
-            event.type,
-            payload if len(payload) <= 80 else payload[:77] + "...",
-        )
-    Console().print(table)
+            cells = [str(record.position), record.key or "", "", "", "(unreadable)", str(exc)]
+        else:
+            cells = [
+                str(record.position),
+                event.execution_id,
+                str(event.attempt),
+                str(event.seq),
+                event.type,
+                event.payload.model_dump_json(exclude_none=True),
+            ]
+        if execution is not None:
+            del cells[1]
+        table.add_row(*cells)
+    # A pipe gets a wide page rather than rich's 80-column default.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console.print(table)
     typer.echo(f"{len(records)} record(s)", err=True)
 
 

@@ -169,7 +169,7 @@ def producer_performance(row: Row, bootstrap: str, topic: str, n: int, repeat: i
                 str(RECORD_SIZE),
                 "--throughput",
                 str(int(throughput)),
-                "--producer-props",
+                "--command-property",
                 f"bootstrap.servers={bootstrap}",
                 "acks=all",
                 "enable.idempotence=true",
@@ -227,7 +227,8 @@ async def main() -> None:
         f"{RECORD_SIZE} B, batches of {BATCH}, {args.repeat} runs",
         flush=True,
     )
-    producer_performance(a, bootstrap, topic, args.events * 2, args.repeat)
+    # 5x the records: the JVM needs them to warm up, and the rate is per record anyway
+    producer_performance(a, bootstrap, topic, args.events * 5, args.repeat)
     print("(a) done", flush=True)
     await bench_aiokafka(b, bootstrap, topic, events, args.repeat, args.single)
     print("(b) done", flush=True)

@@ -1,0 +1,156 @@
+"""Consumer groups on the embedded log: committed offsets and live members in SQLite tables.
+
+Members announce themselves with a heartbeat on every poll; a member silent for
+``session_timeout`` seconds is dropped and its partitions move to the others. Partitions are
+split round-robin over the members sorted by id, so every member computes the same split.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from omium.producers.port import Record
+
+if TYPE_CHECKING:
+    from omium.producers.sqlite import SqliteLog
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqliteSubscription:
+    """One member of a consumer group on the embedded log."""
+
+    def __init__(
+        self,
+        log: SqliteLog,
+        group: str,
+        topics: list[str],
+        *,
+        from_beginning: bool = True,
+        session_timeout: float = 10.0,
+        poll_interval: float = 0.02,
+    ) -> None:
+        self.group = group
+        self.member = uuid.uuid4().hex
+        self._log = log
+        self._topics = topics
+        self._from_beginning = from_beginning
+        self._session_ms = int(session_timeout * 1000)
+        self._poll_interval = poll_interval
+        self._assigned: frozenset[tuple[str, int]] = frozenset()
+        self._positions: dict[tuple[str, int], int] = {}
+        self._closed = False
+
+    def assignment(self) -> frozenset[tuple[str, int]]:
+        """The partitions this member owns as of its last poll."""
+        return self._assigned
+
+    def _owned(self, db: sqlite3.Connection) -> frozenset[tuple[str, int]]:
+        """Heartbeat, drop silent members and compute this member's share (round-robin)."""
+        now = _now_ms()
+        db.execute(
+            "INSERT INTO group_members VALUES (?, ?, ?) ON CONFLICT (grp, member) "
+            "DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
+            (self.group, self.member, now),
+        )
+        db.execute(
+            "DELETE FROM group_members WHERE grp = ? AND heartbeat_ms < ?",
+            (self.group, now - self._session_ms),
+        )
+        members = [
+            m
+            for (m,) in db.execute(
+                "SELECT member FROM group_members WHERE grp = ? ORDER BY member", (self.group,)
+            )
+        ]
+        me = members.index(self.member)
+        pairs = [(t, p) for t in sorted(self._topics) for p in range(self._log._partition_count(t))]
+        return frozenset(pair for i, pair in enumerate(pairs) if i % len(members) == me)
+
+    def _rebalance(self) -> None:
+        with self._log._write() as db:
+            owned = self._owned(db)
+            for pair in owned - self._assigned:
+                row = db.execute(
+                    "SELECT offset FROM group_offsets WHERE grp = ? AND topic = ? "
+                    "AND partition = ?",
+                    (self.group, *pair),
+                ).fetchone()
+                if row is not None:
+                    self._positions[pair] = int(row[0])
+                elif self._from_beginning:
+                    self._positions[pair] = 0
+                else:
+                    self._positions[pair] = self._log._head(self._log._topic(pair[0])[0], pair[1])
+        for pair in self._assigned - owned:
+            self._positions.pop(pair, None)
+        self._assigned = owned
+
+    async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
+        """Return up to ``max_records`` next records, waiting up to ``timeout`` seconds."""
+        if self._closed:
+            raise RuntimeError("poll() on a closed subscription")
+        deadline = time.monotonic() + timeout
+        while True:
+            self._rebalance()
+            records = self._fetch(max_records)
+            if records or time.monotonic() >= deadline:
+                return records
+            await asyncio.sleep(min(self._poll_interval, max(0.0, deadline - time.monotonic())))
+
+    def _fetch(self, max_records: int) -> list[Record]:
+        out: list[Record] = []
+        for pair in sorted(self._assigned):
+            if len(out) >= max_records:
+                break
+            topic, partition = pair
+            rows = self._log._range(
+                topic, partition, self._positions[pair], None, max_records - len(out)
+            )
+            if rows:
+                out.extend(rows)
+                self._positions[pair] = rows[-1].position.offset + 1
+        return out
+
+    async def commit(self) -> None:
+        """Commit the consumed positions of the partitions this member still owns."""
+        with self._log._write() as db:
+            owned = self._owned(db)
+            db.executemany(
+                "INSERT INTO group_offsets VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (grp, topic, partition) DO UPDATE SET offset = excluded.offset",
+                [
+                    (self.group, t, p, off)
+                    for (t, p), off in self._positions.items()
+                    if (t, p) in owned
+                ],
+            )
+
+    async def close(self) -> None:
+        """Leave the group so the other members take this one's partitions at once."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._log._write() as db:
+            db.execute(
+                "DELETE FROM group_members WHERE grp = ? AND member = ?",
+                (self.group, self.member),
+            )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
