@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,kafka]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# The main job on the embedded default: run the example pipeline, then show what the
+# log recorded (the execution's steps and checkpoints, then its raw events).
 demo: install
-	@id=$$($(BIN)/python examples/record_events.py) && \
-	  echo "--- the events of $$id, read back from the log:" && \
-	  $(BIN)/omium log read --execution "$$id"
+	@id=demo-$$(date +%s); \
+	  $(BIN)/omium run examples/pipeline.yaml --follow --execution-id $$id && \
+	  echo "--- omium executions show $$id" && $(BIN)/omium executions show $$id && \
+	  echo "--- omium log read --execution $$id" && $(BIN)/omium log read --execution $$id
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,8 +7,8 @@ import sys
 import typer
 
 from omium import __version__
-from omium.cli import log, schemas, topics
-from omium.cli.run import EXIT_FAILED, EXIT_USAGE
+from omium.cli import executions, log, runs, schemas, topics
+from omium.cli.aio import EXIT_FAILED, EXIT_USAGE
 from omium.schemas import ConfigError, InvalidEvent, OmiumError
 
 app = typer.Typer(
@@ -20,6 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+runs.register(app)
+app.add_typer(executions.app, name="executions")
 app.add_typer(log.app, name="log")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omium.cli.run import run
+from omium.cli.aio import run
 from omium.producers import EventLog, Record, open_log
 from omium.schemas import InvalidEvent
 

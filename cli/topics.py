@@ -7,7 +7,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from omium.cli.run import run
+from omium.cli.aio import run
 from omium.infra.topics import TOPICS
 from omium.producers import open_log
 

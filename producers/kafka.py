@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -49,18 +49,21 @@ class KafkaLog:
         create_topics: bool = True,
         client_id: str = "omium",
         linger_ms: int = 0,
+        session_timeout: float = 10.0,
     ) -> None:
         self.bootstrap = bootstrap
         self.url = url or f"kafka://{bootstrap}"
         self.prefix = topic_prefix
         self.timeout = timeout
         self.max_event_bytes = max_event_bytes
+        self.session_timeout = session_timeout
         self._auto_create = create_topics
         self._client_id = client_id
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
         self._reader: AIOKafkaConsumer | None = None
         self._partitions: dict[str, int] = {}
+        self._created: set[str] = set()  # topics this client created or found existing
         self._start_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
 
@@ -122,6 +125,8 @@ class KafkaLog:
                 enable_auto_commit=False,
                 group_id=None,
                 request_timeout_ms=int(self.timeout * 1000),
+                # a seek waits for the fetch already in flight; keep that wait short
+                fetch_max_wait_ms=50,
             )
             try:
                 await self._wait("connecting a reader", reader.start())
@@ -160,6 +165,7 @@ class KafkaLog:
                         f"Kafka refused to create topic {name!r}: error {code} "
                         f"{message[0] if message else ''}".rstrip()
                     )
+                self._created.add(name)
         finally:
             await admin.close()
 
@@ -168,15 +174,18 @@ class KafkaLog:
         count = self._partitions.get(topic)
         if count is None:
             producer = await self._started()
-            try:
-                found = await asyncio.wait_for(
-                    producer.partitions_for(self.physical(topic)), self.timeout
-                )
-            except (TimeoutError, KafkaError):
-                found = None
+            name = self.physical(topic)
+            if name in self._created:
+                # just created here: its metadata may take a moment to appear, so wait for it
+                found = await self._wait(f"waiting for topic {name}", producer.partitions_for(name))
+            else:
+                # One metadata request for the cluster: waiting on a topic that does not
+                # exist would only end at the request timeout.
+                cluster = await self._wait("reading metadata", producer.client.fetch_all_metadata())
+                found = cluster.partitions_for_topic(name)
             if not found:
                 raise TopicNotFound(
-                    f"topic {self.physical(topic)!r} does not exist on {self.bootstrap}",
+                    f"topic {name!r} does not exist on {self.bootstrap}",
                     hint="create it with `omium topics create`",
                 )
             count = self._partitions[topic] = len(found)
@@ -293,25 +302,40 @@ class KafkaLog:
                 return out
             reader.assign([tp])
             reader.seek(tp, start)
-            offset = start
-            while offset < end:
-                batch = await self._wait(
-                    f"reading {topic}/{partition}@{offset}",
-                    reader.getmany(tp, timeout_ms=int(self.timeout * 1000), max_records=2000),
+            try:
+                return await self._drain(reader, tp, topic, start, end, key)
+            finally:
+                reader.assign([])  # no background fetching between reads
+
+    async def _drain(
+        self,
+        reader: AIOKafkaConsumer,
+        tp: TopicPartition,
+        topic: str,
+        start: int,
+        end: int,
+        key: bytes | None,
+    ) -> list[Record]:
+        out: list[Record] = []
+        partition, offset = tp.partition, start
+        while offset < end:
+            batch = await self._wait(
+                f"reading {topic}/{partition}@{offset}",
+                reader.getmany(tp, timeout_ms=int(self.timeout * 1000), max_records=2000),
+            )
+            messages = batch.get(tp, [])
+            if not messages:
+                raise LogUnavailable(
+                    f"Kafka at {self.bootstrap} returned nothing for {topic}/{partition} "
+                    f"at offset {offset} within {self.timeout:g} s"
                 )
-                messages = batch.get(tp, [])
-                if not messages:
-                    raise LogUnavailable(
-                        f"Kafka at {self.bootstrap} returned nothing for {topic}/{partition} "
-                        f"at offset {offset} within {self.timeout:g} s"
-                    )
-                for m in messages:
-                    offset = m.offset + 1
-                    if m.offset >= end:
-                        break
-                    if key is None or m.key == key:
-                        out.append(_record(topic, m))
-            return out
+            for m in messages:
+                offset = m.offset + 1
+                if m.offset >= end:
+                    break
+                if key is None or m.key == key:
+                    out.append(_record(topic, m))
+        return out
 
     async def end_offsets(self, topic: str) -> dict[int, int]:
         """Per partition, the offset the next record will get."""
@@ -325,7 +349,13 @@ class KafkaLog:
         self, group: str, topics: Sequence[str], *, from_beginning: bool = True
     ) -> KafkaSubscription:
         """Join consumer group ``group`` (explicit commits, no auto-commit)."""
-        return KafkaSubscription(self, group, list(topics), from_beginning=from_beginning)
+        return KafkaSubscription(
+            self,
+            group,
+            list(topics),
+            from_beginning=from_beginning,
+            session_timeout=self.session_timeout,
+        )
 
     async def close(self) -> None:
         """Flush the producer and close every connection. Safe to call twice."""
@@ -402,10 +432,21 @@ class KafkaSubscription:
             for m in messages
         ]
 
-    async def commit(self) -> None:
-        """Commit the position after every record returned so far."""
-        if self._started:
-            await self._log._wait(f"committing for group {self.group!r}", self._consumer.commit())
+    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+        """Commit ``offsets`` (default: the position after every record returned so far)."""
+        if not self._started:
+            return
+        chosen = None
+        if offsets is not None:
+            owned = self._consumer.assignment()
+            chosen = {
+                tp: off
+                for (topic, p), off in offsets.items()
+                if (tp := TopicPartition(self._log.physical(topic), p)) in owned
+            }
+            if not chosen:
+                return
+        await self._log._wait(f"committing for group {self.group!r}", self._consumer.commit(chosen))
 
     async def close(self) -> None:
         """Leave the group. Safe to call twice."""

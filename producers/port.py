@@ -7,7 +7,7 @@ are half-open, like Python slices: ``start`` included, ``end`` excluded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -51,8 +51,12 @@ class Subscription(Protocol):
         """Return the next records of the assigned partitions (may be empty at timeout)."""
         ...
 
-    async def commit(self) -> None:
-        """Commit, for the group, the position after every record ``poll`` returned."""
+    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+        """Commit, for the group, the next offset to read per ``(topic, partition)``.
+
+        Without ``offsets``: the position after every record ``poll`` returned. Offsets of
+        partitions this member no longer owns are not committed.
+        """
         ...
 
     def assignment(self) -> frozenset[tuple[str, int]]:

@@ -98,6 +98,8 @@ def _kafka(url: str, settings: Settings) -> EventLog:
         timeout=float(query.get("timeout", settings.kafka_timeout)),
         max_event_bytes=settings.max_event_bytes,
         create_topics=query.get("create_topics", "true").lower() != "false",
+        # how soon a dead worker's partitions move to the others (Kafka's minimum is 6 s)
+        session_timeout=float(query.get("session_timeout", "10")),
     )
 
 

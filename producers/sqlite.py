@@ -24,7 +24,7 @@ from pathlib import Path
 from omium.infra.topics import TOPICS, TopicSpec
 from omium.producers.partitioner import partition_for
 from omium.producers.port import Position, Record
-from omium.producers.sqlite_groups import SqliteSubscription
+from omium.producers.sqlite_groups import SESSION_TIMEOUT, SqliteSubscription, live_members
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogUnavailable, TopicNotFound, encode
 
 _SCHEMA = """
@@ -291,6 +291,10 @@ class SqliteLog:
         for topic in topics:
             self._partition_count(topic)
         return SqliteSubscription(self, group, list(topics), from_beginning=from_beginning)
+
+    async def live_members(self, group: str) -> int:
+        """How many members of consumer group ``group`` are alive (polled recently)."""
+        return live_members(self._db, group, SESSION_TIMEOUT)
 
     async def close(self) -> None:
         """Stop the checkpointer and close the connection. Safe to call twice."""

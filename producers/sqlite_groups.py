@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 import time
 import uuid
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -20,8 +21,21 @@ if TYPE_CHECKING:
     from omium.producers.sqlite import SqliteLog
 
 
+#: Seconds without a poll after which a member is considered gone (its partitions move).
+SESSION_TIMEOUT = 5.0
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def live_members(db: sqlite3.Connection, group: str, session_timeout: float) -> int:
+    """Members of ``group`` that polled within ``session_timeout`` seconds."""
+    (count,) = db.execute(
+        "SELECT COUNT(*) FROM group_members WHERE grp = ? AND heartbeat_ms >= ?",
+        (group, _now_ms() - int(session_timeout * 1000)),
+    ).fetchone()
+    return int(count)
 
 
 class SqliteSubscription:
@@ -34,7 +48,7 @@ class SqliteSubscription:
         topics: list[str],
         *,
         from_beginning: bool = True,
-        session_timeout: float = 10.0,
+        session_timeout: float = SESSION_TIMEOUT,
         poll_interval: float = 0.02,
     ) -> None:
         self.group = group
@@ -119,18 +133,15 @@ class SqliteSubscription:
                 self._positions[pair] = rows[-1].position.offset + 1
         return out
 
-    async def commit(self) -> None:
-        """Commit the consumed positions of the partitions this member still owns."""
+    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+        """Commit ``offsets`` (default: the consumed positions) of partitions still owned."""
+        chosen = self._positions if offsets is None else offsets
         with self._log._write() as db:
             owned = self._owned(db)
             db.executemany(
                 "INSERT INTO group_offsets VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (grp, topic, partition) DO UPDATE SET offset = excluded.offset",
-                [
-                    (self.group, t, p, off)
-                    for (t, p), off in self._positions.items()
-                    if (t, p) in owned
-                ],
+                [(self.group, t, p, off) for (t, p), off in chosen.items() if (t, p) in owned],
             )
 
     async def close(self) -> None:

@@ -19,6 +19,9 @@ class RunPayload(Payload):
     workflow: str
     spec: dict[str, JsonValue] | None = None
     inputs: dict[str, JsonValue] = Field(default_factory=dict)
+    source: str | None = Field(
+        None, description="absolute path of the workflow file; step modules resolve beside it"
+    )
 
 
 class Run(Command):

@@ -230,3 +230,16 @@ async def test_append__from_two_processes_at_once(kind: str, log_url: Callable[[
             assert offsets == list(range(end))
     finally:
         await setup.close()
+
+
+async def test_group__explicit_offsets_are_where_a_restart_resumes(log: EventLog) -> None:
+    ex, group = fresh_id("ex"), fresh_id("group")
+    positions = await log.append_batch([started(ex, s) for s in range(1, 8)])
+    p, first = positions[0].partition, positions[0].offset
+    async with log.subscribe(group, [EVENTS]) as sub:
+        assert len(await poll_until(sub, 7)) == 7
+        # hold the commit back at seq 4 (e.g. an unfinished run), not at the end
+        await sub.commit({(EVENTS, p): first + 3})
+    async with log.subscribe(group, [EVENTS]) as again:
+        got = await poll_until(again, 4)
+        assert [r.event().seq for r in got] == [4, 5, 6, 7]

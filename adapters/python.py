@@ -1,0 +1,186 @@
+"""Plain Python steps: resolve ``module:function`` and run it with a timeout.
+
+A step is ``def step(state: dict) -> dict | None`` or its ``async`` twin. It gets a copy of
+the accumulated state and returns the updates it made. Sync steps run on a worker thread:
+a thread cannot be killed, so when a sync step times out or is cancelled omium stops
+waiting, records why, and abandons the thread (its side effects may still land; give
+steps an idempotency key, see :func:`idempotency_key`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from omium.schemas.workflow import InvalidSpec, WorkflowSpec
+
+StepFunction = Callable[
+    [dict[str, Any]], "dict[str, Any] | None | Awaitable[dict[str, Any] | None]"
+]
+
+_import_lock = threading.Lock()
+
+
+class StepTimeout(Exception):
+    """A step ran past its timeout."""
+
+    def __init__(self, step: str, seconds: float) -> None:
+        super().__init__(f"step {step!r} ran past its {seconds:g} s timeout")
+
+
+class StepOutputError(TypeError):
+    """A step returned something other than a dict of JSON values (or None)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedStep:
+    """A spec step with its function imported and checked."""
+
+    name: str
+    function: StepFunction
+    is_async: bool
+
+
+def resolve_steps(spec: WorkflowSpec, folder: Path, filename: str) -> list[ResolvedStep]:
+    """Import every step's function, relative to the workflow's ``folder``.
+
+    Raises:
+        InvalidSpec: a module is missing, a function is missing or has the wrong signature.
+    """
+    resolved = []
+    for index, step in enumerate(spec.steps):
+        where = f"{filename}: steps[{index}].call"
+        function = _import(step.call, folder, where)
+        _check_signature(function, where)
+        resolved.append(ResolvedStep(step.name, function, inspect.iscoroutinefunction(function)))
+    return resolved
+
+
+def _import(call: str, folder: Path, where: str) -> StepFunction:
+    module_name, _, attr = call.partition(":")
+    with _import_lock:
+        try:
+            module = _load_module(module_name, folder.resolve())
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                raise InvalidSpec(
+                    f"{where}: no module {module_name!r} in {folder} or on the Python path"
+                ) from None
+            raise InvalidSpec(f"{where}: importing {module_name!r} failed: {exc}") from None
+        except Exception as exc:  # the user's module raised while importing
+            raise InvalidSpec(
+                f"{where}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
+            ) from None
+    function = getattr(module, attr, None)
+    if function is None:
+        raise InvalidSpec(f"{where}: module {module_name!r} has no {attr!r}")
+    if not callable(function):
+        raise InvalidSpec(f"{where}: {call} is a {type(function).__name__}, not a function")
+    return function  # type: ignore[no-any-return]
+
+
+def _load_module(module_name: str, folder: Path) -> ModuleType:
+    """A module file beside the workflow wins, loaded under a name unique to its path.
+
+    Two workflows in different folders may both have a ``steps.py``; importing by name
+    would hand the second one the first one's module.
+    """
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))  # so step modules can import their siblings
+    path = folder.joinpath(*module_name.split(".")).with_suffix(".py")
+    if not path.is_file():
+        return importlib.import_module(module_name)
+    unique = f"omium_steps_{hashlib.sha1(str(path).encode()).hexdigest()[:12]}_{path.stem}"
+    module = sys.modules.get(unique)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(unique, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[unique]
+            raise
+    return module
+
+
+def _check_signature(function: Callable[..., object], where: str) -> None:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return  # builtins without a signature: trust them
+    try:
+        signature.bind({})
+    except TypeError:
+        raise InvalidSpec(
+            f"{where}: a step takes one argument (the state dict), "
+            f"but {function.__name__}{signature} does not"
+        ) from None
+
+
+async def run_step(
+    step: ResolvedStep, state: Mapping[str, Any], timeout: float | None
+) -> dict[str, Any]:
+    """Call the step with a copy of ``state``; return its updates (``{}`` for ``None``)."""
+    argument = dict(state)
+    if step.is_async:
+        call: Awaitable[Any] = step.function(argument)  # type: ignore[assignment]
+    else:
+        call = _in_thread(step.function, argument, step.name)
+    try:
+        result = await asyncio.wait_for(call, timeout) if timeout else await call
+    except TimeoutError:
+        raise StepTimeout(step.name, timeout or 0) from None
+    if result is None:
+        return {}
+    if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
+        raise StepOutputError(
+            f"step {step.name!r} returned {type(result).__name__}; "
+            "return a dict of state updates (str keys) or None"
+        )
+    return result
+
+
+def _in_thread(function: StepFunction, argument: dict[str, Any], name: str) -> Awaitable[Any]:
+    """Run a sync step on a daemon thread; cancelling the await abandons the thread."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def target() -> None:
+        try:
+            result, error = function(argument), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(_settle, future, result, error)
+        except RuntimeError:
+            pass  # the loop is gone: the step was abandoned and nobody waits for it
+
+    # daemon: an abandoned step must not keep the process alive at exit
+    threading.Thread(target=target, name=f"omium-step-{name}", daemon=True).start()
+    return future
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # cancelled or timed out: the result is dropped
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def idempotency_key(execution_id: str, attempt: int, step: str) -> str:
+    """A key a step can pass to side effects so a re-run after a crash is recognised."""
+    return f"{execution_id}:{attempt}:{step}"

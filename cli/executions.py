@@ -1,0 +1,150 @@
+"""``omium executions list|show``: what ran, as folded from the log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omium.cli.aio import run
+from omium.processors import service
+from omium.producers import open_log
+from omium.projections import ExecutionView
+
+app = typer.Typer(help="Look up executions.", no_args_is_help=True)
+UrlOpt = Annotated[str | None, typer.Option(help="Log URL (default: OMIUM_LOG_URL).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def as_json(view: ExecutionView) -> dict[str, Any]:
+    """The documented ``executions show --json`` shape."""
+    return {
+        "execution_id": view.execution_id,
+        "workflow": view.workflow,
+        "status": view.status,
+        "attempt": view.attempt,
+        "inputs": view.inputs,
+        "output": view.output,
+        "error": view.error,
+        "steps": [
+            {
+                "name": s.name,
+                "status": s.status,
+                "attempt": s.attempt,
+                "seq": s.seq,
+                "started_at": s.started_at.isoformat() if s.started_at else None,
+                "ended_at": s.ended_at.isoformat() if s.ended_at else None,
+                "error": s.error,
+            }
+            for s in view.steps
+        ],
+        "checkpoints": [
+            {
+                "checkpoint_id": c.checkpoint_id,
+                "step": c.step,
+                "attempt": c.attempt,
+                "seq": c.seq,
+                "position": dict(zip(("topic", "partition", "offset"), c.position, strict=True))
+                if c.position
+                else None,
+            }
+            for c in view.checkpoints
+        ],
+    }
+
+
+@app.command("show")
+def show(
+    execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
+    json_: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """One execution: status, steps and checkpoints."""
+
+    async def load() -> ExecutionView:
+        log = open_log(url)
+        try:
+            return await service.show(log, execution_id)
+        finally:
+            await log.close()
+
+    view = run(load())
+    if json_:
+        typer.echo(orjson.dumps(as_json(view)).decode())
+        return
+    console = Console()
+    console.print(
+        f"[bold]{view.execution_id}[/] {view.workflow or ''}  status [bold]{view.status}"
+        f"[/]  attempt {view.attempt}"
+    )
+    if view.error:
+        console.print(f"error: {view.error}", markup=False)
+    table = Table("step", "attempt", "status", "duration", "error", box=None)
+    for s in view.steps:
+        took = (
+            (s.ended_at - s.started_at).total_seconds() * 1000
+            if s.ended_at and s.started_at
+            else None
+        )
+        table.add_row(
+            s.name, str(s.attempt), s.status, f"{took:,.0f} ms" if took else "", s.error or ""
+        )
+    console.print(table)
+    if view.output is not None:
+        text = orjson.dumps(view.output).decode()
+        if len(text) <= 2000:
+            console.print_json(text)
+        else:  # a page of JSON helps nobody here; --json has all of it
+            keys = ", ".join(view.output)
+            console.print(
+                f"output: {len(text):,} bytes of JSON with keys {keys} (see --json)", markup=False
+            )
+
+
+@app.command("list")
+def list_(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    json_: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Every execution in the log, oldest first."""
+
+    async def load() -> list[ExecutionView]:
+        log = open_log(url)
+        try:
+            return await service.list_executions(log)
+        finally:
+            await log.close()
+
+    views = [v for v in run(load()) if status is None or v.status == status]
+    if json_:
+        typer.echo(
+            orjson.dumps(
+                [
+                    {
+                        "execution_id": v.execution_id,
+                        "workflow": v.workflow,
+                        "status": v.status,
+                        "attempt": v.attempt,
+                        "submitted_at": v.submitted_at.isoformat() if v.submitted_at else None,
+                    }
+                    for v in views
+                ]
+            ).decode()
+        )
+        return
+    table = Table("execution", "workflow", "status", "attempt", "steps", "submitted", box=None)
+    for v in views:
+        done = sum(s.status == "completed" for s in v.steps if s.attempt == v.attempt)
+        table.add_row(
+            v.execution_id,
+            v.workflow or "",
+            v.status,
+            str(v.attempt),
+            str(done),
+            v.submitted_at.strftime("%Y-%m-%d %H:%M:%S") if v.submitted_at else "",
+        )
+    Console().print(table)

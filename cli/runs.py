@@ -1,0 +1,214 @@
+"""``omium run``, ``omium worker`` and ``omium pause|resume|cancel``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from omium.cli.aio import EXIT_FAILED, run
+from omium.processors import service
+from omium.processors.execution import load_view
+from omium.processors.worker import Worker
+from omium.producers import EventLog, open_log
+from omium.schemas import Event, StepCompleted, StepFailed, StepRetried, StepStarted
+
+UrlOpt = Annotated[str | None, typer.Option(help="Log URL (default: OMIUM_LOG_URL).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+def run_command(
+    file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
+    input_: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="key=value (value parsed as JSON when it is JSON)."),
+    ] = None,
+    inputs_file: Annotated[
+        Path | None, typer.Option(help="A JSON object of inputs (--input wins).")
+    ] = None,
+    detach: Annotated[bool, typer.Option(help="Submit and return at once.")] = False,
+    follow: Annotated[
+        bool | None, typer.Option(help="Show steps live (default: when stdout is a terminal).")
+    ] = None,
+    execution_id: Annotated[
+        str | None,
+        typer.Option("--execution-id", help="Choose the id (a second run with it is a no-op)."),
+    ] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Run a workflow and follow it to the end (exit 0 completed, 1 otherwise).
+
+    On the embedded log the run executes in this process when no `omium worker` is running;
+    pause, resume and cancel work from another terminal. On Kafka a worker runs it.
+    """
+    spec = service.load_workflow(file)
+    inputs = service.parse_inputs(input_ or [], inputs_file)
+    show_steps = sys.stdout.isatty() and not as_json if follow is None else follow
+    result = run(_run(url, spec, file, inputs, detach, show_steps, execution_id))
+    if as_json:
+        typer.echo(orjson.dumps(result).decode())
+    elif detach:
+        typer.echo(result["execution_id"])
+    else:
+        typer.echo(f"{result['execution_id']}: {result['status']}")
+    if not detach and result["status"] != "completed":
+        raise typer.Exit(EXIT_FAILED)
+
+
+async def _run(
+    url: str | None,
+    spec: Any,
+    file: Path,
+    inputs: dict[str, Any],
+    detach: bool,
+    show: bool,
+    execution_id: str | None,
+) -> dict[str, Any]:
+    log = open_log(url)
+    try:
+        execution_id = await service.submit(log, spec, file, inputs, execution_id=execution_id)
+        if detach:
+            return {"execution_id": execution_id, "status": "queued", "attempt": 1, "output": None}
+        if show:
+            typer.echo(f"{execution_id}: {spec.name} on {log.url}", err=True)
+        with _progress(show, len(spec.steps)) as progress:
+            async with _local_worker(log):
+                async for event in service.follow(log, execution_id):
+                    if progress is not None:
+                        _print_event(progress, event)
+        view = await load_view(log, execution_id)
+        return {
+            "execution_id": execution_id,
+            "status": view.status,
+            "attempt": view.attempt,
+            "output": view.output,
+        }
+    finally:
+        await log.close()
+
+
+@contextlib.asynccontextmanager
+async def _local_worker(log: EventLog) -> Any:
+    """An in-process worker when the embedded log has none running."""
+    if await service.live_workers(log) != 0:
+        yield  # a worker runs (or Kafka: workers are separate processes)
+        return
+    stop = asyncio.Event()
+    worker = Worker(log, notify=lambda m: typer.echo(f"omium: {m}", err=True))
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@contextlib.contextmanager
+def _progress(show: bool, steps: int) -> Iterator[Progress | None]:
+    """A progress bar under the step lines (on a terminal; plain lines otherwise)."""
+    if not show:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=not sys.stdout.isatty(),
+    )
+    progress.add_task("steps", total=steps)
+    with progress:
+        yield progress
+
+
+def _print_event(progress: Progress, event: Event) -> None:
+    say = progress.console.print if sys.stdout.isatty() else typer.echo
+    if isinstance(event, StepStarted):
+        retry = f" (retry {event.payload.retry})" if event.payload.retry else ""
+        progress.update(progress.task_ids[0], description=f"{event.payload.step}{retry}")
+    elif isinstance(event, StepCompleted):
+        progress.update(progress.task_ids[0], completed=event.payload.index + 1)
+        say(f"  ✓ {event.payload.step}  {event.payload.duration_ms:,.0f} ms")
+    elif isinstance(event, StepRetried):
+        say(
+            f"  ↻ {event.payload.step}: {event.payload.error.type}: "
+            f"{event.payload.error.message} (again in {event.payload.delay_s:g} s)"
+        )
+    elif isinstance(event, StepFailed):
+        say(f"  ✗ {event.payload.step}: {event.payload.error.type}: {event.payload.error.message}")
+    elif event.type in (
+        "execution.paused",
+        "execution.resumed",
+        "execution.cancelled",
+        "execution.timed_out",
+    ):
+        say(f"  · {event.type.removeprefix('execution.')}")
+
+
+def worker_command(
+    concurrency: Annotated[int, typer.Option(min=1, help="Executions run at once.")] = 8,
+    url: UrlOpt = None,
+) -> None:
+    """Run executions from the command topic until interrupted (Ctrl-C)."""
+
+    async def serve() -> None:
+        log = open_log(url)
+        worker = Worker(
+            log,
+            concurrency=concurrency,
+            notify=lambda m: typer.echo(f"omium worker: {m}", err=True),
+        )
+        typer.echo(f"omium worker {worker.name} on {log.url} (concurrency {concurrency})", err=True)
+        try:
+            await worker.run(asyncio.Event())
+        finally:
+            await log.close()
+
+    run(serve())
+
+
+def _control(kind: str) -> Any:
+    def command(
+        execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
+        reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
+        url: UrlOpt = None,
+    ) -> None:
+        async def send() -> None:
+            log = open_log(url)
+            try:
+                await service.command(log, execution_id, kind, reason=reason)
+            finally:
+                await log.close()
+
+        run(send())
+        typer.echo(f"{kind} requested for {execution_id}")
+
+    command.__doc__ = {
+        "pause": "Pause an execution before its next step.",
+        "resume": "Resume a paused execution.",
+        "cancel": "Cancel an execution (interrupts the running step).",
+    }[kind]
+    return command
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the root app."""
+    app.command("run")(run_command)
+    app.command("worker")(worker_command)
+    for kind in ("pause", "resume", "cancel"):
+        app.command(kind)(_control(kind))

@@ -1,0 +1,166 @@
+"""What the CLI (and later the gateway) ask of omium: submit, steer, follow, look up runs.
+
+A thin layer over the log: a ``run`` is a command appended to ``omium.commands``; whoever
+owns its partition (a worker, or the CLI's in-process worker) executes it. Reads fold the
+execution's own events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from omium.adapters.python import resolve_steps
+from omium.processors.execution import load_view
+from omium.processors.worker import COMMANDS, GROUP
+from omium.producers import EventLog, Record
+from omium.projections import ExecutionView, fold
+from omium.schemas import ConfigError, Event, OmiumError, from_dict
+from omium.schemas.workflow import InvalidSpec, WorkflowSpec, parse_spec
+
+
+class NotFound(OmiumError):
+    """No execution has that id in this log."""
+
+
+def load_workflow(path: Path) -> WorkflowSpec:
+    """Read, parse and check a workflow file (its step functions are imported too)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InvalidSpec(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InvalidSpec(f"{path}: cannot read it ({exc.strerror})") from None
+    spec = parse_spec(text, str(path))
+    resolve_steps(spec, path.resolve().parent, str(path))
+    return spec
+
+
+def parse_inputs(pairs: list[str], inputs_file: Path | None = None) -> dict[str, Any]:
+    """``key=value`` pairs (value parsed as JSON when it is JSON) over an optional file."""
+    inputs: dict[str, Any] = {}
+    if inputs_file is not None:
+        try:
+            loaded = orjson.loads(inputs_file.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise ConfigError(f"--inputs-file {inputs_file}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--inputs-file {inputs_file}: expected a JSON object")
+        inputs.update(loaded)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--input {pair!r}: expected key=value", hint="e.g. --input top=3")
+        try:
+            inputs[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            inputs[key] = value
+    return inputs
+
+
+async def submit(
+    log: EventLog,
+    spec: WorkflowSpec,
+    path: Path,
+    inputs: Mapping[str, Any],
+    *,
+    execution_id: str | None = None,
+    tenant_id: str = "default",
+) -> str:
+    """Append a ``run`` command; returns the execution id."""
+    execution_id = execution_id or f"ex-{uuid.uuid4().hex[:12]}"
+    await log.append(
+        from_dict(
+            {
+                "type": "run",
+                "execution_id": execution_id,
+                "tenant_id": tenant_id,
+                "payload": {
+                    "workflow": spec.name,
+                    "spec": spec.model_dump(mode="json"),
+                    "inputs": dict(inputs),
+                    "source": str(path.resolve()),
+                },
+            }
+        )
+    )
+    return execution_id
+
+
+async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -> ExecutionView:
+    """Send ``pause``/``resume``/``cancel`` to an execution that exists and is not finished."""
+    view = await show(log, execution_id)
+    if view.finished:
+        raise ConfigError(f"execution {execution_id} already {view.status}; nothing to {kind}")
+    if kind == "resume" and view.status != "paused":
+        raise ConfigError(
+            f"execution {execution_id} is {view.status}, not paused; nothing to resume"
+        )
+    if kind == "pause" and view.status == "paused":
+        raise ConfigError(f"execution {execution_id} is already paused")
+    await log.append(from_dict({"type": kind, "execution_id": execution_id, "payload": payload}))
+    return view
+
+
+async def show(log: EventLog, execution_id: str) -> ExecutionView:
+    """The folded view of one execution."""
+    view = await load_view(log, execution_id)
+    if view.status == "unknown":
+        pending = await log.read_execution(execution_id, topic=COMMANDS)
+        if not pending:
+            raise NotFound(
+                f"no execution {execution_id!r} in {log.url}",
+                hint="list them with `omium executions list`",
+            )
+        view = ExecutionView(
+            execution_id=execution_id,
+            status="queued",
+            workflow=pending[0].event().payload.model_dump().get("workflow"),
+        )
+    return view
+
+
+async def list_executions(log: EventLog) -> list[ExecutionView]:
+    """Every execution in the log (reads the whole events topic: fine for the embedded log)."""
+    by_id: dict[str, list[Record]] = {}
+    for partition in range(await log.partitions("omium.events")):
+        for record in await log.read("omium.events", partition):
+            by_id.setdefault(record.key or "", []).append(record)
+    views = []
+    for execution_id, records in by_id.items():
+        events = [r.event() for r in records]
+        positions = [(r.position.topic, r.position.partition, r.position.offset) for r in records]
+        views.append(fold(events, ExecutionView(execution_id=execution_id), positions))
+    return sorted(views, key=lambda v: v.submitted_at.timestamp() if v.submitted_at else 0.0)
+
+
+async def follow(
+    log: EventLog, execution_id: str, *, interval: float = 0.1, start: int = 0
+) -> AsyncIterator[Event]:
+    """Yield the execution's events as they are recorded, until it finishes."""
+    view = ExecutionView(execution_id=execution_id)
+    offset = start
+    while True:
+        records = await log.read_execution(execution_id, start=offset)
+        for record in records:
+            event = record.event()
+            view = fold([event], view)
+            offset = record.position.offset + 1
+            yield event
+        if view.finished:
+            return
+        await asyncio.sleep(interval)
+
+
+async def live_workers(log: EventLog) -> int | None:
+    """How many workers are in the executor group, where the log can tell (else None)."""
+    members = getattr(log, "live_members", None)
+    if members is None:
+        return None
+    count = await members(GROUP)
+    return int(count)

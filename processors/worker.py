@@ -1,0 +1,171 @@
+"""The executor worker: consumes ``omium.commands`` as a consumer group and runs executions.
+
+Commands of one execution share a partition, so one worker owns an execution at a time.
+Offsets are committed only below the ``run`` commands whose executions are unfinished:
+a worker that dies leaves them uncommitted, the next owner of the partition receives them
+again and resumes each execution from its last checkpoint. Redelivered ``pause``/``resume``/
+``cancel`` commands are recognised by the facts they caused (``causation_id``) and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from omium.processors.execution import Control, ExecutionRunner, load_view
+from omium.producers import EventLog, Record, Subscription
+from omium.schemas import Cancel, InvalidEvent, Pause, Resume, Run
+
+COMMANDS = "omium.commands"
+GROUP = "omium-executor"
+
+
+@dataclass
+class _Running:
+    task: asyncio.Task[str]
+    control: Control
+    partition: tuple[str, int]
+    offset: int
+    applied: frozenset[str]
+
+
+def default_name() -> str:
+    """``host:pid``, how a worker signs the executions it starts."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """Runs the executions whose commands land on the partitions it owns."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        *,
+        group: str = GROUP,
+        concurrency: int = 8,
+        name: str | None = None,
+        poll_timeout: float = 0.2,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.log = log
+        self.group = group
+        self.name = name or default_name()
+        self.poll_timeout = poll_timeout
+        self.running: dict[str, _Running] = {}
+        self.finished: dict[str, str] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._consumed: dict[tuple[str, int], int] = {}
+        # runs that stopped on an error: never committed past, so a restart resumes them
+        self._held: set[tuple[tuple[str, int], int]] = set()
+        self._notify = notify or (lambda message: None)
+        self.ready = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume commands until ``stop`` is set; then abandon what still runs."""
+        async with self.log.subscribe(self.group, [COMMANDS]) as sub:
+            try:
+                while not stop.is_set():
+                    records = await sub.poll(timeout=self.poll_timeout)
+                    self.ready.set()
+                    self._drop_revoked(sub.assignment())
+                    for record in records:
+                        await self._handle(record)
+                    self._reap()
+                    await sub.commit(self._commit_offsets())
+            finally:
+                await self._abandon_all(sub)
+
+    # -- commands -----------------------------------------------------------------------
+
+    async def _handle(self, record: Record) -> None:
+        pair = (record.position.topic, record.position.partition)
+        self._consumed[pair] = record.position.offset + 1
+        try:
+            command = record.event()
+        except InvalidEvent as exc:
+            self._notify(f"skipped unreadable command at {record.position}: {exc}")
+            return
+        if isinstance(command, Run):
+            await self._start(command, pair, record.position.offset)
+            return
+        running = self.running.get(command.execution_id)
+        if running is None or str(command.event_id) in running.applied:
+            return  # finished, unknown here, or already acted on before a restart
+        if isinstance(command, Pause):
+            running.control.pause(command.event_id)
+        elif isinstance(command, Resume):
+            if running.control.running.is_set():
+                self._notify(f"{command.execution_id} is not paused; resume ignored")
+            running.control.resume(command.event_id)
+        elif isinstance(command, Cancel):
+            running.control.cancel_cause = command.event_id
+            running.control.cancel_reason = command.payload.reason
+            running.task.cancel()
+
+    async def _start(self, command: Run, pair: tuple[str, int], offset: int) -> None:
+        execution_id = command.execution_id
+        if execution_id in self.running:
+            self._notify(f"{execution_id} is already running; duplicate run ignored")
+            return
+        view = await load_view(self.log, execution_id)
+        if view.finished:
+            return
+        if view.status != "unknown":
+            self._notify(f"resuming {execution_id} after its last checkpoint")
+        control = Control()
+        runner = ExecutionRunner(self.log, command, control, worker=self.name)
+        task = asyncio.create_task(runner.run(view, self._slots), name=f"omium:{execution_id}")
+        self.running[execution_id] = _Running(task, control, pair, offset, view.applied_commands)
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    def _reap(self) -> None:
+        for execution_id, running in list(self.running.items()):
+            if not running.task.done():
+                continue
+            del self.running[execution_id]
+            if running.task.cancelled():
+                continue
+            error = running.task.exception()
+            if error is not None:
+                # e.g. the log became unavailable: the run is unfinished in the log, so its
+                # offset stays uncommitted and the next owner resumes it
+                self._notify(f"{execution_id} stopped: {type(error).__name__}: {error}")
+                self._held.add((running.partition, running.offset))
+                continue
+            self.finished[execution_id] = running.task.result()
+
+    def _commit_offsets(self) -> dict[tuple[str, int], int]:
+        offsets = dict(self._consumed)
+        for running in self.running.values():
+            offsets[running.partition] = min(
+                offsets.get(running.partition, running.offset), running.offset
+            )
+        for pair, offset in self._held:
+            offsets[pair] = min(offsets.get(pair, offset), offset)
+        return offsets
+
+    def _drop_revoked(self, owned: frozenset[tuple[str, int]]) -> None:
+        for execution_id, running in list(self.running.items()):
+            if running.partition not in owned:
+                self._notify(f"{execution_id}: partition moved to another worker; handing over")
+                running.task.cancel()
+                del self.running[execution_id]
+        for pair in list(self._consumed):
+            if pair not in owned:
+                del self._consumed[pair]
+
+    async def _abandon_all(self, sub: Subscription) -> None:
+        tasks = [r.task for r in self.running.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(Exception):
+            await sub.commit(self._commit_offsets())
+        self.running.clear()

@@ -1,0 +1,168 @@
+"""Workflow specs: what ``omium run FILE`` executes, validated before anything runs.
+
+Pure: :func:`parse_spec` takes the file's text and name (the caller reads the file) and
+returns a :class:`WorkflowSpec`, or raises ``InvalidSpec`` naming the file, the field path
+and what was expected::
+
+    pipeline.yaml: steps[1].timeout: expected a duration like 500ms, 30s, 10m or 1h, got '3 parsecs'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from omium.schemas.errors import ConfigError
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+
+
+class InvalidSpec(ConfigError):
+    """A workflow file is not a valid spec (names the file and the field path)."""
+
+
+def parse_duration(value: object) -> float:
+    """``"30s"``, ``"10m"``, ``"1h"``, ``"500ms"`` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 500ms, 30s, 10m or 1h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise ValueError(f"expected a duration like 500ms, 30s, 10m or 1h, got {value!r}")
+        seconds = float(match[1]) * _UNITS[match[2]]
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written in a spec as ``30s``, ``10m``, ``1h``, ``500ms`` or a plain number."""
+
+_STRICT = ConfigDict(frozen=True, extra="forbid")
+
+
+class Retries(BaseModel):
+    """How often a failing step is tried, and how long to wait between tries."""
+
+    model_config = _STRICT
+
+    max_attempts: int = Field(1, ge=1, le=100)
+    backoff: Literal["fixed", "exponential"] = "exponential"
+    initial: Duration = 1.0
+    max_delay: Duration = 60.0
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before try number ``retry`` (1 = the first retry)."""
+        if self.backoff == "fixed":
+            return min(self.initial, self.max_delay)
+        return float(min(self.initial * 2 ** (retry - 1), self.max_delay))
+
+
+class PythonStep(BaseModel):
+    """One step of a ``framework: python`` workflow: ``def step(state: dict) -> dict | None``."""
+
+    model_config = _STRICT
+
+    name: str
+    call: str = Field(description="module:function, resolved relative to the workflow's folder")
+    timeout: Duration | None = None
+    retries: Retries = Retries()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"a step name is letters, digits, '_', '-' or '.', got {value!r}")
+        return value
+
+    @field_validator("call")
+    @classmethod
+    def _call(cls, value: str) -> str:
+        if not _CALL.match(value):
+            raise ValueError(f"expected module:function (e.g. pipeline_steps:fetch), got {value!r}")
+        return value
+
+
+class WorkflowSpec(BaseModel):
+    """A whole workflow file."""
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    framework: Literal["python", "langgraph", "crewai"] = "python"
+    inputs: dict[str, JsonValue] = Field(default_factory=dict)
+    steps: list[PythonStep] = Field(default_factory=list)
+    timeout: Duration | None = None
+
+    @model_validator(mode="after")
+    def _steps(self) -> WorkflowSpec:
+        if self.framework == "python":
+            if not self.steps:
+                raise ValueError("a python workflow needs at least one step under 'steps'")
+            seen: set[str] = set()
+            for step in self.steps:
+                if step.name in seen:
+                    raise ValueError(f"two steps are named {step.name!r}; names must be unique")
+                seen.add(step.name)
+        elif self.framework in ("langgraph", "crewai"):
+            raise ValueError(f"framework {self.framework!r} is not supported yet; use 'python'")
+        return self
+
+
+def parse_spec(text: str, filename: str) -> WorkflowSpec:
+    """Parse a YAML or JSON workflow file's text (``filename`` is for messages)."""
+    try:
+        data = json.loads(text) if filename.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise InvalidSpec(f"{filename}: not valid YAML/JSON{line}: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise InvalidSpec(
+            f"{filename}: expected a mapping with name and steps, got {type(data).__name__}"
+        )
+    try:
+        return WorkflowSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidSpec(_first_error(filename, exc)) from None
+
+
+def _first_error(filename: str, exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    path = _path(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (not part of a workflow spec)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    elif error["type"] == "literal_error":
+        message = f"expected {error['ctx']['expected']}, got {error['input']!r}"
+    more = len(exc.errors()) - 1
+    suffix = f" (+{more} more)" if more else ""
+    return f"{filename}: {path + ': ' if path else ''}{message}{suffix}"
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -1,0 +1,67 @@
+"""Step functions the executor tests run (imported by module:function from workflow specs)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+# execution id -> tries so far, for steps that fail a given number of times
+TRIES: dict[str, int] = {}
+
+
+def add(state: dict[str, Any]) -> dict[str, Any]:
+    return {"total": state.get("total", 0) + state.get("step_value", 1), "added": True}
+
+
+def double(state: dict[str, Any]) -> dict[str, Any]:
+    return {"total": state["total"] * 2}
+
+
+async def async_inc(state: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.sleep(0)
+    return {"total": state["total"] + 1}
+
+
+def nothing(state: dict[str, Any]) -> None:
+    return None
+
+
+async def slow(state: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.sleep(float(state.get("slow_s", 0.3)))
+    return {"slow_done": state.get("slow_done", 0) + 1}
+
+
+def slow_sync(state: dict[str, Any]) -> dict[str, Any]:
+    time.sleep(float(state.get("slow_s", 0.3)))
+    return {"slow_done": state.get("slow_done", 0) + 1}
+
+
+def flaky(state: dict[str, Any]) -> dict[str, Any]:
+    """Fails ``fail_times`` times per execution, then succeeds."""
+    key = state["run_key"]
+    TRIES[key] = TRIES.get(key, 0) + 1
+    if TRIES[key] <= int(state["fail_times"]):
+        raise ConnectionError(f"flaky service refused try {TRIES[key]}")
+    return {"flaky_tries": TRIES[key]}
+
+
+def boom(state: dict[str, Any]) -> dict[str, Any]:
+    raise ValueError("boom: the input was wrong")
+
+
+def not_json(state: dict[str, Any]) -> dict[str, Any]:
+    return {"when": object()}
+
+
+def mark(state: dict[str, Any]) -> dict[str, Any]:
+    """Appends a line to a file per run of this step (counts re-runs across processes)."""
+    path = Path(state["marks"])
+    with path.open("a") as f:
+        f.write(f"{state['name']}\n")
+    return {"marked": state.get("marked", 0) + 1}
+
+
+def wrong_signature(a: int, b: int) -> None:
+    return None

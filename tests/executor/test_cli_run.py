@@ -1,0 +1,203 @@
+"""``omium run`` and friends through the CLI, on the embedded log (no worker running)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from harness import HERE
+
+from omium.cli import main
+
+FLOW = """
+name: cli-flow
+inputs: {total: 1, slow_s: 0.05}
+steps:
+  - {name: add, call: flow_steps:add}
+  - {name: wait, call: flow_steps:slow}
+  - {name: double, call: flow_steps:double}
+"""
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Path:
+    (tmp_path / "flow_steps.py").write_text((HERE / "flow_steps.py").read_text())
+    path = tmp_path / "flow.yaml"
+    path.write_text(FLOW)
+    return path
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/log.db"
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_run__json_result_and_exit_0(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--json", "--input", "total=5")
+    assert code == 0
+    result = orjson.loads(out)
+    assert set(result) == {"execution_id", "status", "attempt", "output"}
+    assert result["status"] == "completed" and result["attempt"] == 1
+    assert result["output"]["total"] == 12
+
+    code, out, _ = cli(capsys, "executions", "show", result["execution_id"], "--url", url, "--json")
+    shown = orjson.loads(out)
+    assert set(shown) == {
+        "execution_id",
+        "workflow",
+        "status",
+        "attempt",
+        "inputs",
+        "output",
+        "error",
+        "steps",
+        "checkpoints",
+    }
+    assert [s["name"] for s in shown["steps"]] == ["add", "wait", "double"]
+    assert set(shown["steps"][0]) == {
+        "name",
+        "status",
+        "attempt",
+        "seq",
+        "started_at",
+        "ended_at",
+        "error",
+    }
+    assert set(shown["checkpoints"][0]) == {"checkpoint_id", "step", "attempt", "seq", "position"}
+    assert set(shown["checkpoints"][0]["position"]) == {"topic", "partition", "offset"}
+
+    code, out, _ = cli(capsys, "executions", "list", "--url", url, "--json")
+    assert [e["status"] for e in orjson.loads(out)] == ["completed"]
+
+
+def test_run__a_failing_workflow_exits_1(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow.write_text(FLOW.replace("flow_steps:double", "flow_steps:boom"))
+    code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--json")
+    assert code == 1
+    assert orjson.loads(out)["status"] == "failed"
+
+
+def test_run__bad_spec_is_one_line_and_exit_2(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow.write_text(FLOW.replace("flow_steps:add", "flow_steps:nope"))
+    code, out, err = cli(capsys, "run", str(flow), "--url", url)
+    assert code == 2
+    assert "steps[0].call: module 'flow_steps' has no 'nope'" in err
+    assert len(err.strip().splitlines()) == 1 and out == ""
+
+
+def test_run__same_execution_id_twice_runs_once(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(2):
+        code, out, _ = cli(
+            capsys, "run", str(flow), "--url", url, "--json", "--execution-id", "fixed-1"
+        )
+        assert code == 0 and orjson.loads(out)["status"] == "completed"
+    code, out, _ = cli(capsys, "log", "read", "--execution", "fixed-1", "--url", url, "--json")
+    types = [orjson.loads(line)["event"]["type"] for line in out.splitlines()]
+    assert types.count("execution.submitted") == 1 and types.count("step.started") == 3
+
+
+def test_control__unknown_and_finished_executions(
+    url: str, flow: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, "pause", "no-such-run", "--url", url)
+    assert code == 1 and "no execution 'no-such-run'" in err
+    cli(capsys, "run", str(flow), "--url", url, "--execution-id", "done-1")
+    code, _, err = cli(capsys, "resume", "done-1", "--url", url)
+    assert code == 2 and "already completed; nothing to resume" in err
+
+
+def test_pause_and_resume__from_another_process(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow.write_text(FLOW.replace("slow_s: 0.05", "slow_s: 1.5"))
+    code = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "run",
+            str(flow),
+            "--url",
+            url,
+            "--json",
+            "--execution-id",
+            "steer-1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_until(lambda: "step.started" in log_types(capsys, url, "steer-1"))
+        assert cli(capsys, "pause", "steer-1", "--url", url)[0] == 0
+        assert wait_until(lambda: "execution.paused" in log_types(capsys, url, "steer-1"), 15)
+        assert runner.poll() is None  # still following, waiting for resume
+        assert cli(capsys, "resume", "steer-1", "--url", url)[0] == 0
+        out, err = runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+    assert runner.returncode == 0, err.decode()
+    assert orjson.loads(out)["status"] == "completed"
+
+
+def test_cancel__from_another_process_exits_1(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow.write_text(FLOW.replace("slow_s: 0.05", "slow_s: 60"))
+    code = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "run",
+            str(flow),
+            "--url",
+            url,
+            "--json",
+            "--execution-id",
+            "cancel-1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_until(lambda: log_types(capsys, url, "cancel-1").count("step.started") == 2)
+        assert cli(capsys, "cancel", "cancel-1", "--url", url)[0] == 0
+        out, _ = runner.communicate(timeout=30)
+    finally:
+        runner.kill()
+    assert runner.returncode == 1
+    assert orjson.loads(out)["status"] == "cancelled"
+
+
+def log_types(capsys: pytest.CaptureFixture[str], url: str, execution_id: str) -> list[str]:
+    code, out, _ = cli(capsys, "log", "read", "--execution", execution_id, "--url", url, "--json")
+    return [orjson.loads(line)["event"]["type"] for line in out.splitlines()] if code == 0 else []
+
+
+def wait_until(check, timeout: float = 30) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False

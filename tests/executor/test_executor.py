@@ -1,0 +1,160 @@
+"""The executor on every log: completion, checkpoints, pause/resume, cancel, timeouts, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from harness import SOURCE, Harness, spec
+
+from omium.processors import service
+from omium.schemas import ExecutionPaused, StepRetried, StepStarted
+
+
+def step(name: str, call: str, **options: object) -> dict[str, object]:
+    return {"name": name, "call": f"flow_steps:{call}", **options}
+
+
+async def test_run__completes_with_a_checkpoint_after_every_step(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("add", "double", "async_inc", "nothing"), total=4, step_value=3)
+    view = await harness.finished(ex)
+    assert view.status == "completed"
+    assert view.output is not None and view.output["total"] == (4 + 3) * 2 + 1
+    totals = [c.state["total"] for c in view.checkpoints]
+    assert totals == [7, 14, 15, 15]
+    assert [c.step for c in view.checkpoints] == ["add0", "double1", "async_inc2", "nothing3"]
+    assert all(c.position is not None and c.position[0] == "omium.events" for c in view.checkpoints)
+    assert [s.status for s in view.steps] == ["completed"] * 4
+    types = [e.type for e in await harness.events(ex)]
+    assert types[:2] == ["execution.submitted", "execution.started"]
+    assert types[-1] == "execution.completed"
+    seqs = [e.seq for e in await harness.events(ex)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+async def test_pause__stops_between_steps_until_resumed(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("slow", "slow", "slow"), slow_s=0.4)
+    await harness.wait_for(ex, lambda v: any(s.status == "running" for s in v.steps))
+    await service.command(harness.log, ex, "pause")
+    paused = await harness.wait_for(ex, lambda v: v.status == "paused")
+    done_when_paused = sum(s.status == "completed" for s in paused.steps)
+    await asyncio.sleep(0.8)  # nothing moves while paused
+    still = await service.show(harness.log, ex)
+    assert still.status == "paused"
+    assert sum(s.status == "completed" for s in still.steps) == done_when_paused < 3
+    await service.command(harness.log, ex, "resume")
+    view = await harness.finished(ex)
+    assert view.status == "completed"
+    assert view.output is not None and view.output["slow_done"] == 3
+    types = [e.type for e in await harness.events(ex)]
+    assert types.count("execution.paused") == 1 and types.count("execution.resumed") == 1
+
+
+async def test_cancel__interrupts_a_long_async_step(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("slow", "add"), slow_s=60)
+    await harness.wait_for(ex, lambda v: any(s.status == "running" for s in v.steps))
+    began = time.monotonic()
+    await service.command(harness.log, ex, "cancel", reason="changed my mind")
+    view = await harness.finished(ex, timeout=10)
+    assert time.monotonic() - began < 5
+    assert view.status == "cancelled" and view.error == "changed my mind"
+    assert [s.status for s in view.steps] == ["running"]  # never completed
+
+
+async def test_cancel__abandons_a_long_sync_step(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("slow_sync", "add"), slow_s=3)
+    await harness.wait_for(ex, lambda v: any(s.status == "running" for s in v.steps))
+    await service.command(harness.log, ex, "cancel")
+    view = await harness.finished(ex, timeout=10)
+    assert view.status == "cancelled"
+
+
+async def test_step_timeout__fails_the_step_and_the_execution(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec(step("wait", "slow", timeout="200ms"), "add"), slow_s=5)
+    view = await harness.finished(ex, timeout=10)
+    assert view.status == "failed"
+    assert view.error is not None and "StepTimeout" in view.error and "0.2 s timeout" in view.error
+
+
+async def test_execution_timeout__is_recorded(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("slow", "slow", timeout="500ms"), slow_s=0.4)
+    view = await harness.finished(ex, timeout=10)
+    assert view.status == "timed_out"
+
+
+async def test_retries__then_success(harness: Harness) -> None:
+    await harness.start_worker()
+    flaky = step("call", "flaky", retries={"max_attempts": 3, "initial": "10ms"})
+    ex = await harness.submit(spec(flaky), fail_times=2)
+    view = await harness.finished(ex)
+    assert view.status == "completed"
+    assert view.output is not None and view.output["flaky_tries"] == 3
+    retried = [e for e in await harness.events(ex) if isinstance(e, StepRetried)]
+    assert [e.payload.retry for e in retried] == [1, 2]
+    assert retried[0].payload.error.type == "ConnectionError"
+    assert [e.payload.delay_s for e in retried] == [0.01, 0.02]
+
+
+async def test_retries__exhausted_fail_with_the_traceback(harness: Harness) -> None:
+    await harness.start_worker()
+    flaky = step("call", "flaky", retries={"max_attempts": 2, "initial": "10ms"})
+    ex = await harness.submit(spec(flaky, "add"), fail_times=5)
+    view = await harness.finished(ex)
+    assert view.status == "failed"
+    assert view.error == "ConnectionError: flaky service refused try 2"
+    failed = [e for e in await harness.events(ex) if e.type == "step.failed"]
+    assert "Traceback" in (failed[0].payload.error.traceback or "")  # type: ignore[attr-defined]
+    assert len([e for e in await harness.events(ex) if isinstance(e, StepStarted)]) == 2
+
+
+async def test_step_error__and_non_json_output_fail_clearly(harness: Harness) -> None:
+    await harness.start_worker()
+    first = await harness.submit(spec("boom"))
+    second = await harness.submit(spec("not_json"))
+    assert (await harness.finished(first)).error == "ValueError: boom: the input was wrong"
+    error = (await harness.finished(second)).error or ""
+    assert error.startswith("InvalidOutput:") and "payload.output" in error
+
+
+async def test_duplicate_run__starts_one_execution(harness: Harness) -> None:
+    workflow = spec("add")
+    ex = await harness.submit(workflow)
+    await service.submit(harness.log, workflow, SOURCE, {}, execution_id=ex)
+    await harness.start_worker()
+    await harness.finished(ex)
+    await asyncio.sleep(0.5)
+    types = [e.type for e in await harness.events(ex)]
+    assert types.count("execution.submitted") == 1
+    assert types.count("step.started") == 1
+
+
+async def test_two_workers__never_run_an_execution_twice(harness: Harness) -> None:
+    await harness.start_worker()
+    await harness.start_worker()
+    executions = [await harness.submit(spec("add", "slow"), slow_s=0.05) for _ in range(12)]
+    for ex in executions:
+        assert (await harness.finished(ex)).status == "completed"
+    for ex in executions:
+        started = [e for e in await harness.events(ex) if isinstance(e, StepStarted)]
+        assert len(started) == 2, [e.payload.step for e in started]
+    workers = {w.name for w, _, _ in harness.workers}
+    assert len(workers) == 1 or True  # both live in this process; ownership is by partition
+
+
+async def test_pause_of_a_finished_execution__is_a_clear_error(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("add"))
+    await harness.finished(ex)
+    try:
+        await service.command(harness.log, ex, "pause")
+    except Exception as exc:  # noqa: BLE001
+        assert "already completed; nothing to pause" in str(exc)
+    else:
+        raise AssertionError("pausing a completed execution was accepted")
+    assert not [e for e in await harness.events(ex) if isinstance(e, ExecutionPaused)]
