@@ -6,7 +6,8 @@ Prints one table; never asserts anything about time. Rows:
       idempotence on: the baseline every ratio is taken against (batched column);
   (b) raw aiokafka with the same settings (send() per record, then await the batch);
   (c) omium's KafkaLog: the same plus pydantic validation and JSON encoding;
-  (d) omium's embedded SqliteLog on a file (WAL, synchronous=NORMAL).
+  (d) omium's embedded SqliteLog on a file (WAL, synchronous=NORMAL);
+  (e) raw sqlite3 inserting the same pre-encoded rows into the same table: (d)'s ceiling.
 
 "batched" appends BATCH events per call; "one at a time" awaits each append before the next.
 Latency: single appends issued open-loop at half of that row's one-at-a-time maximum,
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import os
 import re
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -140,6 +142,36 @@ async def bench_aiokafka(
         await producer.stop()
 
 
+def bench_raw_sqlite(
+    row: Row, path: Path, events: list[StepCompleted], repeat: int, single_n: int
+) -> None:
+    """The SQLite ceiling: the same rows (pre-encoded) into the same table, no omium code."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE records (id INTEGER PRIMARY KEY, key TEXT, ts_ms INTEGER, value BLOB)")
+    db.execute("CREATE INDEX records_by_key ON records (key)")
+    rows = [(i, e.execution_id, 0, encode(e)) for i, e in enumerate(events)]
+    next_id = len(rows)
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for i in range(0, len(rows), BATCH):
+            chunk = [(next_id + j, *r[1:]) for j, r in enumerate(rows[i : i + BATCH])]
+            next_id += len(chunk)
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", chunk)
+            db.execute("COMMIT")
+        row.batched.append(len(rows) / (time.perf_counter() - t))
+        t = time.perf_counter()
+        for r in rows[:single_n]:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO records VALUES (?, ?, ?, ?)", (next_id, *r[1:]))
+            db.execute("COMMIT")
+            next_id += 1
+        row.single.append(single_n / (time.perf_counter() - t))
+    db.close()
+
+
 def producer_performance(row: Row, bootstrap: str, topic: str, n: int, repeat: int) -> None:
     jars = (
         subprocess.run(
@@ -194,6 +226,10 @@ def producer_performance(row: Row, bootstrap: str, topic: str, n: int, repeat: i
     row.p50, row.p99 = half["p50"], half["p99"]
 
 
+def ms(x: float) -> str:
+    return "—" if x != x else f"{x:.2f}"
+
+
 def fmt(x: float) -> str:
     return "—" if x != x else f"{x:,.0f}"
 
@@ -215,9 +251,10 @@ async def main() -> None:
             "(b) raw aiokafka",
             "(c) omium KafkaLog",
             "(d) omium SqliteLog (file)",
+            "(e) raw sqlite3, same table (file)",
         )
     }
-    a, b, c, d = rows.values()
+    a, b, c, d, e = rows.values()
 
     kafka_log = KafkaLog(bootstrap, topic_prefix=prefix, timeout=30)
     await kafka_log.create_topics()
@@ -239,7 +276,10 @@ async def main() -> None:
         sqlite_log = SqliteLog(Path(tmp) / "log.db")
         await bench_eventlog(d, sqlite_log, events, args.repeat, args.single)
         await sqlite_log.close()
-    print("(d) done\n", flush=True)
+    print("(d) done", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_raw_sqlite(e, Path(tmp) / "raw.db", events, args.repeat, args.single)
+    print("(e) done\n", flush=True)
 
     base = statistics.median(a.batched)
     print(
@@ -252,11 +292,12 @@ async def main() -> None:
         single = statistics.median(row.single) if row.single else float("nan")
         print(
             f"| {row.name} | {fmt(batched)} | {batched / base:.2f} | {fmt(single)} | "
-            f"{row.p50:.2f} | {row.p99:.2f} |"
+            f"{ms(row.p50)} | {ms(row.p99)} |"
         )
     ratio = statistics.median(c.batched) / statistics.median(b.batched)
+    sqlite_ratio = statistics.median(d.batched) / statistics.median(e.batched)
     print(
-        f"\n(c)/(b) batched = {ratio:.2f} (goal ≥ 0.5); "
+        f"\n(c)/(b) batched = {ratio:.2f} (goal ≥ 0.5); (d)/(e) batched = {sqlite_ratio:.2f}; "
         f"(d) batched = {statistics.median(d.batched):,.0f}/s (goal ≥ 50,000)"
     )
 
