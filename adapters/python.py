@@ -58,11 +58,15 @@ def resolve_steps(spec: WorkflowSpec, folder: Path, filename: str) -> list[Resol
         InvalidSpec: a module is missing, a function is missing or has the wrong signature.
     """
     resolved = []
+    folder = folder.resolve()
+    found: dict[str, tuple[StepFunction, bool]] = {}  # a workflow may call one function often
     for index, step in enumerate(spec.steps):
-        where = f"{filename}: steps[{index}].call"
-        function = _import(step.call, folder, where)
-        _check_signature(function, where)
-        resolved.append(ResolvedStep(step.name, function, inspect.iscoroutinefunction(function)))
+        if step.call not in found:
+            where = f"{filename}: steps[{index}].call"
+            function = _import(step.call, folder, where)
+            _check_signature(function, where)
+            found[step.call] = (function, inspect.iscoroutinefunction(function))
+        resolved.append(ResolvedStep(step.name, *found[step.call]))
     return resolved
 
 
@@ -70,7 +74,7 @@ def _import(call: str, folder: Path, where: str) -> StepFunction:
     module_name, _, attr = call.partition(":")
     with _import_lock:
         try:
-            module = _load_module(module_name, folder.resolve())
+            module = _load_module(module_name, folder)
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):
                 raise InvalidSpec(

@@ -20,6 +20,7 @@ from rich.progress import (
 )
 
 from omium.cli.aio import EXIT_FAILED, run
+from omium.cli.tail import tail_command
 from omium.processors import service
 from omium.processors.execution import load_view
 from omium.processors.worker import Worker
@@ -85,11 +86,19 @@ async def _run(
             return {"execution_id": execution_id, "status": "queued", "attempt": 1, "output": None}
         if show:
             typer.echo(f"{execution_id}: {spec.name} on {log.url}", err=True)
-        with _progress(show, len(spec.steps)) as progress:
-            async with _local_worker(log):
-                async for event in service.follow(log, execution_id):
-                    if progress is not None:
-                        _print_event(progress, event)
+        try:
+            with _progress(show, len(spec.steps)) as progress:
+                async with _local_worker(log):
+                    async for event in service.follow(log, execution_id):
+                        if progress is not None:
+                            _print_event(progress, event)
+        except asyncio.CancelledError:  # Ctrl-C: say what becomes of the run, then exit 130
+            typer.echo(
+                f"omium: {execution_id} is left unfinished; `omium worker` continues it from "
+                f"its last checkpoint, `omium cancel {execution_id}` ends it",
+                err=True,
+            )
+            raise
         view = await load_view(log, execution_id)
         return {
             "execution_id": execution_id,
@@ -210,5 +219,6 @@ def register(app: typer.Typer) -> None:
     """Add these commands to the root app."""
     app.command("run")(run_command)
     app.command("worker")(worker_command)
+    app.command("tail")(tail_command)
     for kind in ("pause", "resume", "cancel"):
         app.command(kind)(_control(kind))

@@ -21,7 +21,7 @@ from uuid import UUID
 from omium.adapters.python import ResolvedStep, resolve_steps, run_step
 from omium.producers import EventLog, Recorder
 from omium.projections import ExecutionView, fold
-from omium.schemas import ErrorInfo, InvalidEvent, Run
+from omium.schemas import ErrorInfo, Event, InvalidEvent, Run
 from omium.schemas.workflow import WorkflowSpec
 
 
@@ -49,14 +49,18 @@ class Control:
         self.running.set()
 
 
-async def load_view(log: EventLog, execution_id: str) -> ExecutionView:
-    """Fold an execution's events (from its own index on the embedded log)."""
-    records = await log.read_execution(execution_id)
+async def load_view(log: EventLog, execution_id: str, since_ms: int | None = None) -> ExecutionView:
+    """Fold an execution's events (``since_ms``: none is older, see ``read_execution``)."""
+    records = await log.read_execution(execution_id, since_ms=since_ms)
     return fold(
         (r.event() for r in records),
         ExecutionView(execution_id=execution_id),
         ((r.position.topic, r.position.partition, r.position.offset) for r in records),
     )
+
+
+#: Seconds a recorded fact may wait to share a write with the ones after it (group commit).
+FLUSH_AFTER = 0.02
 
 
 def _error(exc: BaseException) -> ErrorInfo:
@@ -65,7 +69,16 @@ def _error(exc: BaseException) -> ErrorInfo:
 
 
 class ExecutionRunner:
-    """Runs (or resumes) the execution a ``run`` command asked for."""
+    """Runs (or resumes) the execution a ``run`` command asked for.
+
+    Group commit: ``step.started``, ``step.completed`` and ``checkpoint.created`` wait up
+    to :data:`FLUSH_AFTER` to be appended together with what follows, so a run of quick
+    steps costs one write per batch rather than three per step. Anything that waits — a
+    pause, a retry delay, the end of the run — appends first, and a step that runs longer
+    than the window finds its ``step.started`` already recorded. A crash loses at most the
+    last window of records; those steps run again on recovery (at-least-once, as for a step
+    the crash interrupted).
+    """
 
     def __init__(
         self, log: EventLog, command: Run, control: Control, *, worker: str = "worker"
@@ -75,6 +88,9 @@ class ExecutionRunner:
         self.control = control
         self.worker = worker
         self.execution_id = command.execution_id
+        self._deferred: list[Event] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[object] | None = None
 
     async def run(
         self, view: ExecutionView | None = None, slots: asyncio.Semaphore | None = None
@@ -108,13 +124,49 @@ class ExecutionRunner:
                 return await self._run(rec, spec, view)
         except asyncio.CancelledError:
             if self.control.cancel_cause is None:
+                self._drop_deferred()
                 raise  # the worker is stopping or lost the partition: another one resumes
-            await rec.emit(
-                "execution.cancelled",
-                caused_by=self.control.cancel_cause,
-                reason=self.control.cancel_reason or "cancelled by a user",
+            await self._emit(
+                rec,
+                rec.prepare(
+                    "execution.cancelled",
+                    caused_by=self.control.cancel_cause,
+                    reason=self.control.cancel_reason or "cancelled by a user",
+                ),
             )
             return "cancelled"
+
+    def _defer(self, rec: Recorder, *events: Event) -> None:
+        """Record ``events`` with the next write, or within :data:`FLUSH_AFTER` at the latest."""
+        self._deferred += events
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._flush, rec)
+
+    def _flush(self, rec: Recorder) -> None:
+        self._timer = None
+        if self._deferred and (self._flushing is None or self._flushing.done()):
+            batch, self._deferred = self._deferred, []
+            self._flushing = asyncio.ensure_future(rec.emit_many(batch))
+
+    async def _emit(self, rec: Recorder, *items: Event) -> None:
+        """Append the deferred events, then ``items``, in one write (after any in flight)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._deferred = [*self._deferred, *items], []
+        if self._flushing is not None:
+            flushing, self._flushing = self._flushing, None
+            await flushing  # keeps seq order, and surfaces a failed background write
+        if batch:
+            await rec.emit_many(batch)
+
+    def _drop_deferred(self) -> None:
+        """Abandoning the run: write nothing more (the next owner resumes from the log)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._flushing is not None:
+            self._flushing.cancel()
+        self._deferred = []
 
     async def _run(self, rec: Recorder, spec: WorkflowSpec, view: ExecutionView) -> str:
         try:
@@ -122,7 +174,7 @@ class ExecutionRunner:
         except Exception as exc:  # valid where it was submitted, not importable here
             await rec.emit("execution.failed", error=_error(exc).model_dump())
             return "failed"
-        await rec.emit("execution.started", workflow=spec.name, worker=self.worker)
+        self._defer(rec, rec.prepare("execution.started", workflow=spec.name, worker=self.worker))
         if view.status == "paused":
             self.control.running.clear()
         checkpoint = view.last_checkpoint()
@@ -132,22 +184,27 @@ class ExecutionRunner:
             async with asyncio.timeout(spec.timeout):
                 for index in range(start, len(steps)):
                     await self._between_steps(rec)
-                    outcome = await self._step(rec, spec, steps[index], index, state)
-                    if outcome is None:
+                    completed = await self._step(rec, spec, steps[index], index, state)
+                    if completed is None:
                         return "failed"
-                    state.update(outcome)
+                    state.update(completed.payload.output)  # type: ignore[attr-defined]
                     name = steps[index].name
-                    await rec.emit(
-                        "checkpoint.created",
-                        step=name,
-                        index=index,
-                        checkpoint_id=f"a{view.attempt}-{index}-{name}",
-                        state=state,
+                    checkpoint_id = f"a{view.attempt}-{index}-{name}"
+                    self._defer(
+                        rec,
+                        completed,
+                        rec.prepare(
+                            "checkpoint.created",
+                            step=name,
+                            index=index,
+                            checkpoint_id=checkpoint_id,
+                            state=state,
+                        ),
                     )
         except TimeoutError:
-            await rec.emit("execution.timed_out", timeout_s=spec.timeout or 0)
+            await self._emit(rec, rec.prepare("execution.timed_out", timeout_s=spec.timeout or 0))
             return "timed_out"
-        await rec.emit("execution.completed", output=state)
+        await self._emit(rec, rec.prepare("execution.completed", output=state))
         return "completed"
 
     def _inputs(self, spec: WorkflowSpec) -> dict[str, Any]:
@@ -161,10 +218,18 @@ class ExecutionRunner:
         control = self.control
         if control.running.is_set():
             return
-        await rec.emit("execution.paused", caused_by=control.pause_cause, reason="paused by a user")
+        await self._emit(
+            rec,
+            rec.prepare(
+                "execution.paused", caused_by=control.pause_cause, reason="paused by a user"
+            ),
+        )
         await control.running.wait()
-        await rec.emit(
-            "execution.resumed", caused_by=control.resume_cause, reason="resumed by a user"
+        self._defer(
+            rec,
+            rec.prepare(
+                "execution.resumed", caused_by=control.resume_cause, reason="resumed by a user"
+            ),
         )
 
     async def _step(
@@ -174,16 +239,21 @@ class ExecutionRunner:
         step: ResolvedStep,
         index: int,
         state: dict[str, Any],
-    ) -> dict[str, Any] | None:
-        """Run one step with its retries; its updates, or None when it failed for good."""
+    ) -> Event | None:
+        """Run one step with its retries.
+
+        Returns its ``step.completed`` (validated, not yet recorded), or None when the step
+        failed for good (the failure is recorded).
+        """
         options = spec.steps[index]
         retry = 0
         while True:
-            await rec.emit("step.started", step=step.name, index=index, retry=retry)
+            self._defer(rec, rec.prepare("step.started", step=step.name, index=index, retry=retry))
             began = time.perf_counter()
             try:
                 output = await run_step(step, state, options.timeout)
-                await rec.emit(
+                # validated now: output that is not JSON fails the step like an exception
+                return rec.prepare(
                     "step.completed",
                     step=step.name,
                     index=index,
@@ -191,8 +261,7 @@ class ExecutionRunner:
                     output=output,
                     duration_ms=(time.perf_counter() - began) * 1000,
                 )
-                return output
-            except InvalidEvent as exc:  # the step returned something that is not JSON
+            except InvalidEvent as exc:
                 error = ErrorInfo(type="InvalidOutput", message=str(exc))
             except Exception as exc:
                 error = _error(exc)
@@ -200,23 +269,29 @@ class ExecutionRunner:
             retry += 1
             if retry < options.retries.max_attempts:
                 delay = options.retries.delay(retry)
-                await rec.emit(
-                    "step.retried",
-                    step=step.name,
-                    index=index,
-                    retry=retry,
-                    error=error.model_dump(),
-                    delay_s=delay,
+                await self._emit(
+                    rec,
+                    rec.prepare(
+                        "step.retried",
+                        step=step.name,
+                        index=index,
+                        retry=retry,
+                        error=error.model_dump(),
+                        delay_s=delay,
+                    ),
                 )
                 await asyncio.sleep(delay)
                 continue
-            await rec.emit(
-                "step.failed",
-                step=step.name,
-                index=index,
-                retry=retry - 1,
-                error=error.model_dump(),
-                duration_ms=duration,
+            await self._emit(
+                rec,
+                rec.prepare(
+                    "step.failed",
+                    step=step.name,
+                    index=index,
+                    retry=retry - 1,
+                    error=error.model_dump(),
+                    duration_ms=duration,
+                ),
+                rec.prepare("execution.failed", step=step.name, error=error.model_dump()),
             )
-            await rec.emit("execution.failed", step=step.name, error=error.model_dump())
             return None

@@ -73,6 +73,7 @@ async def submit(
     tenant_id: str = "default",
 ) -> str:
     """Append a ``run`` command; returns the execution id."""
+    fresh = execution_id is None
     execution_id = execution_id or f"ex-{uuid.uuid4().hex[:12]}"
     await log.append(
         from_dict(
@@ -85,6 +86,7 @@ async def submit(
                     "spec": spec.model_dump(mode="json"),
                     "inputs": dict(inputs),
                     "source": str(path.resolve()),
+                    "fresh_id": fresh,
                 },
             }
         )

@@ -22,6 +22,7 @@ from omium.schemas import Cancel, InvalidEvent, Pause, Resume, Run
 
 COMMANDS = "omium.commands"
 GROUP = "omium-executor"
+CLOCK_SKEW_MS = 5 * 60 * 1000
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Worker:
             self._notify(f"skipped unreadable command at {record.position}: {exc}")
             return
         if isinstance(command, Run):
-            await self._start(command, pair, record.position.offset)
+            await self._start(command, pair, record.position.offset, record.timestamp_ms)
             return
         running = self.running.get(command.execution_id)
         if running is None or str(command.event_id) in running.applied:
@@ -106,12 +107,18 @@ class Worker:
             running.control.cancel_reason = command.payload.reason
             running.task.cancel()
 
-    async def _start(self, command: Run, pair: tuple[str, int], offset: int) -> None:
+    async def _start(
+        self, command: Run, pair: tuple[str, int], offset: int, submitted_ms: int
+    ) -> None:
         execution_id = command.execution_id
         if execution_id in self.running:
             self._notify(f"{execution_id} is already running; duplicate run ignored")
             return
-        view = await load_view(self.log, execution_id)
+        # A generated id is new, so its events all come after its run command (less a margin
+        # for clocks that differ between hosts): Kafka need not scan the partition from the
+        # start. A caller-chosen id may repeat an old execution: read all of it.
+        since = submitted_ms - CLOCK_SKEW_MS if command.payload.fresh_id else None
+        view = await load_view(self.log, execution_id, since_ms=since)
         if view.finished:
             return
         if view.status != "unknown":

@@ -3,13 +3,14 @@
 - :class:`EventLog` (the port), :class:`Position`, :class:`Record`, :class:`Subscription`;
 - :func:`open_log` picks the adapter by URL: ``sqlite:///…`` (embedded, the default) or
   ``kafka://host:port`` (needs ``omium[kafka]``);
-- :class:`Recorder`, :func:`recording` and :func:`emit` for agent code;
+- :class:`Recorder`, :func:`recording`, :func:`emit` and the :func:`step` decorator for
+  agent code;
 - :func:`partition_for`, Kafka's default key -> partition function.
 """
 
 from omium.producers.partitioner import murmur2, partition_for
 from omium.producers.port import EventLog, Position, Record, Subscription
-from omium.producers.sdk import Appended, Recorder, current_recorder, emit, recording
+from omium.producers.sdk import Appended, Recorder, current_recorder, emit, recording, step
 from omium.producers.settings import DRIVERS, Settings, open_log
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "open_log",
     "partition_for",
     "recording",
+    "step",
 ]

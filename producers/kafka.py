@@ -280,14 +280,28 @@ class KafkaLog:
         topic: str = "omium.events",
         start: int = 0,
         end: int | None = None,
+        since_ms: int | None = None,
     ) -> list[Record]:
         """One execution's records: its partition from ``start``, filtered by key.
 
         Kafka has no per-key index: pass ``start`` (e.g. the offset of the execution's first
-        event, which projections record) so the scan covers only the execution's lifetime.
+        event, which projections record) or ``since_ms`` (no record of the execution is
+        older) so the scan covers only the execution's lifetime, not the partition's.
         """
         partition = partition_for(execution_id, await self.partitions(topic))
+        if since_ms is not None:
+            start = max(start, await self._offset_for_time(topic, partition, since_ms))
         return await self._scan(topic, partition, start, end, key=execution_id.encode())
+
+    async def _offset_for_time(self, topic: str, partition: int, ts_ms: int) -> int:
+        """The first offset whose timestamp is ``ts_ms`` or later (the end if none is)."""
+        async with self._read_lock:
+            reader = await self._reader_consumer()
+            tp = TopicPartition(self.physical(topic), partition)
+            found = await self._wait("looking up offsets", reader.offsets_for_times({tp: ts_ms}))
+            if found.get(tp) is not None:
+                return int(found[tp].offset)
+            return int((await self._wait("reading end offsets", reader.end_offsets([tp])))[tp])
 
     async def _scan(
         self, topic: str, partition: int, start: int, end: int | None, key: bytes | None

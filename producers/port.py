@@ -109,8 +109,13 @@ class EventLog(Protocol):
         topic: str = "omium.events",
         start: int = 0,
         end: int | None = None,
+        since_ms: int | None = None,
     ) -> list[Record]:
-        """One execution's records, in order, with ``start <= offset < end``."""
+        """One execution's records, in order, with ``start <= offset < end``.
+
+        ``since_ms``: no record of the execution is older than this (epoch ms), a hint that
+        lets a log without a key index skip the older part of the partition.
+        """
         ...
 
     def subscribe(

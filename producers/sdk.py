@@ -13,7 +13,11 @@ order is log order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+import inspect
+import time
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
@@ -46,9 +50,12 @@ class Recorder:
         self.execution_id = execution_id
         self.attempt = attempt
         self.tenant_id = tenant_id
-        self.seq = last_seq
+        self.seq = last_seq  # the last seq handed out
         self.last: Appended | None = None
+        self._previous: Event | None = None
         self._lock = asyncio.Lock()
+        self.steps = 0  # steps recorded by @step, for their index
+        self.state: dict[str, Any] = {}  # what @step functions returned so far
 
     @classmethod
     async def resume(
@@ -76,23 +83,49 @@ class Recorder:
             EventTooLarge: the event encodes to more than the log's limit.
             LogUnavailable: the log did not take it in time (nothing was recorded).
         """
+        event = self.prepare(event_type, caused_by=caused_by, **payload)
+        return (await self.emit_many([event]))[0]
+
+    def prepare(
+        self, event_type: str, *, caused_by: Event | UUID | None = None, **payload: Any
+    ) -> Event:
+        """Build and validate the next event now; record it later with :meth:`emit_many`.
+
+        It takes the next ``seq`` and, unless ``caused_by`` says otherwise, names the event
+        prepared before it as its cause. Record prepared events in the order prepared; one
+        never recorded leaves a gap in ``seq`` (still monotonic).
+
+        Raises:
+            InvalidEvent: the type is unknown or the payload does not fit its schema.
+        """
+        cause = caused_by if caused_by is not None else self._previous
+        event = from_dict(
+            {
+                "type": event_type,
+                "tenant_id": self.tenant_id,
+                "execution_id": self.execution_id,
+                "attempt": self.attempt,
+                "seq": self.seq + 1,
+                "causation_id": cause.event_id if isinstance(cause, Event) else cause,
+                "payload": payload,
+            }
+        )
+        self.seq += 1
+        self._previous = event
+        return event
+
+    async def emit_many(self, events: Sequence[Event]) -> list[Appended]:
+        """Record prepared events in one append (one transaction, one batch), in order.
+
+        All or nothing: if one is too large for the log, none is recorded.
+        """
+        if not events:
+            return []
         async with self._lock:
-            cause = caused_by if caused_by is not None else (self.last and self.last.event)
-            event = from_dict(
-                {
-                    "type": event_type,
-                    "tenant_id": self.tenant_id,
-                    "execution_id": self.execution_id,
-                    "attempt": self.attempt,
-                    "seq": self.seq + 1,
-                    "causation_id": cause.event_id if isinstance(cause, Event) else cause,
-                    "payload": payload,
-                }
-            )
-            position = await self.log.append(event)
-            self.seq += 1
-            self.last = Appended(event, position)
-            return self.last
+            positions = await self.log.append_batch(events)
+            appended = [Appended(e, p) for e, p in zip(events, positions, strict=True)]
+            self.last = appended[-1]
+            return appended
 
 
 _current: ContextVar[Recorder | None] = ContextVar("omium_recorder", default=None)
@@ -136,3 +169,74 @@ async def emit(
 ) -> Appended:
     """Record an event on the current recording (see :class:`Recorder.emit`)."""
     return await current_recorder().emit(event_type, caused_by=caused_by, **payload)
+
+
+def step(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Record a function of your own program as a step of the current recording.
+
+    Inside ``async with recording(log, execution_id):`` each call records ``step.started``,
+    then ``step.completed`` with what it returned (a dict is merged into the recording's
+    state; anything else is stored under ``"result"``) and ``checkpoint.created`` with the
+    state so far — or ``step.failed`` with the exception, which is re-raised. Outside a
+    recording the function just runs. A sync function runs on a worker thread, so the
+    decorated function is always awaited::
+
+        @step
+        def fetch(url: str) -> dict: ...
+
+        async with recording(log, "exec-1"):
+            await fetch("https://…")
+    """
+    is_async = inspect.iscoroutinefunction(function)
+    name = getattr(function, "__qualname__", getattr(function, "__name__", "step"))
+
+    @functools.wraps(function)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        recorder = _current.get()
+        call = (
+            function(*args, **kwargs) if is_async else asyncio.to_thread(function, *args, **kwargs)
+        )
+        if recorder is None:
+            return await call
+        index = recorder.steps
+        recorder.steps += 1
+        await recorder.emit("step.started", step=name, index=index)
+        began = time.perf_counter()
+        try:
+            result = await call
+        except Exception as exc:
+            await recorder.emit(
+                "step.failed",
+                step=name,
+                index=index,
+                error={
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "traceback": "".join(traceback.format_exception(exc))[-8000:],
+                },
+                duration_ms=(time.perf_counter() - began) * 1000,
+            )
+            raise
+        output = result if isinstance(result, dict) else {"result": result}
+        recorder.state.update(output)
+        await recorder.emit_many(
+            [
+                recorder.prepare(
+                    "step.completed",
+                    step=name,
+                    index=index,
+                    output=output,
+                    duration_ms=(time.perf_counter() - began) * 1000,
+                ),
+                recorder.prepare(
+                    "checkpoint.created",
+                    step=name,
+                    index=index,
+                    checkpoint_id=f"a{recorder.attempt}-{index}-{name}",
+                    state=recorder.state,
+                ),
+            ]
+        )
+        return result
+
+    return wrapper

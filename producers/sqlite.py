@@ -257,8 +257,9 @@ class SqliteLog:
         topic: str = "omium.events",
         start: int = 0,
         end: int | None = None,
+        since_ms: int | None = None,
     ) -> list[Record]:
-        """One execution's records through the per-key index."""
+        """One execution's records through the per-key index (``since_ms`` is not needed)."""
         topic_id, count = self._topic(topic)
         partition = partition_for(execution_id, count)
         rows = self._db.execute(

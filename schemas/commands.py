@@ -22,6 +22,10 @@ class RunPayload(Payload):
     source: str | None = Field(
         None, description="absolute path of the workflow file; step modules resolve beside it"
     )
+    fresh_id: bool = Field(
+        False,
+        description="the submitter generated execution_id, so no earlier events can exist",
+    )
 
 
 class Run(Command):

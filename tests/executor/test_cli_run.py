@@ -201,3 +201,54 @@ def wait_until(check, timeout: float = 30) -> bool:  # type: ignore[no-untyped-d
             return True
         time.sleep(0.1)
     return False
+
+
+def test_tail__prints_the_events_of_one_execution(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "run", str(flow), "--url", url, "--execution-id", "tailed-1")
+    cli(capsys, "run", str(flow), "--url", url, "--execution-id", "other-1")
+    code, out, _ = cli(
+        capsys,
+        "tail",
+        "--from-beginning",
+        "--execution",
+        "tailed-1",
+        "--json",
+        "--idle",
+        "2",
+        "--url",
+        url,
+    )
+    assert code == 0
+    lines = [orjson.loads(line) for line in out.splitlines()]
+    assert {line["event"]["execution_id"] for line in lines} == {"tailed-1"}
+    assert lines[0]["event"]["type"] == "execution.submitted"
+    assert lines[-1]["event"]["type"] == "execution.completed"
+    code, out, _ = cli(capsys, "tail", "--from-beginning", "--max", "3", "--url", url)
+    assert code == 0 and len(out.splitlines()) == 3
+
+
+def test_run__ctrl_c_exits_130_and_the_run_can_continue_later(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    flow.write_text(FLOW.replace("slow_s: 0.05", "slow_s: 30"))
+    code = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", code, "run", str(flow), "--url", url, "--execution-id", "int-1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_until(lambda: log_types(capsys, url, "int-1").count("step.started") == 2)
+        runner.send_signal(signal.SIGINT)
+        _, err = runner.communicate(timeout=30)
+    finally:
+        runner.kill()
+    assert runner.returncode == 130, err.decode()
+    assert "interrupted" in err.decode() and "Traceback" not in err.decode()
+    # nothing recorded is lost: the execution is still there, unfinished, for a worker
+    code_, out, _ = cli(capsys, "executions", "show", "int-1", "--url", url, "--json")
+    assert code_ == 0 and orjson.loads(out)["status"] == "running"

@@ -9,6 +9,7 @@ kills node 3. Deselect the module with ``-m "not three_nodes"``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -100,7 +101,13 @@ async def describe(cluster: Cluster, topics: list[str]) -> dict[str, dict[int, d
     admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap, request_timeout_ms=20000)
     await admin.start()
     try:
-        found = await admin.describe_topics(topics)
+        # A topic created a moment ago may not have reached the broker that answers yet
+        # (error 3, UNKNOWN_TOPIC_OR_PARTITION): ask again for a while.
+        for _ in range(40):
+            found = await admin.describe_topics(topics)
+            if all(topic["error_code"] == 0 for topic in found):
+                break
+            await asyncio.sleep(0.25)
     finally:
         await admin.close()
     out: dict[str, dict[int, dict[str, Any]]] = {}

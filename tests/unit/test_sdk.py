@@ -56,3 +56,58 @@ async def test_emit__a_bad_payload_is_refused_and_nothing_is_recorded() -> None:
 async def test_emit__outside_a_recording_says_how_to_fix_it() -> None:
     with pytest.raises(RuntimeError, match="async with omium.producers.recording"):
         await emit("step.started", step="s", index=0)
+
+
+async def test_step_decorator__records_steps_and_checkpoints() -> None:
+    import omium
+
+    @omium.step
+    def fetch(n: int) -> dict[str, int]:
+        return {"rows": n}
+
+    @omium.step
+    async def total(extra: int) -> int:
+        return extra * 2
+
+    log = open_log("sqlite:///:memory:")
+    async with recording(log, "ex-1"):
+        assert await fetch(3) == {"rows": 3}
+        assert await total(5) == 10
+    events = [r.event() for r in await log.read_execution("ex-1")]
+    assert [e.type for e in events] == [
+        "step.started",
+        "step.completed",
+        "checkpoint.created",
+        "step.started",
+        "step.completed",
+        "checkpoint.created",
+    ]
+    assert events[1].payload.step.endswith("fetch")  # type: ignore[attr-defined]
+    assert events[5].payload.state == {"rows": 3, "result": 10}  # type: ignore[attr-defined]
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_step_decorator__records_the_failure_and_reraises() -> None:
+    from omium.producers import step
+
+    @step
+    async def broken() -> None:
+        raise KeyError("missing")
+
+    log = open_log("sqlite:///:memory:")
+    async with recording(log, "ex-1"):
+        with pytest.raises(KeyError):
+            await broken()
+    events = [r.event() for r in await log.read_execution("ex-1")]
+    assert [e.type for e in events] == ["step.started", "step.failed"]
+    assert events[1].payload.error.type == "KeyError"  # type: ignore[attr-defined]
+
+
+async def test_step_decorator__outside_a_recording_just_runs() -> None:
+    from omium.producers import step
+
+    @step
+    def plain(x: int) -> int:
+        return x + 1
+
+    assert await plain(1) == 2
