@@ -38,6 +38,10 @@ class StepTimeout(Exception):
         super().__init__(f"step {step!r} ran past its {seconds:g} s timeout")
 
 
+class StepAborted(Exception):
+    """A step raised ``SystemExit`` or ``KeyboardInterrupt``; it fails like any error."""
+
+
 class StepOutputError(TypeError):
     """A step returned something other than a dict of JSON values (or None)."""
 
@@ -142,10 +146,19 @@ async def run_step(
         call: Awaitable[Any] = step.function(argument)  # type: ignore[assignment]
     else:
         call = _in_thread(step.function, argument, step.name)
+    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as
+    # the step finishes, and a cancel is how omium stops a run.
+    deadline = asyncio.timeout(timeout)
     try:
-        result = await asyncio.wait_for(call, timeout) if timeout else await call
+        async with deadline:
+            result = await call
     except TimeoutError:
-        raise StepTimeout(step.name, timeout or 0) from None
+        if deadline.expired():
+            raise StepTimeout(step.name, timeout or 0) from None
+        raise  # the step's own TimeoutError
+    except (SystemExit, KeyboardInterrupt) as exc:
+        # a step must not take the worker (and every other run in it) down with it
+        raise StepAborted(f"step {step.name!r} raised {type(exc).__name__}: {exc}") from None
     if result is None:
         return {}
     if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
@@ -164,8 +177,11 @@ def _in_thread(function: StepFunction, argument: dict[str, Any], name: str) -> A
     def target() -> None:
         try:
             result, error = function(argument), None
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+        except Exception as exc:
             result, error = None, exc
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt
+            result = None
+            error = StepAborted(f"step {name!r} raised {type(exc).__name__}: {exc}")
         try:
             loop.call_soon_threadsafe(_settle, future, result, error)
         except RuntimeError:

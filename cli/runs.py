@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +26,8 @@ from omium.processors import service
 from omium.processors.execution import load_view
 from omium.processors.worker import Worker
 from omium.producers import EventLog, open_log
-from omium.schemas import Event, StepCompleted, StepFailed, StepRetried, StepStarted
+from omium.projections import ExecutionView
+from omium.schemas import Event, LogError, StepCompleted, StepFailed, StepRetried, StepStarted
 
 UrlOpt = Annotated[str | None, typer.Option(help="Log URL (default: OMIUM_LOG_URL).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
@@ -86,12 +88,12 @@ async def _run(
             return {"execution_id": execution_id, "status": "queued", "attempt": 1, "output": None}
         if show:
             typer.echo(f"{execution_id}: {spec.name} on {log.url}", err=True)
+        local = _LocalWorker(log, execution_id)
         try:
             with _progress(show, len(spec.steps)) as progress:
-                async with _local_worker(log):
-                    async for event in service.follow(log, execution_id):
-                        if progress is not None:
-                            _print_event(progress, event)
+                async for event in service.follow(log, execution_id, check=local.check):
+                    if progress is not None:
+                        _print_event(progress, event)
         except asyncio.CancelledError:  # Ctrl-C: say what becomes of the run, then exit 130
             typer.echo(
                 f"omium: {execution_id} is left unfinished; `omium worker` continues it from "
@@ -99,6 +101,8 @@ async def _run(
                 err=True,
             )
             raise
+        finally:
+            await local.close()
         view = await load_view(log, execution_id)
         return {
             "execution_id": execution_id,
@@ -110,20 +114,54 @@ async def _run(
         await log.close()
 
 
-@contextlib.asynccontextmanager
-async def _local_worker(log: EventLog) -> Any:
-    """An in-process worker when the embedded log has none running."""
-    if await service.live_workers(log) != 0:
-        yield  # a worker runs (or Kafka: workers are separate processes)
-        return
-    stop = asyncio.Event()
-    worker = Worker(log, notify=lambda m: typer.echo(f"omium: {m}", err=True))
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+class _LocalWorker:
+    """An in-process worker while no `omium worker` serves the embedded log.
+
+    Checked between polls of the follow loop: it starts one when the log has no live
+    worker (also later, if the worker that was there dies), and it turns a run or worker
+    that stopped on an error into an error here instead of an endless wait.
+    """
+
+    def __init__(self, log: EventLog, execution_id: str) -> None:
+        self.log = log
+        self.execution_id = execution_id
+        self.worker: Worker | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.stop = asyncio.Event()
+        self._next_look = 0.0
+        self._waiting_since = time.monotonic()
+        self._warned = False
+
+    async def check(self, view: ExecutionView) -> None:
+        if self.worker is not None and self.task is not None:
+            if self.task.done():
+                error = None if self.task.cancelled() else self.task.exception()
+                raise LogError(f"the in-process worker stopped: {error}")
+            failed = self.worker.failed.get(self.execution_id)
+            if failed is not None:
+                raise LogError(f"{self.execution_id} stopped: {type(failed).__name__}: {failed}")
+            return
+        if time.monotonic() < self._next_look:
+            return
+        self._next_look = time.monotonic() + 2.0
+        live = await service.live_workers(self.log)
+        if live == 0:
+            self.worker = Worker(self.log, notify=lambda m: typer.echo(f"omium: {m}", err=True))
+            self.task = asyncio.create_task(self.worker.run(self.stop))
+        elif live is None and view.status == "unknown" and not self._warned:
+            if time.monotonic() - self._waiting_since > 5:  # Kafka: workers run elsewhere
+                self._warned = True
+                typer.echo(
+                    f"omium: no worker has taken {self.execution_id} yet; "
+                    f"start one with `omium worker --url {self.log.url}`",
+                    err=True,
+                )
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            with contextlib.suppress(Exception):
+                await self.task
 
 
 @contextlib.contextmanager

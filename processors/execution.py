@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,7 +21,7 @@ from uuid import UUID
 from omium.adapters.python import ResolvedStep, resolve_steps, run_step
 from omium.producers import EventLog, Recorder
 from omium.projections import ExecutionView, fold
-from omium.schemas import ErrorInfo, Event, InvalidEvent, Run
+from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Run, encode
 from omium.schemas.workflow import WorkflowSpec
 
 
@@ -29,14 +29,18 @@ from omium.schemas.workflow import WorkflowSpec
 class Control:
     """What commands ask of a running execution; the runner acts between steps."""
 
+    paused: InitVar[bool] = False
     running: asyncio.Event = field(default_factory=asyncio.Event)
     pause_cause: UUID | None = None
     resume_cause: UUID | None = None
     cancel_cause: UUID | None = None
     cancel_reason: str | None = None
+    #: set when the runner begins; a cancel before that is acted on by the runner itself
+    started: bool = False
 
-    def __post_init__(self) -> None:
-        self.running.set()
+    def __post_init__(self, paused: bool) -> None:
+        if not paused:
+            self.running.set()
 
     def pause(self, cause: UUID) -> None:
         """Stop before the next step."""
@@ -100,6 +104,7 @@ class ExecutionRunner:
         ``view`` is the execution as folded by the caller (read here when omitted); ``slots``
         bounds how many executions run at once (waiting for one counts as running).
         """
+        self.control.started = True
         view = view or await load_view(self.log, self.execution_id)
         if view.finished:
             return view.status
@@ -111,42 +116,79 @@ class ExecutionRunner:
             last_seq=view.last_seq.get(view.attempt, 0),
             tenant_id=self.command.tenant_id,
         )
-        if view.status == "unknown":
-            await rec.emit(
-                "execution.submitted",
-                caused_by=self.command.event_id,
-                workflow=spec.name,
-                inputs=self._inputs(spec),
-                source=self.command.payload.source,
-            )
         try:
+            if view.status == "unknown":
+                await rec.emit(
+                    "execution.submitted",
+                    caused_by=self.command.event_id,
+                    workflow=spec.name,
+                    inputs=self._inputs(spec),
+                    source=self.command.payload.source,
+                )
             async with slots or contextlib.nullcontext():
+                self._check_cancelled()
                 return await self._run(rec, spec, view)
         except asyncio.CancelledError:
             if self.control.cancel_cause is None:
                 self._drop_deferred()
                 raise  # the worker is stopping or lost the partition: another one resumes
-            await self._emit(
-                rec,
-                rec.prepare(
-                    "execution.cancelled",
-                    caused_by=self.control.cancel_cause,
-                    reason=self.control.cancel_reason or "cancelled by a user",
-                ),
+            cancelled = rec.prepare(
+                "execution.cancelled",
+                caused_by=self.control.cancel_cause,
+                reason=self.control.cancel_reason or "cancelled by a user",
             )
+            # a second cancel must not cut the write of the terminal fact
+            await asyncio.shield(self._emit(rec, cancelled))
             return "cancelled"
+        except LogError:
+            self._drop_deferred()
+            raise  # nothing can be recorded: the run stays unfinished for recovery
+        except Exception as exc:  # a bug, or an event the log refused: end the run visibly
+            failed = rec.prepare("execution.failed", error=_error(exc).model_dump())
+            try:
+                await self._emit(rec, failed)
+            except InvalidEvent:
+                self._deferred = []  # the deferred batch was the problem; record the failure
+                await self._emit(rec, failed)
+            return "failed"
+
+    def _sized(self, event: Event) -> Event:
+        """Refuse now, not at the deferred write, an event the log would refuse as too big."""
+        encode(event, max_bytes=self.log.max_event_bytes)
+        return event
+
+    def _check_cancelled(self) -> None:
+        """Act on a cancel that arrived before the runner could be interrupted."""
+        if self.control.cancel_cause is not None:
+            raise asyncio.CancelledError
 
     def _defer(self, rec: Recorder, *events: Event) -> None:
         """Record ``events`` with the next write, or within :data:`FLUSH_AFTER` at the latest."""
+        self._raise_failed_flush()
         self._deferred += events
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._flush, rec)
 
     def _flush(self, rec: Recorder) -> None:
         self._timer = None
-        if self._deferred and (self._flushing is None or self._flushing.done()):
-            batch, self._deferred = self._deferred, []
-            self._flushing = asyncio.ensure_future(rec.emit_many(batch))
+        if not self._deferred:
+            return
+        if self._flushing is not None and not self._flushing.done():
+            # a write is in flight: try again a window later rather than leave these waiting
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._flush, rec)
+            return
+        if self._flushing is not None and self._flushing.exception() is not None:
+            return  # the run's next write raises it
+        batch, self._deferred = self._deferred, []
+        self._flushing = asyncio.ensure_future(rec.emit_many(batch))
+
+    def _raise_failed_flush(self) -> None:
+        flushing = self._flushing
+        if flushing is not None and flushing.done() and not flushing.cancelled():
+            error = flushing.exception()
+            if error is not None:
+                self._flushing = None
+                raise error
 
     async def _emit(self, rec: Recorder, *items: Event) -> None:
         """Append the deferred events, then ``items``, in one write (after any in flight)."""
@@ -175,8 +217,6 @@ class ExecutionRunner:
             await rec.emit("execution.failed", error=_error(exc).model_dump())
             return "failed"
         self._defer(rec, rec.prepare("execution.started", workflow=spec.name, worker=self.worker))
-        if view.status == "paused":
-            self.control.running.clear()
         checkpoint = view.last_checkpoint()
         state = dict(checkpoint.state) if checkpoint else self._inputs(spec)
         start = (checkpoint.index + 1) if checkpoint and checkpoint.index is not None else 0
@@ -190,17 +230,14 @@ class ExecutionRunner:
                     state.update(completed.payload.output)  # type: ignore[attr-defined]
                     name = steps[index].name
                     checkpoint_id = f"a{view.attempt}-{index}-{name}"
-                    self._defer(
-                        rec,
-                        completed,
-                        rec.prepare(
-                            "checkpoint.created",
-                            step=name,
-                            index=index,
-                            checkpoint_id=checkpoint_id,
-                            state=state,
-                        ),
+                    snapshot = rec.prepare(
+                        "checkpoint.created",
+                        step=name,
+                        index=index,
+                        checkpoint_id=checkpoint_id,
+                        state=state,
                     )
+                    self._defer(rec, completed, self._sized(snapshot))
         except TimeoutError:
             await self._emit(rec, rec.prepare("execution.timed_out", timeout_s=spec.timeout or 0))
             return "timed_out"
@@ -215,6 +252,7 @@ class ExecutionRunner:
         return resolve_steps(spec, source.parent, source.name)
 
     async def _between_steps(self, rec: Recorder) -> None:
+        self._check_cancelled()  # a cancel that landed as the last step finished
         control = self.control
         if control.running.is_set():
             return
@@ -253,7 +291,7 @@ class ExecutionRunner:
             try:
                 output = await run_step(step, state, options.timeout)
                 # validated now: output that is not JSON fails the step like an exception
-                return rec.prepare(
+                completed = rec.prepare(
                     "step.completed",
                     step=step.name,
                     index=index,
@@ -261,6 +299,7 @@ class ExecutionRunner:
                     output=output,
                     duration_ms=(time.perf_counter() - began) * 1000,
                 )
+                return self._sized(completed)
             except InvalidEvent as exc:
                 error = ErrorInfo(type="InvalidOutput", message=str(exc))
             except Exception as exc:

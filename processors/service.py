@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -142,12 +142,23 @@ async def list_executions(log: EventLog) -> list[ExecutionView]:
 
 
 async def follow(
-    log: EventLog, execution_id: str, *, interval: float = 0.1, start: int = 0
+    log: EventLog,
+    execution_id: str,
+    *,
+    interval: float = 0.1,
+    start: int = 0,
+    check: Callable[[ExecutionView], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Event]:
-    """Yield the execution's events as they are recorded, until it finishes."""
+    """Yield the execution's events as they are recorded, until it finishes.
+
+    ``check`` gets the view between polls and may raise to stop following (e.g. the worker
+    running it died).
+    """
     view = ExecutionView(execution_id=execution_id)
     offset = start
     while True:
+        if check is not None:
+            await check(view)
         records = await log.read_execution(execution_id, start=offset)
         for record in records:
             event = record.event()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from omium.processors.execution import Control, ExecutionRunner, load_view
 from omium.producers import EventLog, Record, Subscription
-from omium.schemas import Cancel, InvalidEvent, Pause, Resume, Run
+from omium.schemas import Cancel, Event, InvalidEvent, Pause, Resume, Run
 
 COMMANDS = "omium.commands"
 GROUP = "omium-executor"
@@ -58,6 +58,7 @@ class Worker:
         self.poll_timeout = poll_timeout
         self.running: dict[str, _Running] = {}
         self.finished: dict[str, str] = {}
+        self.failed: dict[str, BaseException] = {}  # runs that stopped on an error
         self._slots = asyncio.Semaphore(concurrency)
         self._consumed: dict[tuple[str, int], int] = {}
         # runs that stopped on an error: never committed past, so a restart resumes them
@@ -84,28 +85,33 @@ class Worker:
 
     async def _handle(self, record: Record) -> None:
         pair = (record.position.topic, record.position.partition)
-        self._consumed[pair] = record.position.offset + 1
         try:
             command = record.event()
         except InvalidEvent as exc:
             self._notify(f"skipped unreadable command at {record.position}: {exc}")
+            self._consumed[pair] = record.position.offset + 1
             return
         if isinstance(command, Run):
             await self._start(command, pair, record.position.offset, record.timestamp_ms)
-            return
+        else:
+            self._control(command)
+        # only now: a command whose handling failed must be delivered again
+        self._consumed[pair] = record.position.offset + 1
+
+    def _control(self, command: Event) -> None:
         running = self.running.get(command.execution_id)
         if running is None or str(command.event_id) in running.applied:
             return  # finished, unknown here, or already acted on before a restart
         if isinstance(command, Pause):
             running.control.pause(command.event_id)
         elif isinstance(command, Resume):
-            if running.control.running.is_set():
-                self._notify(f"{command.execution_id} is not paused; resume ignored")
             running.control.resume(command.event_id)
         elif isinstance(command, Cancel):
             running.control.cancel_cause = command.event_id
             running.control.cancel_reason = command.payload.reason
-            running.task.cancel()
+            if running.control.started:
+                running.task.cancel()
+            # not started yet: the runner sees cancel_cause first thing and records it
 
     async def _start(
         self, command: Run, pair: tuple[str, int], offset: int, submitted_ms: int
@@ -123,7 +129,7 @@ class Worker:
             return
         if view.status != "unknown":
             self._notify(f"resuming {execution_id} after its last checkpoint")
-        control = Control()
+        control = Control(paused=view.status == "paused")  # a resume may follow at once
         runner = ExecutionRunner(self.log, command, control, worker=self.name)
         task = asyncio.create_task(runner.run(view, self._slots), name=f"omium:{execution_id}")
         self.running[execution_id] = _Running(task, control, pair, offset, view.applied_commands)
@@ -143,6 +149,7 @@ class Worker:
                 # offset stays uncommitted and the next owner resumes it
                 self._notify(f"{execution_id} stopped: {type(error).__name__}: {error}")
                 self._held.add((running.partition, running.offset))
+                self.failed[execution_id] = error
                 continue
             self.finished[execution_id] = running.task.result()
 

@@ -85,6 +85,8 @@ class EventLog(Protocol):
     """
 
     url: str
+    #: events encoding to more bytes are refused (``EventTooLarge``)
+    max_event_bytes: int
 
     async def append(self, event: Event, *, topic: str | None = None) -> Position:
         """Durably append one event (to ``event.TOPIC`` unless ``topic`` is given)."""

@@ -33,6 +33,15 @@ from omium.schemas import (
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
 
+#: Facts whose ``causation_id`` names a command (the worker skips commands already acted on).
+CAUSED_BY_COMMANDS = (
+    ExecutionSubmitted,
+    ExecutionPaused,
+    ExecutionResumed,
+    ExecutionCancelled,
+    ExecutionRolledBack,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class StepView:
@@ -112,12 +121,17 @@ def apply_at(
     """Apply one event unless it was already applied (same attempt, seq not newer)."""
     if event.seq and event.seq <= view.last_seq.get(event.attempt, 0):
         return view
+    if view.finished and event.attempt == view.attempt and event.type.startswith("execution."):
+        # a run ends once per attempt (a late write after the end changes nothing);
+        # only a rollback opens the next attempt
+        if not isinstance(event, ExecutionRolledBack):
+            return replace(view, last_seq={**view.last_seq, event.attempt: event.seq})
     view = apply(event, view)
     if isinstance(event, CheckpointCreated) and position is not None and view.checkpoints:
         last = view.checkpoints[-1]
         view = replace(view, checkpoints=(*view.checkpoints[:-1], replace(last, position=position)))
     updates: dict[str, Any] = {"last_seq": {**view.last_seq, event.attempt: event.seq}}
-    if event.causation_id is not None:
+    if event.causation_id is not None and isinstance(event, CAUSED_BY_COMMANDS):
         updates["applied_commands"] = view.applied_commands | {str(event.causation_id)}
     return replace(view, **updates)
 

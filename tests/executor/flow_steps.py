@@ -65,3 +65,11 @@ def mark(state: dict[str, Any]) -> dict[str, Any]:
 
 def wrong_signature(a: int, b: int) -> None:
     return None
+
+
+def big_output(state: dict[str, Any]) -> dict[str, Any]:
+    return {"blob": "x" * (2 << 20)}
+
+
+def exits(state: dict[str, Any]) -> dict[str, Any]:
+    raise SystemExit(3)

@@ -8,7 +8,7 @@ import time
 from harness import SOURCE, Harness, spec
 
 from omium.processors import service
-from omium.schemas import ExecutionPaused, StepRetried, StepStarted
+from omium.schemas import ExecutionPaused, StepRetried, StepStarted, from_dict
 
 
 def step(name: str, call: str, **options: object) -> dict[str, object]:
@@ -158,3 +158,43 @@ async def test_pause_of_a_finished_execution__is_a_clear_error(harness: Harness)
     else:
         raise AssertionError("pausing a completed execution was accepted")
     assert not [e for e in await harness.events(ex) if isinstance(e, ExecutionPaused)]
+
+
+async def test_cancel__before_any_worker_took_the_run(harness: Harness) -> None:
+    ex = await harness.submit(spec("add"))
+    await harness.log.append(
+        from_dict({"type": "cancel", "execution_id": ex, "payload": {"reason": "too late"}})
+    )
+    await harness.start_worker()
+    view = await harness.finished(ex)
+    assert view.status == "cancelled" and view.error == "too late"
+    assert not [e for e in await harness.events(ex) if isinstance(e, StepStarted)]
+
+
+async def test_resume__of_a_paused_run_recovered_by_a_new_worker(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("slow", "slow", "add"), slow_s=0.3)
+    await harness.wait_for(ex, lambda v: any(s.status == "running" for s in v.steps))
+    await service.command(harness.log, ex, "pause")
+    await harness.wait_for(ex, lambda v: v.status == "paused")
+    await harness.stop_workers()
+    await service.command(harness.log, ex, "resume")
+    await harness.start_worker()
+    view = await harness.finished(ex)
+    assert view.status == "completed"
+
+
+async def test_oversized_step_output__fails_the_run_instead_of_hanging(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("add", "big_output"))
+    view = await harness.finished(ex)
+    assert view.status == "failed"
+    assert view.error is not None and "over the 1,048,576-byte limit" in view.error
+
+
+async def test_a_step_calling_sys_exit__fails_and_the_worker_lives_on(harness: Harness) -> None:
+    await harness.start_worker()
+    bad = await harness.submit(spec("exits"))
+    assert (await harness.finished(bad)).error == "StepAborted: step 'exits0' raised SystemExit: 3"
+    good = await harness.submit(spec("add"))
+    assert (await harness.finished(good)).status == "completed"
