@@ -68,7 +68,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume commands until ``stop`` is set; then abandon what still runs."""
-        async with self.log.subscribe(self.group, [COMMANDS]) as sub:
+        async with self.log.subscribe(self.group, [COMMANDS], on_revoked=self._hand_over) as sub:
             try:
                 while not stop.is_set():
                     records = await sub.poll(timeout=self.poll_timeout)
@@ -163,7 +163,25 @@ class Worker:
             offsets[pair] = min(offsets.get(pair, offset), offset)
         return offsets
 
+    async def _hand_over(self, partitions: frozenset[tuple[str, int]]) -> None:
+        """Stop the runs of partitions moving to another worker, before they move."""
+        stopping = [
+            (execution_id, running)
+            for execution_id, running in self.running.items()
+            if running.partition in partitions
+        ]
+        for execution_id, running in stopping:
+            self._notify(f"{execution_id}: partition moves to another worker; handing over")
+            running.task.cancel()
+            del self.running[execution_id]
+        for _, running in stopping:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running.task
+        for pair in partitions:
+            self._consumed.pop(pair, None)
+
     def _drop_revoked(self, owned: frozenset[tuple[str, int]]) -> None:
+        """A safety net: runs of partitions no longer owned that the hand-over missed."""
         for execution_id, running in list(self.running.items()):
             if running.partition not in owned:
                 self._notify(f"{execution_id}: partition moved to another worker; handing over")

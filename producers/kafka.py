@@ -20,13 +20,13 @@ from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from omium.infra.topics import TOPICS, TopicSpec
 from omium.producers.partitioner import partition_for
-from omium.producers.port import Position, Record
+from omium.producers.port import OnRevoked, Position, Record
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogError, LogUnavailable, TopicNotFound
 from omium.schemas import encode as encode_event
 
@@ -360,7 +360,12 @@ class KafkaLog:
         return {tp.partition: off for tp, off in found.items()}
 
     def subscribe(
-        self, group: str, topics: Sequence[str], *, from_beginning: bool = True
+        self,
+        group: str,
+        topics: Sequence[str],
+        *,
+        from_beginning: bool = True,
+        on_revoked: OnRevoked | None = None,
     ) -> KafkaSubscription:
         """Join consumer group ``group`` (explicit commits, no auto-commit)."""
         return KafkaSubscription(
@@ -369,6 +374,7 @@ class KafkaLog:
             list(topics),
             from_beginning=from_beginning,
             session_timeout=self.session_timeout,
+            on_revoked=on_revoked,
         )
 
     async def close(self) -> None:
@@ -391,6 +397,23 @@ def _record(logical_topic: str, message: Any) -> Record:
     )
 
 
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands partitions a member is losing to ``on_revoked`` (logical names)."""
+
+    def __init__(self, log: KafkaLog, on_revoked: OnRevoked | None) -> None:
+        self._log = log
+        self._on_revoked = on_revoked
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        if self._on_revoked is not None and revoked:
+            await self._on_revoked(
+                frozenset((self._log.logical(tp.topic), tp.partition) for tp in revoked)
+            )
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
 class KafkaSubscription:
     """A member of a Kafka consumer group (aiokafka's group coordinator protocol)."""
 
@@ -402,12 +425,12 @@ class KafkaSubscription:
         *,
         from_beginning: bool = True,
         session_timeout: float = 10.0,
+        on_revoked: OnRevoked | None = None,
     ) -> None:
         self.group = group
         self._log = log
         self._topics = topics
         self._consumer = AIOKafkaConsumer(
-            *[log.physical(t) for t in topics],
             bootstrap_servers=log.bootstrap,
             client_id=f"omium-{group}-{uuid.uuid4().hex[:8]}",
             group_id=group,
@@ -416,6 +439,10 @@ class KafkaSubscription:
             session_timeout_ms=int(session_timeout * 1000),
             heartbeat_interval_ms=min(3000, int(session_timeout * 1000) // 3),
             request_timeout_ms=int(log.timeout * 1000) + 5000,
+        )
+        # aiokafka awaits the listener before the group rebalances: the hand-over point
+        self._consumer.subscribe(
+            topics=[log.physical(t) for t in topics], listener=_Revocations(log, on_revoked)
         )
         self._started = False
         self._closed = False

@@ -7,13 +7,16 @@ are half-open, like Python slices: ``start`` included, ``end`` excluded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
 from omium.infra.topics import TOPICS, TopicSpec
 from omium.schemas import Event, decode
+
+#: Called with the ``(topic, partition)`` pairs a group member is about to lose.
+OnRevoked = Callable[[frozenset[tuple[str, int]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -121,9 +124,18 @@ class EventLog(Protocol):
         ...
 
     def subscribe(
-        self, group: str, topics: Sequence[str], *, from_beginning: bool = True
+        self,
+        group: str,
+        topics: Sequence[str],
+        *,
+        from_beginning: bool = True,
+        on_revoked: OnRevoked | None = None,
     ) -> Subscription:
-        """Join consumer group ``group``; resumes from its committed offsets."""
+        """Join consumer group ``group``; resumes from its committed offsets.
+
+        ``on_revoked`` is awaited with the partitions this member is losing *before* any
+        other member may take them: finish or stop their work there.
+        """
         ...
 
     async def end_offsets(self, topic: str) -> dict[int, int]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from omium.infra.topics import TOPICS, TopicSpec
 from omium.producers.partitioner import partition_for
-from omium.producers.port import Position, Record
+from omium.producers.port import OnRevoked, Position, Record
 from omium.producers.sqlite_groups import SESSION_TIMEOUT, SqliteSubscription, live_members
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogUnavailable, TopicNotFound, encode
 
@@ -41,6 +41,12 @@ CREATE INDEX IF NOT EXISTS records_by_key ON records (key);
 CREATE TABLE IF NOT EXISTS group_offsets (
     grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
     offset INTEGER NOT NULL, PRIMARY KEY (grp, topic, partition)
+) WITHOUT ROWID;
+-- a member reads a partition only while it holds its lease; it gives a lease up after its
+-- on_revoked hook ran, so two members never work on one partition at once
+CREATE TABLE IF NOT EXISTS group_leases (
+    grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, member TEXT NOT NULL,
+    PRIMARY KEY (grp, topic, partition)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS group_members (
     grp TEXT NOT NULL, member TEXT NOT NULL, heartbeat_ms INTEGER NOT NULL,
@@ -286,12 +292,19 @@ class SqliteLog:
     # -- consumer groups ----------------------------------------------------------------
 
     def subscribe(
-        self, group: str, topics: Sequence[str], *, from_beginning: bool = True
+        self,
+        group: str,
+        topics: Sequence[str],
+        *,
+        from_beginning: bool = True,
+        on_revoked: OnRevoked | None = None,
     ) -> SqliteSubscription:
         """Join consumer group ``group`` over ``topics``."""
         for topic in topics:
             self._partition_count(topic)
-        return SqliteSubscription(self, group, list(topics), from_beginning=from_beginning)
+        return SqliteSubscription(
+            self, group, list(topics), from_beginning=from_beginning, on_revoked=on_revoked
+        )
 
     async def live_members(self, group: str) -> int:
         """How many members of consumer group ``group`` are alive (polled recently)."""

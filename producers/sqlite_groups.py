@@ -2,7 +2,8 @@
 
 Members announce themselves with a heartbeat on every poll; a member silent for
 ``session_timeout`` seconds is dropped and its partitions move to the others. Partitions are
-split round-robin over the members sorted by id, so every member computes the same split.
+split round-robin over the members sorted by id, so every member computes the same split;
+a lease per partition makes the hand-over wait until the previous owner let go.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from omium.producers.port import Record
+from omium.producers.port import OnRevoked, Record
 
 if TYPE_CHECKING:
     from omium.producers.sqlite import SqliteLog
 
+
+Pair = tuple[str, int]
 
 #: Seconds without a poll after which a member is considered gone (its partitions move).
 SESSION_TIMEOUT = 5.0
@@ -39,7 +42,13 @@ def live_members(db: sqlite3.Connection, group: str, session_timeout: float) -> 
 
 
 class SqliteSubscription:
-    """One member of a consumer group on the embedded log."""
+    """One member of a consumer group on the embedded log.
+
+    Each poll: heartbeat, work out this member's share (round-robin over live members),
+    lease the partitions of that share nobody alive holds, and give up leases outside it
+    — but only after ``on_revoked`` ran for them, so the next owner starts after this one
+    stopped.
+    """
 
     def __init__(
         self,
@@ -50,6 +59,7 @@ class SqliteSubscription:
         from_beginning: bool = True,
         session_timeout: float = SESSION_TIMEOUT,
         poll_interval: float = 0.02,
+        on_revoked: OnRevoked | None = None,
     ) -> None:
         self.group = group
         self.member = uuid.uuid4().hex
@@ -58,16 +68,17 @@ class SqliteSubscription:
         self._from_beginning = from_beginning
         self._session_ms = int(session_timeout * 1000)
         self._poll_interval = poll_interval
+        self._on_revoked = on_revoked
         self._assigned: frozenset[tuple[str, int]] = frozenset()
         self._positions: dict[tuple[str, int], int] = {}
         self._closed = False
 
     def assignment(self) -> frozenset[tuple[str, int]]:
-        """The partitions this member owns as of its last poll."""
+        """The partitions this member owns (holds the lease of) as of its last poll."""
         return self._assigned
 
-    def _owned(self, db: sqlite3.Connection) -> frozenset[tuple[str, int]]:
-        """Heartbeat, drop silent members and compute this member's share (round-robin)."""
+    def _members(self, db: sqlite3.Connection) -> list[str]:
+        """Heartbeat, drop silent members, and list the live ones."""
         now = _now_ms()
         db.execute(
             "INSERT INTO group_members VALUES (?, ?, ?) ON CONFLICT (grp, member) "
@@ -78,19 +89,45 @@ class SqliteSubscription:
             "DELETE FROM group_members WHERE grp = ? AND heartbeat_ms < ?",
             (self.group, now - self._session_ms),
         )
-        members = [
+        return [
             m
             for (m,) in db.execute(
                 "SELECT member FROM group_members WHERE grp = ? ORDER BY member", (self.group,)
             )
         ]
+
+    def _leases(self, db: sqlite3.Connection) -> dict[tuple[str, int], str]:
+        rows = db.execute(
+            "SELECT topic, partition, member FROM group_leases WHERE grp = ?", (self.group,)
+        )
+        return {(t, p): m for t, p, m in rows}
+
+    def _claim(
+        self, db: sqlite3.Connection
+    ) -> tuple[frozenset[tuple[str, int]], set[tuple[str, int]]]:
+        """Lease what is ours and free; returns (owned, leased by us but no longer ours)."""
+        members = self._members(db)
         me = members.index(self.member)
         pairs = [(t, p) for t in sorted(self._topics) for p in range(self._log._partition_count(t))]
-        return frozenset(pair for i, pair in enumerate(pairs) if i % len(members) == me)
+        share = {pair for i, pair in enumerate(pairs) if i % len(members) == me}
+        leases = self._leases(db)
+        live = set(members)
+        for pair in share:
+            holder = leases.get(pair)
+            if holder is None or holder not in live:
+                db.execute(
+                    "INSERT INTO group_leases VALUES (?, ?, ?, ?) ON CONFLICT "
+                    "(grp, topic, partition) DO UPDATE SET member = excluded.member",
+                    (self.group, *pair, self.member),
+                )
+                leases[pair] = self.member
+        owned = frozenset(pair for pair in share if leases.get(pair) == self.member)
+        leaving = {pair for pair, m in leases.items() if m == self.member and pair not in share}
+        return owned, leaving
 
-    def _rebalance(self) -> None:
+    async def _rebalance(self) -> None:
         with self._log._write() as db:
-            owned = self._owned(db)
+            owned, leaving = self._claim(db)
             for pair in owned - self._assigned:
                 row = db.execute(
                     "SELECT offset FROM group_offsets WHERE grp = ? AND topic = ? "
@@ -103,9 +140,19 @@ class SqliteSubscription:
                     self._positions[pair] = 0
                 else:
                     self._positions[pair] = self._log._head(self._log._topic(pair[0])[0], pair[1])
-        for pair in self._assigned - owned:
+        revoked = frozenset(self._assigned - owned)
+        for pair in revoked:
             self._positions.pop(pair, None)
         self._assigned = owned
+        if revoked and self._on_revoked is not None:
+            await self._on_revoked(revoked)
+        if leaving:
+            with self._log._write() as db:
+                db.executemany(
+                    "DELETE FROM group_leases WHERE grp = ? AND topic = ? AND partition = ? "
+                    "AND member = ?",
+                    [(self.group, *pair, self.member) for pair in leaving],
+                )
 
     async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
         """Return up to ``max_records`` next records, waiting up to ``timeout`` seconds."""
@@ -113,7 +160,7 @@ class SqliteSubscription:
             raise RuntimeError("poll() on a closed subscription")
         deadline = time.monotonic() + timeout
         while True:
-            self._rebalance()
+            await self._rebalance()
             records = self._fetch(max_records)
             if records or time.monotonic() >= deadline:
                 return records
@@ -134,14 +181,15 @@ class SqliteSubscription:
         return out
 
     async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
-        """Commit ``offsets`` (default: the consumed positions) of partitions still owned."""
+        """Commit ``offsets`` (default: the consumed positions) of partitions still leased."""
         chosen = self._positions if offsets is None else offsets
         with self._log._write() as db:
-            owned = self._owned(db)
+            self._members(db)
+            mine = {pair for pair, m in self._leases(db).items() if m == self.member}
             db.executemany(
                 "INSERT INTO group_offsets VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (grp, topic, partition) DO UPDATE SET offset = excluded.offset",
-                [(self.group, t, p, off) for (t, p), off in chosen.items() if (t, p) in owned],
+                [(self.group, t, p, off) for (t, p), off in chosen.items() if (t, p) in mine],
             )
 
     async def close(self) -> None:
@@ -153,6 +201,9 @@ class SqliteSubscription:
             db.execute(
                 "DELETE FROM group_members WHERE grp = ? AND member = ?",
                 (self.group, self.member),
+            )
+            db.execute(
+                "DELETE FROM group_leases WHERE grp = ? AND member = ?", (self.group, self.member)
             )
 
     async def __aenter__(self) -> Self:

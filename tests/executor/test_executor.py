@@ -198,3 +198,22 @@ async def test_a_step_calling_sys_exit__fails_and_the_worker_lives_on(harness: H
     assert (await harness.finished(bad)).error == "StepAborted: step 'exits0' raised SystemExit: 3"
     good = await harness.submit(spec("add"))
     assert (await harness.finished(good)).status == "completed"
+
+
+async def test_a_worker_joining_mid_run__takes_over_without_running_in_parallel(
+    harness: Harness,
+) -> None:
+    await harness.start_worker()
+    executions = [
+        await harness.submit(spec(*["slow_sync"] * 12, "add"), slow_s=0.05, total=i)
+        for i in range(8)
+    ]
+    await asyncio.sleep(0.6)  # runs are mid-way when the second worker joins
+    await harness.start_worker()
+    for ex in executions:
+        view = await harness.finished(ex)
+        assert view.status == "completed"
+        assert view.output is not None and view.output["slow_done"] == 12
+        # one writer at a time: two runners of one execution would both write the same seq
+        seqs = [(e.attempt, e.seq) for e in await harness.events(ex)]
+        assert len(seqs) == len(set(seqs)), f"{ex}: two runners wrote the same seq"
