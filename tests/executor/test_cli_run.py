@@ -128,23 +128,7 @@ def test_pause_and_resume__from_another_process(
     flow: Path, url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     flow.write_text(FLOW.replace("slow_s: 0.05", "slow_s: 1.5"))
-    code = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            code,
-            "run",
-            str(flow),
-            "--url",
-            url,
-            "--json",
-            "--execution-id",
-            "steer-1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    runner = spawn_run(flow, url, "steer-1")
     try:
         assert wait_until(lambda: "step.started" in log_types(capsys, url, "steer-1"))
         assert cli(capsys, "pause", "steer-1", "--url", url)[0] == 0
@@ -162,23 +146,7 @@ def test_cancel__from_another_process_exits_1(
     flow: Path, url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     flow.write_text(FLOW.replace("slow_s: 0.05", "slow_s: 60"))
-    code = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            code,
-            "run",
-            str(flow),
-            "--url",
-            url,
-            "--json",
-            "--execution-id",
-            "cancel-1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    runner = spawn_run(flow, url, "cancel-1")
     try:
         assert wait_until(lambda: log_types(capsys, url, "cancel-1").count("step.started") == 2)
         assert cli(capsys, "cancel", "cancel-1", "--url", url)[0] == 0
@@ -187,6 +155,19 @@ def test_cancel__from_another_process_exits_1(
         runner.kill()
     assert runner.returncode == 1
     assert orjson.loads(out)["status"] == "cancelled"
+
+
+def spawn_run(
+    flow: Path, url: str, execution_id: str, *, json: bool = True
+) -> subprocess.Popen[bytes]:
+    """`omium run` in a process of its own (another terminal, as a user would have it)."""
+    code = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = ["run", str(flow), "--url", url, "--execution-id", execution_id]
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *argv, *(["--json"] if json else [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def log_types(capsys: pytest.CaptureFixture[str], url: str, execution_id: str) -> list[str]:
@@ -235,12 +216,7 @@ def test_run__ctrl_c_exits_130_and_the_run_can_continue_later(
     import signal
 
     flow.write_text(FLOW.replace("slow_s: 0.05", "slow_s: 30"))
-    code = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
-    runner = subprocess.Popen(
-        [sys.executable, "-c", code, "run", str(flow), "--url", url, "--execution-id", "int-1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    runner = spawn_run(flow, url, "int-1", json=False)
     try:
         assert wait_until(lambda: log_types(capsys, url, "int-1").count("step.started") == 2)
         runner.send_signal(signal.SIGINT)
