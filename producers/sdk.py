@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from omium.producers.port import EventLog, Position
-from omium.schemas import Event, from_dict
+from omium.schemas import CheckpointCreated, Event, StepStarted, from_dict
 
 
 class Appended(NamedTuple):
@@ -61,13 +61,23 @@ class Recorder:
     async def resume(
         cls, log: EventLog, execution_id: str, *, attempt: int = 1, tenant_id: str = "default"
     ) -> Recorder:
-        """A recorder that continues after the last ``seq`` already in the log."""
-        last = 0
+        """A recorder that continues the attempt already in the log.
+
+        It takes up after the last ``seq``, chains its next event to the last one, and
+        ``@step`` numbering and state continue from the last step and checkpoint.
+        """
+        recorder = cls(log, execution_id, attempt=attempt, tenant_id=tenant_id)
         for record in await log.read_execution(execution_id):
             event = record.event()
-            if event.attempt == attempt:
-                last = max(last, event.seq)
-        return cls(log, execution_id, attempt=attempt, last_seq=last, tenant_id=tenant_id)
+            if event.attempt != attempt or event.seq <= recorder.seq:
+                continue
+            recorder.seq = event.seq
+            recorder._previous = event
+            if isinstance(event, StepStarted):
+                recorder.steps = max(recorder.steps, event.payload.index + 1)
+            elif isinstance(event, CheckpointCreated):
+                recorder.state = dict(event.payload.state)
+        return recorder
 
     async def emit(
         self,
@@ -188,7 +198,7 @@ def step(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
             await fetch("https://…")
     """
     is_async = inspect.iscoroutinefunction(function)
-    name = getattr(function, "__qualname__", getattr(function, "__name__", "step"))
+    name = getattr(function, "__name__", "step")
 
     @functools.wraps(function)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -82,7 +82,7 @@ async def test_step_decorator__records_steps_and_checkpoints() -> None:
         "step.completed",
         "checkpoint.created",
     ]
-    assert events[1].payload.step.endswith("fetch")  # type: ignore[attr-defined]
+    assert events[1].payload.step == "fetch"  # type: ignore[attr-defined]
     assert events[5].payload.state == {"rows": 3, "result": 10}  # type: ignore[attr-defined]
     assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
 
@@ -111,3 +111,31 @@ async def test_step_decorator__outside_a_recording_just_runs() -> None:
         return x + 1
 
     assert await plain(1) == 2
+
+
+async def test_step_decorator__a_resumed_recording_continues_numbering_and_state() -> None:
+    from omium.producers import step
+
+    @step
+    def fetch() -> dict[str, int]:
+        return {"fetched": 1}
+
+    @step
+    def parse() -> dict[str, int]:
+        return {"parsed": 2}
+
+    log = open_log("sqlite:///:memory:")
+    async with recording(log, "ex-1"):
+        await fetch()
+    async with recording(log, "ex-1") as rec:  # e.g. the program restarted
+        await parse()
+    events = [r.event() for r in await log.read_execution("ex-1")]
+    checkpoints = [e for e in events if e.type == "checkpoint.created"]
+    assert [c.payload.checkpoint_id for c in checkpoints] == [  # type: ignore[attr-defined]
+        "a1-0-fetch",
+        "a1-1-parse",
+    ]
+    assert checkpoints[-1].payload.state == {"fetched": 1, "parsed": 2}  # type: ignore[attr-defined]
+    assert [e.seq for e in events] == list(range(1, 7))
+    assert events[3].causation_id == events[2].event_id
+    assert rec.steps == 2
