@@ -82,12 +82,18 @@ class ExecutionView:
     inputs: dict[str, Any] = field(default_factory=dict)
     output: dict[str, Any] | None = None
     error: str | None = None
-    steps: tuple[StepView, ...] = ()
+    #: (attempt, step index) -> the step's latest state, in the order steps first started
+    step_map: dict[tuple[int, int], StepView] = field(default_factory=dict)
     checkpoints: tuple[CheckpointView, ...] = ()
     last_seq: dict[int, int] = field(default_factory=dict)
     applied_commands: frozenset[str] = frozenset()
     submitted_at: datetime | None = None
     ended_at: datetime | None = None
+
+    @property
+    def steps(self) -> tuple[StepView, ...]:
+        """Every step of every attempt, in the order they first started."""
+        return tuple(self.step_map.values())
 
     @property
     def finished(self) -> bool:
@@ -249,9 +255,8 @@ def _(event: CheckpointCreated, view: ExecutionView) -> ExecutionView:
 
 
 def _put_step(view: ExecutionView, step: StepView) -> ExecutionView:
-    """Add ``step``, replacing an earlier row of the same step in the same attempt."""
-    kept = tuple(s for s in view.steps if (s.attempt, s.index) != (step.attempt, step.index))
-    return replace(view, steps=(*kept, step))
+    """Set ``step``'s row (a step keeps its place when it is tried again)."""
+    return replace(view, step_map={**view.step_map, (step.attempt, step.index): step})
 
 
 def _end_step(
@@ -260,10 +265,7 @@ def _end_step(
     status: str,
     error: str | None,
 ) -> ExecutionView:
-    current = next(
-        (s for s in view.steps if (s.attempt, s.index) == (event.attempt, event.payload.index)),
-        None,
-    )
+    current = view.step_map.get((event.attempt, event.payload.index))
     started = current.started_at if current else None
     step = StepView(
         event.payload.step,
