@@ -95,6 +95,7 @@ class ExecutionRunner:
         self._deferred: list[Event] = []
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[object] | None = None
+        self._running_step: ResolvedStep | None = None
 
     async def run(
         self, view: ExecutionView | None = None, slots: asyncio.Semaphore | None = None
@@ -135,7 +136,7 @@ class ExecutionRunner:
             cancelled = rec.prepare(
                 "execution.cancelled",
                 caused_by=self.control.cancel_cause,
-                reason=self.control.cancel_reason or "cancelled by a user",
+                reason=self._cancel_reason(),
             )
             # a second cancel must not cut the write of the terminal fact
             await asyncio.shield(self._emit(rec, cancelled))
@@ -151,6 +152,14 @@ class ExecutionRunner:
                 self._deferred = []  # the deferred batch was the problem; record the failure
                 await self._emit(rec, failed)
             return "failed"
+
+    def _cancel_reason(self) -> str:
+        reason = self.control.cancel_reason or "cancelled by a user"
+        step = self._running_step
+        if step is not None and not step.is_async:
+            # a thread cannot be stopped: say that its work may still finish on its own
+            reason += f" (sync step {step.name!r} was abandoned on its thread)"
+        return reason
 
     def _sized(self, event: Event) -> Event:
         """Refuse now, not at the deferred write, an event the log would refuse as too big."""
@@ -289,7 +298,13 @@ class ExecutionRunner:
             self._defer(rec, rec.prepare("step.started", step=step.name, index=index, retry=retry))
             began = time.perf_counter()
             try:
-                output = await run_step(step, state, options.timeout)
+                self._running_step = step  # still set if a cancel interrupts it
+                try:
+                    output = await run_step(step, state, options.timeout)
+                except Exception:
+                    self._running_step = None
+                    raise
+                self._running_step = None
                 # validated now: output that is not JSON fails the step like an exception
                 completed = rec.prepare(
                     "step.completed",

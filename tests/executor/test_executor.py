@@ -71,6 +71,7 @@ async def test_cancel__abandons_a_long_sync_step(harness: Harness) -> None:
     await service.command(harness.log, ex, "cancel")
     view = await harness.finished(ex, timeout=10)
     assert view.status == "cancelled"
+    assert view.error == "cancelled by a user (sync step 'slow_sync0' was abandoned on its thread)"
 
 
 async def test_step_timeout__fails_the_step_and_the_execution(harness: Harness) -> None:
