@@ -23,6 +23,7 @@ from omium.schemas import Cancel, Event, InvalidEvent, Pause, Resume, Run
 COMMANDS = "omium.commands"
 GROUP = "omium-executor"
 CLOCK_SKEW_MS = 5 * 60 * 1000
+_KEEP_FAILED = 1000
 
 
 @dataclass
@@ -57,8 +58,8 @@ class Worker:
         self.name = name or default_name()
         self.poll_timeout = poll_timeout
         self.running: dict[str, _Running] = {}
-        self.finished: dict[str, str] = {}
-        self.failed: dict[str, BaseException] = {}  # runs that stopped on an error
+        # runs that stopped on an error, newest last (bounded: a worker runs for days)
+        self.failed: dict[str, BaseException] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._consumed: dict[tuple[str, int], int] = {}
         # runs that stopped on an error: never committed past, so a restart resumes them
@@ -150,8 +151,8 @@ class Worker:
                 self._notify(f"{execution_id} stopped: {type(error).__name__}: {error}")
                 self._held.add((running.partition, running.offset))
                 self.failed[execution_id] = error
-                continue
-            self.finished[execution_id] = running.task.result()
+                while len(self.failed) > _KEEP_FAILED:
+                    del self.failed[next(iter(self.failed))]
 
     def _commit_offsets(self) -> dict[tuple[str, int], int]:
         offsets = dict(self._consumed)
