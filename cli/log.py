@@ -37,7 +37,7 @@ def read(
     records = run(_read(url, topic, execution, partition, start, end))
     if as_json:
         for record in records:
-            typer.echo(orjson.dumps(_as_dict(record)).decode())
+            typer.echo(orjson.dumps(record_json(record)).decode())
         return
     table = Table(box=None)
     table.add_column("position", no_wrap=True, min_width=20)
@@ -91,7 +91,8 @@ async def _read(
         await log.close()
 
 
-def _as_dict(record: Record) -> dict[str, object]:
+def record_json(record: Record) -> dict[str, object]:
+    """A record as ``log read --json`` and ``tail --json`` print it."""
     out: dict[str, object] = {"position": str(record.position), "key": record.key}
     try:
         out["event"] = record.event().model_dump(mode="json")

@@ -10,6 +10,7 @@ import orjson
 import typer
 
 from omium.cli.aio import run
+from omium.cli.log import record_json
 from omium.producers import Record, open_log
 from omium.schemas import InvalidEvent
 
@@ -58,15 +59,14 @@ def tail_command(
     run(follow())
 
 
-def _print(record: Record, as_json: bool) -> None:
+def _print(record: Record, json_lines: bool) -> None:
+    if json_lines:
+        typer.echo(orjson.dumps(record_json(record)).decode())
+        return
     try:
         event = record.event()
     except InvalidEvent as exc:
         typer.echo(f"{record.position}  (unreadable: {exc})")
-        return
-    if as_json:
-        line = {"position": str(record.position), "event": event.model_dump(mode="json")}
-        typer.echo(orjson.dumps(line).decode())
         return
     payload = event.payload.model_dump_json(exclude_none=True)
     payload = payload if len(payload) <= 100 else payload[:97] + "..."

@@ -74,7 +74,7 @@ class Worker:
                 while not stop.is_set():
                     records = await sub.poll(timeout=self.poll_timeout)
                     self.ready.set()
-                    self._drop_revoked(sub.assignment())
+                    await self._drop_revoked(sub.assignment())
                     for record in records:
                         await self._handle(record)
                     self._reap()
@@ -181,16 +181,11 @@ class Worker:
         for pair in partitions:
             self._consumed.pop(pair, None)
 
-    def _drop_revoked(self, owned: frozenset[tuple[str, int]]) -> None:
-        """A safety net: runs of partitions no longer owned that the hand-over missed."""
-        for execution_id, running in list(self.running.items()):
-            if running.partition not in owned:
-                self._notify(f"{execution_id}: partition moved to another worker; handing over")
-                running.task.cancel()
-                del self.running[execution_id]
-        for pair in list(self._consumed):
-            if pair not in owned:
-                del self._consumed[pair]
+    async def _drop_revoked(self, owned: frozenset[tuple[str, int]]) -> None:
+        """A safety net: hand over what the subscription's hook did not (not owned any more)."""
+        lost = {r.partition for r in self.running.values()} | set(self._consumed)
+        if lost - owned:
+            await self._hand_over(frozenset(lost - owned))
 
     async def _abandon_all(self, sub: Subscription) -> None:
         tasks = [r.task for r in self.running.values()]
