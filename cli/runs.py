@@ -88,7 +88,7 @@ async def _run(
             return {"execution_id": execution_id, "status": "queued", "attempt": 1, "output": None}
         if show:
             typer.echo(f"{execution_id}: {spec.name} on {log.url}", err=True)
-        local = _LocalWorker(log, execution_id)
+        local = LocalWorker(log, execution_id)
         try:
             with _progress(show, len(spec.steps)) as progress:
                 async for event in service.follow(log, execution_id, check=local.check):
@@ -114,7 +114,7 @@ async def _run(
         await log.close()
 
 
-class _LocalWorker:
+class LocalWorker:
     """An in-process worker while no `omium worker` serves the embedded log.
 
     Checked between polls of the follow loop: it starts one when the log has no live
@@ -133,6 +133,7 @@ class _LocalWorker:
         self._warned = False
 
     async def check(self, view: ExecutionView) -> None:
+        """Start a worker if none serves the log; raise if the one serving this run died."""
         if self.worker is not None and self.task is not None:
             if self.task.done():
                 error = None if self.task.cancelled() else self.task.exception()
@@ -158,6 +159,7 @@ class _LocalWorker:
                 )
 
     async def close(self) -> None:
+        """Stop the in-process worker, if one was started."""
         self.stop.set()
         if self.task is not None:
             with contextlib.suppress(Exception):

@@ -21,7 +21,8 @@ from uuid import UUID
 from omium.adapters.python import ResolvedStep, resolve_steps, run_step
 from omium.producers import EventLog, Recorder
 from omium.projections import ExecutionView, fold
-from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Run, encode
+from omium.projections.views import CheckpointView
+from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Rollback, Run, encode
 from omium.schemas.workflow import WorkflowSpec
 
 
@@ -37,6 +38,8 @@ class Control:
     cancel_reason: str | None = None
     #: set when the runner begins; a cancel before that is acted on by the runner itself
     started: bool = False
+    #: a rollback to act on at the next step boundary
+    rollback: Rollback | None = None
 
     def __post_init__(self, paused: bool) -> None:
         if not paused:
@@ -52,6 +55,11 @@ class Control:
         self.resume_cause = cause
         self.running.set()
 
+    def roll_back(self, command: Rollback) -> None:
+        """Pause at the next step boundary, then continue from ``command``'s checkpoint."""
+        self.rollback = command
+        self.running.set()  # a paused run wakes up to roll back
+
 
 async def load_view(log: EventLog, execution_id: str, since_ms: int | None = None) -> ExecutionView:
     """Fold an execution's events (``since_ms``: none is older, see ``read_execution``)."""
@@ -61,6 +69,22 @@ async def load_view(log: EventLog, execution_id: str, since_ms: int | None = Non
         ExecutionView(execution_id=execution_id),
         ((r.position.topic, r.position.partition, r.position.offset) for r in records),
     )
+
+
+def restore(view: ExecutionView, inputs: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The state to continue from and the index of the next step to run.
+
+    After the current attempt's last checkpoint; else, in an attempt a rollback opened,
+    after the checkpoint it branched from (with the rollback's edits); else from the start.
+    """
+    checkpoint: CheckpointView | None = view.last_checkpoint()
+    if checkpoint is not None and checkpoint.state is not None and checkpoint.index is not None:
+        return dict(checkpoint.state), checkpoint.index + 1
+    branch = view.branch()
+    source = view.checkpoint(branch.checkpoint_id) if branch is not None else None
+    if branch is not None and source is not None and source.index is not None:
+        return dict(view.state), source.index + 1
+    return dict(inputs), 0
 
 
 #: Seconds a recorded fact may wait to share a write with the ones after it (group commit).
@@ -96,6 +120,7 @@ class ExecutionRunner:
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[object] | None = None
         self._running_step: ResolvedStep | None = None
+        self._rec: Recorder | None = None  # the current attempt's, set by run()
 
     async def run(
         self, view: ExecutionView | None = None, slots: asyncio.Semaphore | None = None
@@ -107,7 +132,7 @@ class ExecutionRunner:
         """
         self.control.started = True
         view = view or await load_view(self.log, self.execution_id)
-        if view.finished:
+        if view.finished and self.control.rollback is None:
             return view.status
         spec = WorkflowSpec.model_validate(self.command.payload.spec or {})
         rec = Recorder(
@@ -117,6 +142,7 @@ class ExecutionRunner:
             last_seq=view.last_seq.get(view.attempt, 0),
             tenant_id=self.command.tenant_id,
         )
+        self._rec = rec
         try:
             if view.status == "unknown":
                 await rec.emit(
@@ -133,6 +159,7 @@ class ExecutionRunner:
             if self.control.cancel_cause is None:
                 self._drop_deferred()
                 raise  # the worker is stopping or lost the partition: another one resumes
+            rec = self._rec or rec  # a rollback may have opened a new attempt
             cancelled = rec.prepare(
                 "execution.cancelled",
                 caused_by=self.control.cancel_cause,
@@ -145,6 +172,7 @@ class ExecutionRunner:
             self._drop_deferred()
             raise  # nothing can be recorded: the run stays unfinished for recovery
         except Exception as exc:  # a bug, or an event the log refused: end the run visibly
+            rec = self._rec or rec
             failed = rec.prepare("execution.failed", error=_error(exc).model_dump())
             try:
                 await self._emit(rec, failed)
@@ -225,33 +253,106 @@ class ExecutionRunner:
         except Exception as exc:  # valid where it was submitted, not importable here
             await rec.emit("execution.failed", error=_error(exc).model_dump())
             return "failed"
-        self._defer(rec, rec.prepare("execution.started", workflow=spec.name, worker=self.worker))
-        checkpoint = view.last_checkpoint()
-        state = dict(checkpoint.state) if checkpoint else self._inputs(spec)
-        start = (checkpoint.index + 1) if checkpoint and checkpoint.index is not None else 0
+        state, index = restore(view, self._inputs(spec))
+        if self.control.rollback is None:
+            self._defer(
+                rec, rec.prepare("execution.started", workflow=spec.name, worker=self.worker)
+            )
+        while True:
+            status = await self._attempt(rec, spec, steps, state, index)
+            if self.control.rollback is None:
+                return status
+            # asked for while the attempt was ending: roll back the finished run
+            rec, state, index = await self._roll_back(rec, spec, state, index)
+
+    async def _attempt(
+        self,
+        rec: Recorder,
+        spec: WorkflowSpec,
+        steps: list[ResolvedStep],
+        state: dict[str, Any],
+        index: int,
+    ) -> str:
+        """Run the steps from ``index`` to a terminal status (rollbacks continue the loop)."""
         try:
             async with asyncio.timeout(spec.timeout):
-                for index in range(start, len(steps)):
+                while True:
+                    if self.control.rollback is not None:
+                        rec, state, index = await self._roll_back(rec, spec, state, index)
+                    if index >= len(steps):
+                        break
                     await self._between_steps(rec)
+                    if self.control.rollback is not None:
+                        continue  # woken from a pause to roll back
                     completed = await self._step(rec, spec, steps[index], index, state)
                     if completed is None:
                         return "failed"
                     state.update(completed.payload.output)  # type: ignore[attr-defined]
                     name = steps[index].name
-                    checkpoint_id = f"a{view.attempt}-{index}-{name}"
                     snapshot = rec.prepare(
                         "checkpoint.created",
                         step=name,
                         index=index,
-                        checkpoint_id=checkpoint_id,
+                        checkpoint_id=f"a{rec.attempt}-{index}-{name}",
                         state=state,
                     )
                     self._defer(rec, completed, self._sized(snapshot))
+                    index += 1
         except TimeoutError:
             await self._emit(rec, rec.prepare("execution.timed_out", timeout_s=spec.timeout or 0))
             return "timed_out"
         await self._emit(rec, rec.prepare("execution.completed", output=state))
         return "completed"
+
+    async def _roll_back(
+        self, rec: Recorder, spec: WorkflowSpec, state: dict[str, Any], index: int
+    ) -> tuple[Recorder, dict[str, Any], int]:
+        """Open a new attempt from the requested checkpoint; returns where to go on.
+
+        A running execution is paused first. A checkpoint that does not exist (or cannot
+        be continued from) leaves the run where it was, and says so.
+        """
+        command, self.control.rollback = self.control.rollback, None
+        assert command is not None
+        target = command.payload.checkpoint_id
+        view = await load_view(self.log, self.execution_id)
+        if not view.finished and view.status != "paused":
+            await self._emit(
+                rec, rec.prepare("execution.paused", reason=f"rolling back to {target}")
+            )
+        else:
+            await self._emit(rec)
+        view = await load_view(self.log, self.execution_id)
+        checkpoint = view.checkpoint(target)
+        if checkpoint is None or checkpoint.index is None or checkpoint.state is None:
+            await self._emit(
+                rec,
+                rec.prepare(
+                    "execution.resumed",
+                    caused_by=command.event_id,
+                    reason=f"rollback refused: no step checkpoint {target!r}",
+                ),
+            )
+            return rec, state, index
+        attempt = max([view.attempt, *view.last_seq]) + 1
+        branch = Recorder(
+            self.log, self.execution_id, attempt=attempt, tenant_id=self.command.tenant_id
+        )
+        overrides = dict(command.payload.overrides)
+        await self._emit(
+            branch,
+            branch.prepare(
+                "execution.rolled_back",
+                caused_by=command.event_id,
+                from_attempt=checkpoint.attempt,
+                checkpoint_id=target,
+                branch_seq=checkpoint.seq,
+                overrides=overrides,
+            ),
+            branch.prepare("execution.started", workflow=spec.name, worker=self.worker),
+        )
+        self._rec = branch
+        return branch, {**checkpoint.state, **overrides}, checkpoint.index + 1
 
     def _inputs(self, spec: WorkflowSpec) -> dict[str, Any]:
         return {**spec.inputs, **self.command.payload.inputs}
@@ -272,6 +373,8 @@ class ExecutionRunner:
             ),
         )
         await control.running.wait()
+        if control.rollback is not None:
+            return  # the rollback records how the run goes on
         self._defer(
             rec,
             rec.prepare(

@@ -41,7 +41,9 @@ def load_workflow(path: Path) -> WorkflowSpec:
     return spec
 
 
-def parse_inputs(pairs: list[str], inputs_file: Path | None = None) -> dict[str, Any]:
+def parse_inputs(
+    pairs: list[str], inputs_file: Path | None = None, *, flag: str = "--input"
+) -> dict[str, Any]:
     """``key=value`` pairs (value parsed as JSON when it is JSON) over an optional file."""
     inputs: dict[str, Any] = {}
     if inputs_file is not None:
@@ -55,7 +57,7 @@ def parse_inputs(pairs: list[str], inputs_file: Path | None = None) -> dict[str,
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--input {pair!r}: expected key=value", hint="e.g. --input top=3")
+            raise ConfigError(f"{flag} {pair!r}: expected key=value", hint=f"e.g. {flag} top=3")
         try:
             inputs[key] = orjson.loads(value)
         except orjson.JSONDecodeError:
@@ -148,11 +150,12 @@ async def follow(
     interval: float = 0.1,
     start: int = 0,
     check: Callable[[ExecutionView], Awaitable[None]] | None = None,
+    done: Callable[[ExecutionView], bool] = lambda view: view.finished,
 ) -> AsyncIterator[Event]:
-    """Yield the execution's events as they are recorded, until it finishes.
+    """Yield the execution's events as they are recorded, until ``done`` (it finishes).
 
     ``check`` gets the view between polls and may raise to stop following (e.g. the worker
-    running it died).
+    running it died). The view folds the events from ``start`` on.
     """
     view = ExecutionView(execution_id=execution_id)
     offset = start
@@ -165,7 +168,7 @@ async def follow(
             view = fold([event], view)
             offset = record.position.offset + 1
             yield event
-        if view.finished:
+        if done(view):
             return
         await asyncio.sleep(interval)
 

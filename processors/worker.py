@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from omium.processors.execution import Control, ExecutionRunner, load_view
 from omium.producers import EventLog, Record, Subscription
-from omium.schemas import Cancel, Event, InvalidEvent, Pause, Resume, Run
+from omium.schemas import Cancel, Event, InvalidEvent, Pause, Resume, Rollback, Run
 
 COMMANDS = "omium.commands"
 GROUP = "omium-executor"
@@ -94,10 +94,17 @@ class Worker:
             return
         if isinstance(command, Run):
             await self._start(command, pair, record.position.offset, record.timestamp_ms)
+        elif isinstance(command, Rollback) and not self._runs(command.execution_id):
+            self._reap()  # it may have just finished
+            await self._continue(command, pair, record.position.offset)
         else:
             self._control(command)
         # only now: a command whose handling failed must be delivered again
         self._consumed[pair] = record.position.offset + 1
+
+    def _runs(self, execution_id: str) -> bool:
+        running = self.running.get(execution_id)
+        return running is not None and not running.task.done()
 
     def _control(self, command: Event) -> None:
         running = self.running.get(command.execution_id)
@@ -107,6 +114,8 @@ class Worker:
             running.control.pause(command.event_id)
         elif isinstance(command, Resume):
             running.control.resume(command.event_id)
+        elif isinstance(command, Rollback):
+            running.control.roll_back(command)
         elif isinstance(command, Cancel):
             running.control.cancel_cause = command.event_id
             running.control.cancel_reason = command.payload.reason
@@ -132,6 +141,35 @@ class Worker:
             self._notify(f"resuming {execution_id} after its last checkpoint")
         control = Control(paused=view.status == "paused")  # a resume may follow at once
         runner = ExecutionRunner(self.log, command, control, worker=self.name)
+        task = asyncio.create_task(runner.run(view, self._slots), name=f"omium:{execution_id}")
+        self.running[execution_id] = _Running(task, control, pair, offset, view.applied_commands)
+
+    async def _continue(self, command: Rollback, pair: tuple[str, int], offset: int) -> None:
+        """A rollback of an execution that does not run here (finished, or never started).
+
+        Its offset is then held like a run's: a worker that dies mid-way leaves it
+        uncommitted, and the next owner resumes the new attempt (the rollback already
+        recorded) or performs it (not recorded yet).
+        """
+        execution_id = command.execution_id
+        original = command.payload.run
+        if original is None:
+            self._notify(f"{execution_id}: rollback without the original run; ignored")
+            return
+        view = await load_view(self.log, execution_id)
+        applied = str(command.event_id) in view.applied_commands
+        if view.status == "unknown" or (applied and view.finished):
+            return
+        run = Run(
+            event_id=command.event_id,
+            execution_id=execution_id,
+            tenant_id=command.tenant_id,
+            payload=original,
+        )
+        control = Control(paused=view.status == "paused")
+        if not applied:
+            control.roll_back(command)
+        runner = ExecutionRunner(self.log, run, control, worker=self.name)
         task = asyncio.create_task(runner.run(view, self._slots), name=f"omium:{execution_id}")
         self.running[execution_id] = _Running(task, control, pair, offset, view.applied_commands)
 

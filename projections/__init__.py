@@ -1,16 +1,56 @@
 """Pure folds of events into views: ``apply(event, view) -> view``. No IO, no clocks.
 
-Offers :class:`ExecutionView` (status, steps, checkpoints, output of one execution) and
-:func:`fold`.
+Offers :class:`ExecutionView` (status, steps, checkpoints, state, usage of one execution)
+with :func:`fold`; :class:`Timeline` with :func:`fold_timeline`; :func:`replay` up to a
+chosen point; and :func:`view_to_dict` / :func:`view_from_dict` for stores.
 """
 
-from omium.projections.executions import (
+from omium.projections.executions import applies, apply, apply_at, fold
+from omium.projections.replay import (
+    Mismatch,
+    NoSuchPoint,
+    Replayed,
+    StateDiff,
+    Until,
+    replay,
+    state_diff,
+)
+from omium.projections.storage import view_from_dict, view_to_dict, without_states
+from omium.projections.timeline import Timeline, TimelineEntry, describe, fold_timeline
+from omium.projections.views import (
     TERMINAL,
+    Branch,
     CheckpointView,
     ExecutionView,
+    Pos,
     StepView,
-    apply,
-    fold,
+    Usage,
 )
 
-__all__ = ["TERMINAL", "CheckpointView", "ExecutionView", "StepView", "apply", "fold"]
+__all__ = [
+    "TERMINAL",
+    "Branch",
+    "CheckpointView",
+    "ExecutionView",
+    "Mismatch",
+    "NoSuchPoint",
+    "Pos",
+    "Replayed",
+    "StateDiff",
+    "StepView",
+    "Timeline",
+    "TimelineEntry",
+    "Until",
+    "Usage",
+    "applies",
+    "apply",
+    "apply_at",
+    "describe",
+    "fold",
+    "fold_timeline",
+    "replay",
+    "state_diff",
+    "view_from_dict",
+    "view_to_dict",
+    "without_states",
+]

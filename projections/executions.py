@@ -8,11 +8,18 @@ applied) changes nothing. The executor derives recovery from this view; the CLI 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from functools import singledispatch
 from typing import Any
 
+from omium.projections.views import (
+    Branch,
+    CheckpointView,
+    ExecutionView,
+    Pos,
+    StepView,
+    with_positions,
+)
 from omium.schemas import (
     CheckpointCreated,
     Event,
@@ -25,13 +32,13 @@ from omium.schemas import (
     ExecutionStarted,
     ExecutionSubmitted,
     ExecutionTimedOut,
+    LLMCall,
     StepCompleted,
     StepFailed,
     StepRetried,
     StepStarted,
+    ToolCall,
 )
-
-TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
 
 #: Facts whose ``causation_id`` names a command (the worker skips commands already acted on).
 CAUSED_BY_COMMANDS = (
@@ -43,103 +50,55 @@ CAUSED_BY_COMMANDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class StepView:
-    """One step of one attempt."""
-
-    name: str
-    index: int
-    attempt: int
-    status: str  # running | completed | failed | retrying
-    seq: int
-    retry: int = 0
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CheckpointView:
-    """A checkpoint: the state after a step, and where its event sits in the log."""
-
-    checkpoint_id: str
-    step: str | None
-    index: int | None
-    attempt: int
-    seq: int
-    state: dict[str, Any]
-    position: tuple[str, int, int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionView:
-    """Everything the CLI shows about one execution."""
-
-    execution_id: str
-    workflow: str | None = None
-    status: str = "unknown"  # submitted | running | paused | + TERMINAL
-    attempt: int = 1
-    inputs: dict[str, Any] = field(default_factory=dict)
-    output: dict[str, Any] | None = None
-    error: str | None = None
-    #: (attempt, step index) -> the step's latest state, in the order steps first started
-    step_map: dict[tuple[int, int], StepView] = field(default_factory=dict)
-    checkpoints: tuple[CheckpointView, ...] = ()
-    last_seq: dict[int, int] = field(default_factory=dict)
-    applied_commands: frozenset[str] = frozenset()
-    submitted_at: datetime | None = None
-    ended_at: datetime | None = None
-
-    @property
-    def steps(self) -> tuple[StepView, ...]:
-        """Every step of every attempt, in the order they first started."""
-        return tuple(self.step_map.values())
-
-    @property
-    def finished(self) -> bool:
-        """Whether the execution reached a terminal status."""
-        return self.status in TERMINAL
-
-    def last_checkpoint(self, attempt: int | None = None) -> CheckpointView | None:
-        """The newest checkpoint of ``attempt`` (default: the current attempt)."""
-        wanted = self.attempt if attempt is None else attempt
-        found = [c for c in self.checkpoints if c.attempt == wanted]
-        return found[-1] if found else None
-
-
 def fold(
     events: Iterable[Event],
     view: ExecutionView | None = None,
-    positions: Iterable[tuple[str, int, int] | None] | None = None,
+    positions: Iterable[Pos | None] | None = None,
 ) -> ExecutionView:
     """Apply ``events`` in order (with their log positions, when known)."""
-    items = list(events)
-    where = list(positions) if positions is not None else [None] * len(items)
-    for event, position in zip(items, where, strict=True):
+    for event, position in with_positions(events, positions):
         view = view or ExecutionView(execution_id=event.execution_id)
         view = apply_at(event, view, position)
     return view or ExecutionView(execution_id="")
 
 
-def apply_at(
-    event: Event, view: ExecutionView, position: tuple[str, int, int] | None
-) -> ExecutionView:
+def applies(event: Event, view: ExecutionView) -> bool:
+    """Whether folding ``event`` would change ``view`` (it is not a redelivery)."""
+    return not (event.seq and event.seq <= view.last_seq.get(event.attempt, 0))
+
+
+def apply_at(event: Event, view: ExecutionView, position: Pos | None) -> ExecutionView:
     """Apply one event unless it was already applied (same attempt, seq not newer)."""
-    if event.seq and event.seq <= view.last_seq.get(event.attempt, 0):
+    if not applies(event, view):
         return view
-    if view.finished and event.attempt == view.attempt and event.type.startswith("execution."):
-        # a run ends once per attempt (a late write after the end changes nothing);
-        # only a rollback opens the next attempt
-        if not isinstance(event, ExecutionRolledBack):
-            return replace(view, last_seq={**view.last_seq, event.attempt: event.seq})
+    updates: dict[str, Any] = {"last_seq": {**view.last_seq, event.attempt: event.seq}}
+    if position is not None:
+        updates["last_position"] = position
+        if view.first_position is None:
+            updates["first_position"] = position
+    if _stale_lifecycle(event, view):
+        return replace(view, **updates)
     view = apply(event, view)
     if isinstance(event, CheckpointCreated) and position is not None and view.checkpoints:
         last = view.checkpoints[-1]
-        view = replace(view, checkpoints=(*view.checkpoints[:-1], replace(last, position=position)))
-    updates: dict[str, Any] = {"last_seq": {**view.last_seq, event.attempt: event.seq}}
+        updates["checkpoints"] = (*view.checkpoints[:-1], replace(last, position=position))
     if event.causation_id is not None and isinstance(event, CAUSED_BY_COMMANDS):
         updates["applied_commands"] = view.applied_commands | {str(event.causation_id)}
     return replace(view, **updates)
+
+
+def _stale_lifecycle(event: Event, view: ExecutionView) -> bool:
+    """A lifecycle fact that must not change the status.
+
+    A run ends once per attempt (a late write after the end changes nothing), and an
+    attempt that a rollback replaced no longer decides the status; only a rollback opens
+    the next attempt.
+    """
+    if not event.type.startswith("execution.") or isinstance(event, ExecutionRolledBack):
+        return False
+    if event.attempt < view.attempt:
+        return True
+    return view.finished and event.attempt == view.attempt
 
 
 @singledispatch
@@ -150,11 +109,13 @@ def apply(event: Event, view: ExecutionView) -> ExecutionView:
 
 @apply.register
 def _(event: ExecutionSubmitted, view: ExecutionView) -> ExecutionView:
+    inputs = dict(event.payload.inputs)
     return replace(
         view,
         workflow=event.payload.workflow,
         status="submitted",
-        inputs=dict(event.payload.inputs),
+        inputs=inputs,
+        state=inputs,
         submitted_at=event.ts,
     )
 
@@ -165,7 +126,8 @@ def _(event: ExecutionStarted, view: ExecutionView) -> ExecutionView:
         view,
         workflow=view.workflow or event.payload.workflow,
         status="running",
-        attempt=event.attempt,
+        attempt=max(view.attempt, event.attempt),
+        started_at=view.started_at or event.ts,
     )
 
 
@@ -203,8 +165,25 @@ def _(event: ExecutionTimedOut, view: ExecutionView) -> ExecutionView:
 
 @apply.register
 def _(event: ExecutionRolledBack, view: ExecutionView) -> ExecutionView:
+    payload = event.payload
+    branch = Branch(
+        event.attempt,
+        payload.from_attempt,
+        payload.checkpoint_id,
+        payload.branch_seq,
+        dict(payload.overrides),
+    )
+    source = view.checkpoint(payload.checkpoint_id)
+    base = source.state if source is not None and source.state is not None else view.state
     return replace(
-        view, status="running", attempt=event.attempt, output=None, error=None, ended_at=None
+        view,
+        status="running",
+        attempt=event.attempt,
+        state={**base, **branch.overrides},
+        branches=(*view.branches, branch),
+        output=None,
+        error=None,
+        ended_at=None,
     )
 
 
@@ -224,7 +203,10 @@ def _(event: StepStarted, view: ExecutionView) -> ExecutionView:
 
 @apply.register
 def _(event: StepCompleted, view: ExecutionView) -> ExecutionView:
-    return _end_step(view, event, "completed", None)
+    view = _end_step(view, event, "completed", None)
+    if event.attempt == view.attempt:
+        view = replace(view, state={**view.state, **event.payload.output})
+    return view
 
 
 @apply.register
@@ -252,6 +234,26 @@ def _(event: CheckpointCreated, view: ExecutionView) -> ExecutionView:
         dict(event.payload.state),
     )
     return replace(view, checkpoints=(*view.checkpoints, checkpoint))
+
+
+@apply.register
+def _(event: LLMCall, view: ExecutionView) -> ExecutionView:
+    usage, payload = view.usage, event.payload
+    return replace(
+        view,
+        usage=replace(
+            usage,
+            llm_calls=usage.llm_calls + 1,
+            input_tokens=usage.input_tokens + payload.input_tokens,
+            output_tokens=usage.output_tokens + payload.output_tokens,
+            cost_usd=usage.cost_usd + (payload.cost_usd or 0.0),
+        ),
+    )
+
+
+@apply.register
+def _(event: ToolCall, view: ExecutionView) -> ExecutionView:
+    return replace(view, usage=replace(view.usage, tool_calls=view.usage.tool_calls + 1))
 
 
 def _put_step(view: ExecutionView, step: StepView) -> ExecutionView:

@@ -48,11 +48,15 @@ def decode(data: bytes | str) -> Event:
     for name in _STORED:
         if name not in raw:
             raise InvalidEvent(f"record has no {name!r} field", field=name)
-    return from_dict(raw)
+    return from_dict(raw, unversioned=1)
 
 
-def from_dict(raw: dict[str, Any]) -> Event:
-    """Validate a plain dict into its event class (envelope defaults filled in)."""
+def from_dict(raw: dict[str, Any], *, unversioned: int | None = None) -> Event:
+    """Validate a plain dict into its event class (envelope defaults filled in).
+
+    A dict without ``version`` is of the current version (code building a new event);
+    ``decode`` passes ``unversioned=1`` since a stored record without one predates versions.
+    """
     name = raw.get("type")
     if not isinstance(name, str):
         raise InvalidEvent("event has no 'type' field", field="type")
@@ -63,7 +67,7 @@ def from_dict(raw: dict[str, Any]) -> Event:
             field="type",
             hint=f"known types: {', '.join(sorted(REGISTRY))}",
         )
-    raw = _upcast(cls, name, raw)
+    raw = _upcast(cls, name, raw, unversioned or current_version(cls))
     try:
         return cls.model_validate(raw)
     except ValidationError as exc:
@@ -78,8 +82,8 @@ def validate(cls: type[Event], **fields: Any) -> Event:
         raise _invalid(cls.__name__, exc) from None
 
 
-def _upcast(cls: type[Event], name: str, raw: dict[str, Any]) -> dict[str, Any]:
-    version = raw.get("version", 1)
+def _upcast(cls: type[Event], name: str, raw: dict[str, Any], unversioned: int) -> dict[str, Any]:
+    version = raw.get("version", unversioned)
     latest = current_version(cls)
     if not isinstance(version, int) or version < 1:
         raise InvalidEvent(f"{name} event has version {version!r}", field="version")

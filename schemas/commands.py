@@ -78,6 +78,11 @@ class RollbackPayload(Payload):
 
     checkpoint_id: str = Field(min_length=1)
     overrides: dict[str, JsonValue] = Field(default_factory=dict)
+    run: RunPayload | None = Field(
+        None,
+        description="the execution's original run (workflow, spec, source): a worker needs "
+        "it to continue an execution that no longer runs",
+    )
 
 
 class Rollback(Command):

@@ -174,7 +174,8 @@ async def test_cancel__before_any_worker_took_the_run(harness: Harness) -> None:
 
 async def test_resume__of_a_paused_run_recovered_by_a_new_worker(harness: Harness) -> None:
     await harness.start_worker()
-    ex = await harness.submit(spec("slow", "slow", "add"), slow_s=0.3)
+    # steps long enough that the pause lands before the run ends, even on a busy machine
+    ex = await harness.submit(spec("slow", "slow", "add"), slow_s=1.0)
     await harness.wait_for(ex, lambda v: any(s.status == "running" for s in v.steps))
     await service.command(harness.log, ex, "pause")
     await harness.wait_for(ex, lambda v: v.status == "paused")

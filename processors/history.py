@@ -1,0 +1,112 @@
+"""Going back in a run's history: replay to a point, list checkpoints, diff them, roll back.
+
+Replay reads the execution's own events from the log (the log is the truth) and folds them
+with the pure :func:`~omium.projections.replay`. A rollback is a command: the worker that
+owns the execution records ``execution.rolled_back`` and continues as a new attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from omium.processors.service import NotFound, show
+from omium.processors.worker import COMMANDS
+from omium.producers import EventLog, Record
+from omium.projections import (
+    CheckpointView,
+    ExecutionView,
+    Replayed,
+    StateDiff,
+    Until,
+    replay,
+    state_diff,
+)
+from omium.schemas import ConfigError, Run, from_dict
+
+
+def _pairs(records: list[Record]) -> list[tuple[Any, tuple[str, int, int]]]:
+    return [
+        (r.event(), (r.position.topic, r.position.partition, r.position.offset)) for r in records
+    ]
+
+
+async def events_of(log: EventLog, execution_id: str) -> list[Record]:
+    """The execution's events, in log order (``NotFound`` when it has none)."""
+    records = await log.read_execution(execution_id)
+    if not records:
+        await show(log, execution_id)  # raises NotFound, or says it is only queued
+        raise NotFound(f"execution {execution_id} has not started yet; nothing to replay")
+    return records
+
+
+async def replay_execution(
+    log: EventLog, execution_id: str, until: Until, *, verify: bool = False
+) -> Replayed:
+    """The execution as it was at ``until``."""
+    return replay(_pairs(await events_of(log, execution_id)), until, verify=verify)
+
+
+async def checkpoints(
+    log: EventLog, execution_id: str, attempt: int | None = None
+) -> tuple[ExecutionView, list[CheckpointView]]:
+    """Every checkpoint (of one attempt, when given), with its state."""
+    view = replay(_pairs(await events_of(log, execution_id)), Until()).view
+    found = [c for c in view.checkpoints if attempt is None or c.attempt == attempt]
+    if attempt is not None and attempt not in view.last_seq:
+        attempts = ", ".join(map(str, sorted(view.last_seq)))
+        raise ConfigError(f"execution {execution_id} has no attempt {attempt} (it has {attempts})")
+    return view, found
+
+
+async def diff(log: EventLog, execution_id: str, first: str, second: str) -> StateDiff:
+    """What changed in the state from checkpoint ``first`` to ``second``."""
+    view, _ = await checkpoints(log, execution_id)
+    a, b = _checkpoint(view, first), _checkpoint(view, second)
+    return state_diff(a.state or {}, b.state or {})
+
+
+def _checkpoint(view: ExecutionView, checkpoint_id: str) -> CheckpointView:
+    found = view.checkpoint(checkpoint_id)
+    if found is None:
+        known = ", ".join(c.checkpoint_id for c in view.checkpoints) or "none yet"
+        raise ConfigError(
+            f"execution {view.execution_id} has no checkpoint {checkpoint_id!r}",
+            hint=f"its checkpoints: {known}",
+        )
+    return found
+
+
+async def rollback(
+    log: EventLog, execution_id: str, checkpoint_id: str, overrides: Mapping[str, Any]
+) -> ExecutionView:
+    """Ask the execution's worker to continue from ``checkpoint_id`` as a new attempt."""
+    view, _ = await checkpoints(log, execution_id)
+    target = _checkpoint(view, checkpoint_id)
+    if target.index is None:
+        raise ConfigError(
+            f"checkpoint {checkpoint_id} was not taken after a workflow step; "
+            "only step checkpoints can be continued from"
+        )
+    runs = [r.event() for r in await log.read_execution(execution_id, topic=COMMANDS)]
+    original = next((c for c in runs if isinstance(c, Run)), None)
+    if original is None:
+        raise ConfigError(
+            f"execution {execution_id} was not started by `omium run`; "
+            "only workflow runs can be rolled back"
+        )
+    await log.append(
+        from_dict(
+            {
+                "type": "rollback",
+                "execution_id": execution_id,
+                "tenant_id": original.tenant_id,
+                "payload": {
+                    "checkpoint_id": checkpoint_id,
+                    "overrides": dict(overrides),
+                    "run": original.payload.model_dump(mode="json"),
+                },
+            }
+        )
+    )
+    return view

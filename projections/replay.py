@@ -1,0 +1,165 @@
+"""Replay: fold an execution's events up to a chosen point, and compare states.
+
+:func:`replay` takes the execution's events with their log positions (reading them is the
+caller's job) and a :class:`Until`; it returns the view and timeline as they were at that
+point. With ``verify`` it also checks every checkpoint snapshot on the way against the
+state derived from the inputs and the steps' outputs (a branch starts from its snapshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from omium.projections.executions import apply_at
+from omium.projections.timeline import Timeline, apply_timeline
+from omium.projections.views import ExecutionView, Pos
+from omium.schemas import CheckpointCreated, Event, OmiumError
+
+
+class NoSuchPoint(OmiumError):
+    """The replay target is not in the execution's events."""
+
+
+@dataclass(frozen=True, slots=True)
+class Until:
+    """Where a replay stops (inclusive). At most one of offset, seq, checkpoint, time."""
+
+    offset: int | None = None
+    seq: int | None = None
+    checkpoint: str | None = None
+    time: datetime | None = None
+    #: the attempt ``seq`` counts in (default: the newest); alone: the end of that attempt
+    attempt: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateDiff:
+    """What changed from one state to another, key by key."""
+
+    added: dict[str, Any] = field(default_factory=dict)
+    removed: dict[str, Any] = field(default_factory=dict)
+    changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A checkpoint whose snapshot differs from the state derived from the events."""
+
+    checkpoint_id: str
+    attempt: int
+    seq: int
+    diff: StateDiff  # from the derived state to the snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """The result of a replay: the execution as it was at the chosen point."""
+
+    view: ExecutionView
+    timeline: Timeline
+    #: the last event folded: its attempt, seq and position
+    attempt: int
+    seq: int
+    position: Pos | None
+    mismatches: tuple[Mismatch, ...] = ()
+
+
+def state_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> StateDiff:
+    """Key-by-key difference between two states (values compared with ``==``)."""
+    return StateDiff(
+        added={k: after[k] for k in after if k not in before},
+        removed={k: before[k] for k in before if k not in after},
+        changed={k: (before[k], after[k]) for k in before if k in after and before[k] != after[k]},
+    )
+
+
+def replay(
+    items: Iterable[tuple[Event, Pos | None]], until: Until, *, verify: bool = False
+) -> Replayed:
+    """Fold ``items`` (one execution's events in log order) up to ``until``."""
+    events = list(items)
+    if not events:
+        raise NoSuchPoint("the execution has no events to replay")
+    stop = _stop_index(events, until)
+    view = ExecutionView(execution_id=events[0][0].execution_id)
+    timeline = Timeline(execution_id=view.execution_id)
+    mismatches: list[Mismatch] = []
+    for event, position in events[: stop + 1]:
+        timeline = apply_timeline(event, timeline, position)
+        view = apply_at(event, view, position)
+        if verify and isinstance(event, CheckpointCreated):
+            diff = state_diff(view.state, event.payload.state)
+            if diff:
+                mismatches.append(
+                    Mismatch(event.payload.checkpoint_id, event.attempt, event.seq, diff)
+                )
+    last, position = events[stop]
+    return Replayed(view, timeline, last.attempt, last.seq, position, tuple(mismatches))
+
+
+def _stop_index(events: list[tuple[Event, Pos | None]], until: Until) -> int:
+    """The index of the last event to fold."""
+    chosen = [
+        name for name in ("offset", "seq", "checkpoint", "time") if getattr(until, name) is not None
+    ]
+    if len(chosen) > 1:
+        raise NoSuchPoint(
+            f"choose one replay point, not {' and '.join(chosen)}",
+            hint="use one of --to-offset, --to-seq, --to-checkpoint, --to-time",
+        )
+    attempts = sorted({e.attempt for e, _ in events})
+    attempt = until.attempt if until.attempt is not None else attempts[-1]
+    if attempt not in attempts:
+        raise NoSuchPoint(
+            f"no attempt {attempt}", hint=f"attempts: {', '.join(map(str, attempts))}"
+        )
+    if until.offset is not None:
+        offsets = [p[2] for _, p in events if p is not None]
+        found = [i for i, (_, p) in enumerate(events) if p is not None and p[2] <= until.offset]
+        if not found:
+            raise NoSuchPoint(
+                f"offset {until.offset} is before the execution's first event",
+                hint=f"its events sit at offsets {offsets[0]}..{offsets[-1]}" if offsets else None,
+            )
+        return found[-1]
+    if until.seq is not None:
+        in_attempt = [(i, e.seq) for i, (e, _) in enumerate(events) if e.attempt == attempt]
+        for i, seq in in_attempt:
+            if seq >= until.seq:
+                if seq > until.seq:
+                    break
+                return i
+        seqs = [s for _, s in in_attempt]
+        raise NoSuchPoint(
+            f"attempt {attempt} has no seq {until.seq}",
+            hint=f"its seqs run {min(seqs)}..{max(seqs)}" if seqs else None,
+        )
+    if until.checkpoint is not None:
+        for i, (event, _) in enumerate(events):
+            if (
+                isinstance(event, CheckpointCreated)
+                and event.payload.checkpoint_id == until.checkpoint
+            ):
+                return i
+        known = [e.payload.checkpoint_id for e, _ in events if isinstance(e, CheckpointCreated)]
+        raise NoSuchPoint(
+            f"no checkpoint {until.checkpoint!r}",
+            hint=f"checkpoints: {', '.join(known)}" if known else "the run has no checkpoints",
+        )
+    if until.time is not None:
+        found = [i for i, (e, _) in enumerate(events) if e.ts <= until.time]
+        if not found:
+            raise NoSuchPoint(
+                f"{until.time.isoformat()} is before the execution's first event",
+                hint=f"it began at {events[0][0].ts.isoformat()}",
+            )
+        return found[-1]
+    if until.attempt is not None:
+        return max(i for i, (e, _) in enumerate(events) if e.attempt == attempt)
+    return len(events) - 1

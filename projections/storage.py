@@ -1,0 +1,134 @@
+"""Views to and from plain JSON-able dicts, so a store (a faust table, a SQLite row) can keep them.
+
+Stored views leave the checkpoints' snapshots out (``state=None``): the snapshot is the
+``checkpoint.created`` record at the checkpoint's position, read from the log on demand.
+Dict keys that are not strings (``(attempt, index)``, attempts) become lists of pairs.
+``FORMAT`` is written into every dict; a stored view of another format is refolded from
+the log rather than read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from omium.projections.views import (
+    Branch,
+    CheckpointView,
+    ExecutionView,
+    Pos,
+    StepView,
+    Usage,
+)
+
+FORMAT = 1
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _pos(value: Any) -> Pos | None:
+    return (str(value[0]), int(value[1]), int(value[2])) if value is not None else None
+
+
+def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]:
+    """A JSON-able dict of ``view`` (checkpoint snapshots only with ``states=True``)."""
+    return {
+        "format": FORMAT,
+        "execution_id": view.execution_id,
+        "workflow": view.workflow,
+        "status": view.status,
+        "attempt": view.attempt,
+        "inputs": view.inputs,
+        "state": view.state,
+        "output": view.output,
+        "error": view.error,
+        "steps": [
+            [
+                s.name,
+                s.index,
+                s.attempt,
+                s.status,
+                s.seq,
+                s.retry,
+                _ts(s.started_at),
+                _ts(s.ended_at),
+                s.error,
+            ]
+            for s in view.step_map.values()
+        ],
+        "checkpoints": [
+            [
+                c.checkpoint_id,
+                c.step,
+                c.index,
+                c.attempt,
+                c.seq,
+                c.state if states else None,
+                list(c.position) if c.position else None,
+            ]
+            for c in view.checkpoints
+        ],
+        "branches": [
+            [b.attempt, b.from_attempt, b.checkpoint_id, b.branch_seq, b.overrides]
+            for b in view.branches
+        ],
+        "usage": [
+            view.usage.llm_calls,
+            view.usage.input_tokens,
+            view.usage.output_tokens,
+            view.usage.cost_usd,
+            view.usage.tool_calls,
+        ],
+        "last_seq": sorted(view.last_seq.items()),
+        "applied_commands": sorted(view.applied_commands),
+        "submitted_at": _ts(view.submitted_at),
+        "started_at": _ts(view.started_at),
+        "ended_at": _ts(view.ended_at),
+        "first_position": list(view.first_position) if view.first_position else None,
+        "last_position": list(view.last_position) if view.last_position else None,
+    }
+
+
+def view_from_dict(data: dict[str, Any]) -> ExecutionView:
+    """The view :func:`view_to_dict` wrote (raises ``KeyError``/``ValueError`` if malformed)."""
+    if data.get("format") != FORMAT:
+        raise ValueError(f"stored view format {data.get('format')!r}, expected {FORMAT}")
+    steps = [
+        StepView(n, i, a, st, sq, r, _dt(b), _dt(e), err)
+        for n, i, a, st, sq, r, b, e, err in data["steps"]
+    ]
+    return ExecutionView(
+        execution_id=data["execution_id"],
+        workflow=data["workflow"],
+        status=data["status"],
+        attempt=data["attempt"],
+        inputs=data["inputs"],
+        state=data["state"],
+        output=data["output"],
+        error=data["error"],
+        step_map={(s.attempt, s.index): s for s in steps},
+        checkpoints=tuple(
+            CheckpointView(cid, step, index, attempt, seq, state, _pos(position))
+            for cid, step, index, attempt, seq, state, position in data["checkpoints"]
+        ),
+        branches=tuple(Branch(*b) for b in data["branches"]),
+        usage=Usage(*data["usage"]),
+        last_seq={int(a): int(s) for a, s in data["last_seq"]},
+        applied_commands=frozenset(data["applied_commands"]),
+        submitted_at=_dt(data["submitted_at"]),
+        started_at=_dt(data["started_at"]),
+        ended_at=_dt(data["ended_at"]),
+        first_position=_pos(data["first_position"]),
+        last_position=_pos(data["last_position"]),
+    )
+
+
+def without_states(view: ExecutionView) -> ExecutionView:
+    """``view`` as a store keeps it (checkpoint snapshots left in the log)."""
+    return view_from_dict(view_to_dict(view))

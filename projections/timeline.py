@@ -1,0 +1,112 @@
+"""The timeline: what happened to one execution, in log order, across every attempt.
+
+Each entry is one fact with a one-line description; an attempt opened by a rollback
+starts with a ``branch`` entry naming the checkpoint it continues from. Pure, and
+idempotent like every fold here: an entry already applied (same attempt, seq) is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from omium.projections.views import Pos, with_positions
+from omium.schemas import (
+    AgentHandoff,
+    CheckpointCreated,
+    Event,
+    ExecutionFailed,
+    ExecutionRolledBack,
+    ExecutionSubmitted,
+    HumanInputReceived,
+    HumanInputRequested,
+    LLMCall,
+    StepCompleted,
+    StepFailed,
+    StepRetried,
+    StepStarted,
+    ToolCall,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One fact on the timeline."""
+
+    attempt: int
+    seq: int
+    ts: datetime
+    type: str
+    summary: str
+    position: Pos | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """An execution's facts in log order."""
+
+    execution_id: str
+    entries: tuple[TimelineEntry, ...] = ()
+    last_seq: dict[int, int] = field(default_factory=dict)
+
+
+def fold_timeline(
+    events: Iterable[Event],
+    timeline: Timeline | None = None,
+    positions: Iterable[Pos | None] | None = None,
+) -> Timeline:
+    """Apply ``events`` in order to ``timeline`` (a new one when omitted)."""
+    for event, position in with_positions(events, positions):
+        timeline = apply_timeline(
+            event, timeline or Timeline(execution_id=event.execution_id), position
+        )
+    return timeline or Timeline(execution_id="")
+
+
+def apply_timeline(event: Event, timeline: Timeline, position: Pos | None = None) -> Timeline:
+    """Add ``event``'s entry unless it was already applied."""
+    if event.seq and event.seq <= timeline.last_seq.get(event.attempt, 0):
+        return timeline
+    entry = TimelineEntry(event.attempt, event.seq, event.ts, event.type, describe(event), position)
+    return replace(
+        timeline,
+        entries=(*timeline.entries, entry),
+        last_seq={**timeline.last_seq, event.attempt: event.seq},
+    )
+
+
+def describe(event: Event) -> str:
+    """A one-line, human description of a fact."""
+    match event:
+        case ExecutionSubmitted():
+            return f"submitted {event.payload.workflow}"
+        case ExecutionRolledBack():
+            back = event.payload
+            edits = f" with {', '.join(sorted(back.overrides))} set" if back.overrides else ""
+            return f"branch: attempt {event.attempt} continues from {back.checkpoint_id}{edits}"
+        case ExecutionFailed():
+            return f"failed: {event.payload.error.type}: {event.payload.error.message}"
+        case StepStarted():
+            again = f" (try {event.payload.retry + 1})" if event.payload.retry else ""
+            return f"step {event.payload.step} started{again}"
+        case StepCompleted():
+            return f"step {event.payload.step} completed in {event.payload.duration_ms:.0f} ms"
+        case StepFailed() | StepRetried():
+            verb = "failed" if isinstance(event, StepFailed) else "will retry"
+            error = event.payload.error
+            return f"step {event.payload.step} {verb}: {error.type}: {error.message}"
+        case CheckpointCreated():
+            return f"checkpoint {event.payload.checkpoint_id}"
+        case AgentHandoff():
+            return f"handoff {event.payload.from_agent} -> {event.payload.to_agent}"
+        case LLMCall():
+            call = event.payload
+            return f"llm {call.model}: {call.input_tokens} in / {call.output_tokens} out"
+        case ToolCall():
+            return f"tool {event.payload.tool}"
+        case HumanInputRequested():
+            return f"waiting for input: {event.payload.prompt}"
+        case HumanInputReceived():
+            return f"input received for {event.payload.request_id}"
+    return event.type.removeprefix("execution.")

@@ -1,0 +1,139 @@
+"""The read models: what one execution looks like once its events are folded.
+
+Plain frozen dataclasses. ``Pos`` is a log position as a tuple ``(topic, partition,
+offset)`` (the pure layer does not import the producers' ``Position``). A checkpoint's
+``state`` is ``None`` in a stored view: the snapshot lives in the log at the checkpoint's
+position and is read from there when needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from omium.schemas import Event
+
+Pos = tuple[str, int, int]
+
+
+def with_positions(
+    events: Iterable[Event], positions: Iterable[Pos | None] | None
+) -> list[tuple[Event, Pos | None]]:
+    """Pair events with their positions (``None`` each when positions are not known)."""
+    items = list(events)
+    where = list(positions) if positions is not None else [None] * len(items)
+    return list(zip(items, where, strict=True))
+
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """One step of one attempt."""
+
+    name: str
+    index: int
+    attempt: int
+    status: str  # running | completed | failed | retrying
+    seq: int
+    retry: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointView:
+    """A checkpoint: the state after a step, and where its event sits in the log."""
+
+    checkpoint_id: str
+    step: str | None
+    index: int | None
+    attempt: int
+    seq: int
+    state: dict[str, Any] | None
+    position: Pos | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """Where an attempt opened by a rollback branches off an earlier one."""
+
+    attempt: int
+    from_attempt: int
+    checkpoint_id: str
+    branch_seq: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """LLM and tool usage summed over every attempt."""
+
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionView:
+    """Everything omium knows about one execution, as of the last event folded."""
+
+    execution_id: str
+    workflow: str | None = None
+    status: str = "unknown"  # submitted | running | paused | + TERMINAL
+    attempt: int = 1
+    inputs: dict[str, Any] = field(default_factory=dict)
+    #: the run's state derived from the inputs and the outputs of completed steps
+    state: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    #: (attempt, step index) -> the step's latest state, in the order steps first started
+    step_map: dict[tuple[int, int], StepView] = field(default_factory=dict)
+    checkpoints: tuple[CheckpointView, ...] = ()
+    branches: tuple[Branch, ...] = ()
+    usage: Usage = Usage()
+    #: attempt -> the newest seq applied (a redelivered event changes nothing)
+    last_seq: dict[int, int] = field(default_factory=dict)
+    applied_commands: frozenset[str] = frozenset()
+    submitted_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    #: where the execution's first and newest folded events sit in the log
+    first_position: Pos | None = None
+    last_position: Pos | None = None
+
+    @property
+    def steps(self) -> tuple[StepView, ...]:
+        """Every step of every attempt, in the order they first started."""
+        return tuple(self.step_map.values())
+
+    @property
+    def finished(self) -> bool:
+        """Whether the execution reached a terminal status."""
+        return self.status in TERMINAL
+
+    @property
+    def seq(self) -> int:
+        """The newest seq of the current attempt."""
+        return self.last_seq.get(self.attempt, 0)
+
+    def last_checkpoint(self, attempt: int | None = None) -> CheckpointView | None:
+        """The newest checkpoint of ``attempt`` (default: the current attempt)."""
+        wanted = self.attempt if attempt is None else attempt
+        found = [c for c in self.checkpoints if c.attempt == wanted]
+        return found[-1] if found else None
+
+    def checkpoint(self, checkpoint_id: str) -> CheckpointView | None:
+        """The checkpoint with that id (ids are unique within an execution)."""
+        return next((c for c in self.checkpoints if c.checkpoint_id == checkpoint_id), None)
+
+    def branch(self, attempt: int | None = None) -> Branch | None:
+        """How ``attempt`` (default: the current one) began, if a rollback opened it."""
+        wanted = self.attempt if attempt is None else attempt
+        return next((b for b in self.branches if b.attempt == wanted), None)

@@ -1,0 +1,107 @@
+"""``omium replay|checkpoints|diff|rollback`` through the CLI, on the embedded log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from harness import HERE
+
+from omium.cli import main
+
+FLOW = """
+name: cli-history
+inputs: {total: 1}
+steps:
+  - {name: add, call: flow_steps:add}
+  - {name: double, call: flow_steps:double}
+  - {name: inc, call: flow_steps:async_inc}
+"""
+
+
+@pytest.fixture
+def run_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    (tmp_path / "flow_steps.py").write_text((HERE / "flow_steps.py").read_text())
+    (tmp_path / "flow.yaml").write_text(FLOW)
+    code, out, _ = cli(capsys, "run", str(tmp_path / "flow.yaml"), "--url", URL[0], "--json")
+    assert code == 0, out
+    return str(orjson.loads(out)["execution_id"])
+
+
+URL: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def url(tmp_path: Path) -> None:
+    URL[:] = [f"sqlite:///{tmp_path}/log.db"]
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--url", URL[0]] if "--url" not in argv else list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_replay__json_shape_at_a_checkpoint(
+    run_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, "replay", run_id, "--to-checkpoint", "a1-1-double", "--json")
+    assert code == 0
+    shown = orjson.loads(out)
+    assert {"execution_id", "attempt", "position", "seq", "state", "timeline"} <= set(shown)
+    assert shown["state"] == {"total": 4, "added": True}
+    assert set(shown["position"]) == {"topic", "partition", "offset"}
+    assert shown["timeline"][-1]["summary"] == "checkpoint a1-1-double"
+    code, out, _ = cli(capsys, "replay", run_id, "--verify")
+    assert code == 0 and "verified" in out
+
+
+def test_checkpoints_and_diff(run_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "checkpoints", run_id, "--json")
+    rows = orjson.loads(out)
+    assert [r["checkpoint_id"] for r in rows] == ["a1-0-add", "a1-1-double", "a1-2-inc"]
+    code, out, _ = cli(capsys, "diff", run_id, "a1-0-add", "a1-2-inc", "--json")
+    assert orjson.loads(out) == {
+        "added": {},
+        "removed": {},
+        "changed": {"total": {"from": 2, "to": 5}},
+    }
+
+
+def test_rollback__follow_runs_the_new_attempt_in_process(
+    run_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(
+        capsys, "rollback", run_id, "--to", "a1-0-add", "--set", "total=10", "--follow", "--json"
+    )
+    assert code == 0, out
+    assert orjson.loads(out) == {
+        "execution_id": run_id,
+        "attempt": 2,
+        "from_checkpoint": "a1-0-add",
+        "status": "completed",
+    }
+    code, out, _ = cli(capsys, "executions", "show", run_id, "--json")
+    shown = orjson.loads(out)
+    assert shown["attempt"] == 2 and shown["output"]["total"] == 21
+    assert [(s["name"], s["attempt"]) for s in shown["steps"]][-2:] == [("double", 2), ("inc", 2)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rollback", "{id}", "--to", "nope"], "has no checkpoint 'nope'; its checkpoints: a1-0"),
+        (["rollback", "{id}", "--to", "a1-0-add", "--set", "x"], "--set 'x': expected key=value"),
+        (["replay", "{id}", "--to-seq", "999"], "attempt 1 has no seq 999"),
+        (["replay", "{id}", "--to-time", "yesterday"], "--to-time 'yesterday': not an ISO 8601"),
+        (["replay", "ex-missing"], "no execution 'ex-missing'"),
+        (["diff", "{id}", "a1-0-add", "zzz"], "has no checkpoint 'zzz'"),
+    ],
+)
+def test_history_commands__bad_input_is_one_line(
+    run_id: str, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = cli(capsys, *[a.replace("{id}", run_id) for a in argv])
+    assert code in (1, 2)
+    assert message in err and len(err.strip().splitlines()) == 1, err
