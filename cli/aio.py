@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 T = TypeVar("T")
+
+#: options shared by the commands
+UrlOpt = Annotated[str | None, typer.Option(help="Log URL (default: OMIUM_LOG_URL).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 
 #: exit codes: 1 = the operation failed, 2 = the user's input was wrong, 130 = interrupted.
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from omium import __version__
-from omium.cli import executions, history, log, runs, schemas, topics
+from omium.cli import executions, history, log, projections, runs, schemas, topics
 from omium.cli.aio import EXIT_FAILED, EXIT_USAGE
 from omium.schemas import ConfigError, InvalidEvent, OmiumError
 
@@ -24,6 +24,7 @@ runs.register(app)
 history.register(app)
 app.add_typer(executions.app, name="executions")
 app.add_typer(log.app, name="log")
+app.add_typer(projections.app, name="projections")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
 

@@ -9,14 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omium.cli.aio import run
+from omium.cli.aio import JsonOpt, UrlOpt, run
 from omium.processors import service
+from omium.processors.reader import open_reader
 from omium.producers import open_log
 from omium.projections import ExecutionView
 
 app = typer.Typer(help="Look up executions.", no_args_is_help=True)
-UrlOpt = Annotated[str | None, typer.Option(help="Log URL (default: OMIUM_LOG_URL).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def as_json(view: ExecutionView) -> dict[str, Any]:
@@ -53,6 +52,22 @@ def as_json(view: ExecutionView) -> dict[str, Any]:
             }
             for c in view.checkpoints
         ],
+        "branches": [
+            {
+                "attempt": b.attempt,
+                "from_attempt": b.from_attempt,
+                "checkpoint_id": b.checkpoint_id,
+                "overrides": b.overrides,
+            }
+            for b in view.branches
+        ],
+        "usage": {
+            "llm_calls": view.usage.llm_calls,
+            "input_tokens": view.usage.input_tokens,
+            "output_tokens": view.usage.output_tokens,
+            "cost_usd": view.usage.cost_usd,
+            "tool_calls": view.usage.tool_calls,
+        },
     }
 
 
@@ -66,9 +81,11 @@ def show(
 
     async def load() -> ExecutionView:
         log = open_log(url)
+        reader = open_reader(log)
         try:
-            return await service.show(log, execution_id)
+            return await service.show(log, execution_id, reader)
         finally:
+            await reader.close()
             await log.close()
 
     view = run(load())
@@ -82,6 +99,16 @@ def show(
     )
     if view.error:
         console.print(f"error: {view.error}", markup=False)
+    for b in view.branches:
+        edits = f" with {', '.join(b.overrides)} set" if b.overrides else ""
+        console.print(f"attempt {b.attempt} continues from {b.checkpoint_id}{edits}", markup=False)
+    if view.usage.llm_calls or view.usage.tool_calls:
+        u = view.usage
+        console.print(
+            f"{u.llm_calls} LLM calls, {u.input_tokens:,} tokens in / {u.output_tokens:,} out, "
+            f"${u.cost_usd:.4f}; {u.tool_calls} tool calls",
+            markup=False,
+        )
     table = Table("step", "attempt", "status", "duration", "error", box=None)
     for s in view.steps:
         took = (
@@ -114,12 +141,14 @@ def list_(
 
     async def load() -> list[ExecutionView]:
         log = open_log(url)
+        reader = open_reader(log)
         try:
-            return await service.list_executions(log)
+            return await reader.executions(status)
         finally:
+            await reader.close()
             await log.close()
 
-    views = [v for v in run(load()) if status is None or v.status == status]
+    views = run(load())
     if json_:
         typer.echo(
             orjson.dumps(

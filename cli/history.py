@@ -10,9 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omium.cli.aio import EXIT_FAILED, run
-from omium.cli.runs import JsonOpt, LocalWorker, UrlOpt
+from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
+from omium.cli.runs import LocalWorker
 from omium.processors import history, service
+from omium.processors.reader import open_reader
 from omium.producers import open_log
 from omium.projections import ExecutionView, Replayed, StateDiff, Until, describe
 from omium.schemas import ConfigError
@@ -105,9 +106,13 @@ def replay_command(
 
     async def load() -> Replayed:
         log = open_log(url)
+        reader = open_reader(log)
         try:
-            return await history.replay_execution(log, execution_id, until, verify=verify)
+            return await history.replay_execution(
+                log, execution_id, until, verify=verify, reader=reader
+            )
         finally:
+            await reader.close()
             await log.close()
 
     result = run(load())
@@ -152,9 +157,11 @@ def checkpoints_command(
 
     async def load() -> list[Any]:
         log = open_log(url)
+        reader = open_reader(log)
         try:
-            return (await history.checkpoints(log, execution_id, attempt))[1]
+            return (await history.checkpoints(log, execution_id, attempt, reader))[1]
         finally:
+            await reader.close()
             await log.close()
 
     found = run(load())
@@ -192,9 +199,11 @@ def diff_command(
 
     async def load() -> StateDiff:
         log = open_log(url)
+        reader = open_reader(log)
         try:
-            return await history.diff(log, execution_id, first, second)
+            return await history.diff(log, execution_id, first, second, reader)
         finally:
+            await reader.close()
             await log.close()
 
     found = run(load())
@@ -231,8 +240,9 @@ def rollback_command(
 
     async def send() -> dict[str, Any]:
         log = open_log(url)
+        reader = open_reader(log)
         try:
-            view = await history.rollback(log, execution_id, to, overrides)
+            view = await history.rollback(log, execution_id, to, overrides, reader)
             attempt = max([view.attempt, *view.last_seq]) + 1
             status = "requested"
             if follow:
@@ -244,6 +254,7 @@ def rollback_command(
                 "status": status,
             }
         finally:
+            await reader.close()
             await log.close()
 
     result = run(send())

@@ -20,7 +20,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from omium.cli.aio import EXIT_FAILED, run
+from omium.cli import processors as procs
+from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.tail import tail_command
 from omium.processors import service
 from omium.processors.execution import load_view
@@ -28,9 +29,6 @@ from omium.processors.worker import Worker
 from omium.producers import EventLog, open_log
 from omium.projections import ExecutionView
 from omium.schemas import Event, LogError, StepCompleted, StepFailed, StepRetried, StepStarted
-
-UrlOpt = Annotated[str | None, typer.Option(help="Log URL (default: OMIUM_LOG_URL).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 
 
 def run_command(
@@ -211,9 +209,16 @@ def _print_event(progress: Progress, event: Event) -> None:
 
 def worker_command(
     concurrency: Annotated[int, typer.Option(min=1, help="Executions run at once.")] = 8,
+    processors: Annotated[
+        bool, typer.Option(help="Also run the projection processors (see `omium processors`).")
+    ] = True,
     url: UrlOpt = None,
 ) -> None:
-    """Run executions from the command topic until interrupted (Ctrl-C)."""
+    """Run executions from the command topic until interrupted (Ctrl-C).
+
+    With --processors (the default) the execution views are kept up to date beside it: on
+    the embedded log in this process, on Kafka by an `omium processors` child process.
+    """
 
     async def serve() -> None:
         log = open_log(url)
@@ -223,9 +228,23 @@ def worker_command(
             notify=lambda m: typer.echo(f"omium worker: {m}", err=True),
         )
         typer.echo(f"omium worker {worker.name} on {log.url} (concurrency {concurrency})", err=True)
+        stop = asyncio.Event()
+        side: list[asyncio.Task[None]] = []
+        child = None
+        if processors and procs.is_kafka(log):
+            child = procs.spawn(log.url)
+        elif processors:
+            side.append(asyncio.create_task(procs.projector(log).run(stop)))
         try:
-            await worker.run(asyncio.Event())
+            await worker.run(stop)
         finally:
+            stop.set()
+            for task in side:
+                with contextlib.suppress(Exception):
+                    await task
+            if child is not None:
+                child.terminate()
+                await asyncio.to_thread(child.wait, 30)
             await log.close()
 
     run(serve())
@@ -259,6 +278,7 @@ def register(app: typer.Typer) -> None:
     """Add these commands to the root app."""
     app.command("run")(run_command)
     app.command("worker")(worker_command)
+    app.command("processors")(procs.processors_command)
     app.command("tail")(tail_command)
     for kind in ("pause", "resume", "cancel"):
         app.command(kind)(_control(kind))

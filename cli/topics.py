@@ -7,13 +7,11 @@ from typing import Annotated
 import orjson
 import typer
 
-from omium.cli.aio import run
+from omium.cli.aio import UrlOpt, run
 from omium.infra.topics import TOPICS
 from omium.producers import open_log
 
 app = typer.Typer(help="Create and inspect the log's topics.", no_args_is_help=True)
-
-UrlOpt = Annotated[str | None, typer.Option(help="Log URL (default: OMIUM_LOG_URL).")]
 
 
 @app.command("create")

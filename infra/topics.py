@@ -79,3 +79,14 @@ DLQ = TopicSpec(
 
 TOPICS: tuple[TopicSpec, ...] = (COMMANDS, EVENTS, ALERTS, DLQ)
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}
+
+#: The faust projections app's table changelog (created by omium before faust starts, so
+#: that faust never races its own creation; see processors/faust_app.py).
+VIEWS_APP = "omium-projections"
+VIEWS_CHANGELOG = TopicSpec(
+    name=f"{VIEWS_APP}-executions-changelog",
+    partitions=EVENTS.partitions,  # co-partitioned: a view sits on its events' partition
+    key="execution_id",
+    description="the latest stored view of each execution (a compacted faust changelog)",
+    cleanup_policy="compact",
+)

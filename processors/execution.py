@@ -339,6 +339,7 @@ class ExecutionRunner:
             self.log, self.execution_id, attempt=attempt, tenant_id=self.command.tenant_id
         )
         overrides = dict(command.payload.overrides)
+        restored = {**checkpoint.state, **overrides}
         await self._emit(
             branch,
             branch.prepare(
@@ -348,11 +349,12 @@ class ExecutionRunner:
                 checkpoint_id=target,
                 branch_seq=checkpoint.seq,
                 overrides=overrides,
+                state=restored,
             ),
             branch.prepare("execution.started", workflow=spec.name, worker=self.worker),
         )
         self._rec = branch
-        return branch, {**checkpoint.state, **overrides}, checkpoint.index + 1
+        return branch, restored, checkpoint.index + 1
 
     def _inputs(self, spec: WorkflowSpec) -> dict[str, Any]:
         return {**spec.inputs, **self.command.payload.inputs}

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from omium.processors.reader import ProjectionReader
 from omium.processors.service import NotFound, show
-from omium.processors.worker import COMMANDS
+from omium.processors.worker import CLOCK_SKEW_MS, COMMANDS
 from omium.producers import EventLog, Record
 from omium.projections import (
     CheckpointView,
@@ -31,9 +32,21 @@ def _pairs(records: list[Record]) -> list[tuple[Any, tuple[str, int, int]]]:
     ]
 
 
-async def events_of(log: EventLog, execution_id: str) -> list[Record]:
-    """The execution's events, in log order (``NotFound`` when it has none)."""
-    records = await log.read_execution(execution_id)
+async def events_of(
+    log: EventLog, execution_id: str, reader: ProjectionReader | None = None
+) -> list[Record]:
+    """The execution's events, in log order (``NotFound`` when it has none).
+
+    With a ``reader`` the read starts at the execution's first event, as its view
+    recorded it: on Kafka (no key index) the cost then grows with the execution's own span
+    of its partition, not with everything before it.
+    """
+    start = 0
+    if reader is not None:
+        view = await reader.execution(execution_id)
+        if view is not None and view.first_position is not None:
+            start = view.first_position[2]
+    records = await log.read_execution(execution_id, start=start)
     if not records:
         await show(log, execution_id)  # raises NotFound, or says it is only queued
         raise NotFound(f"execution {execution_id} has not started yet; nothing to replay")
@@ -41,17 +54,26 @@ async def events_of(log: EventLog, execution_id: str) -> list[Record]:
 
 
 async def replay_execution(
-    log: EventLog, execution_id: str, until: Until, *, verify: bool = False
+    log: EventLog,
+    execution_id: str,
+    until: Until,
+    *,
+    verify: bool = False,
+    reader: ProjectionReader | None = None,
 ) -> Replayed:
     """The execution as it was at ``until``."""
-    return replay(_pairs(await events_of(log, execution_id)), until, verify=verify)
+    records = await events_of(log, execution_id, reader)
+    return replay(_pairs(records), until, verify=verify)
 
 
 async def checkpoints(
-    log: EventLog, execution_id: str, attempt: int | None = None
+    log: EventLog,
+    execution_id: str,
+    attempt: int | None = None,
+    reader: ProjectionReader | None = None,
 ) -> tuple[ExecutionView, list[CheckpointView]]:
     """Every checkpoint (of one attempt, when given), with its state."""
-    view = replay(_pairs(await events_of(log, execution_id)), Until()).view
+    view = replay(_pairs(await events_of(log, execution_id, reader)), Until()).view
     found = [c for c in view.checkpoints if attempt is None or c.attempt == attempt]
     if attempt is not None and attempt not in view.last_seq:
         attempts = ", ".join(map(str, sorted(view.last_seq)))
@@ -59,9 +81,15 @@ async def checkpoints(
     return view, found
 
 
-async def diff(log: EventLog, execution_id: str, first: str, second: str) -> StateDiff:
+async def diff(
+    log: EventLog,
+    execution_id: str,
+    first: str,
+    second: str,
+    reader: ProjectionReader | None = None,
+) -> StateDiff:
     """What changed in the state from checkpoint ``first`` to ``second``."""
-    view, _ = await checkpoints(log, execution_id)
+    view, _ = await checkpoints(log, execution_id, reader=reader)
     a, b = _checkpoint(view, first), _checkpoint(view, second)
     return state_diff(a.state or {}, b.state or {})
 
@@ -78,17 +106,24 @@ def _checkpoint(view: ExecutionView, checkpoint_id: str) -> CheckpointView:
 
 
 async def rollback(
-    log: EventLog, execution_id: str, checkpoint_id: str, overrides: Mapping[str, Any]
+    log: EventLog,
+    execution_id: str,
+    checkpoint_id: str,
+    overrides: Mapping[str, Any],
+    reader: ProjectionReader | None = None,
 ) -> ExecutionView:
     """Ask the execution's worker to continue from ``checkpoint_id`` as a new attempt."""
-    view, _ = await checkpoints(log, execution_id)
+    view, _ = await checkpoints(log, execution_id, reader=reader)
     target = _checkpoint(view, checkpoint_id)
     if target.index is None:
         raise ConfigError(
             f"checkpoint {checkpoint_id} was not taken after a workflow step; "
             "only step checkpoints can be continued from"
         )
-    runs = [r.event() for r in await log.read_execution(execution_id, topic=COMMANDS)]
+    # the run command came shortly before the first event (less a margin for clocks)
+    since = int(view.submitted_at.timestamp() * 1000) - CLOCK_SKEW_MS if view.submitted_at else None
+    commands = await log.read_execution(execution_id, topic=COMMANDS, since_ms=since)
+    runs = [r.event() for r in commands]
     original = next((c for c in runs if isinstance(c, Run)), None)
     if original is None:
         raise ConfigError(

@@ -17,8 +17,9 @@ import orjson
 
 from omium.adapters.python import resolve_steps
 from omium.processors.execution import load_view
+from omium.processors.reader import ProjectionReader
 from omium.processors.worker import COMMANDS, GROUP
-from omium.producers import EventLog, Record
+from omium.producers import EventLog
 from omium.projections import ExecutionView, fold
 from omium.schemas import ConfigError, Event, OmiumError, from_dict
 from omium.schemas.workflow import InvalidSpec, WorkflowSpec, parse_spec
@@ -111,9 +112,15 @@ async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -
     return view
 
 
-async def show(log: EventLog, execution_id: str) -> ExecutionView:
-    """The folded view of one execution."""
-    view = await load_view(log, execution_id)
+async def show(
+    log: EventLog, execution_id: str, reader: ProjectionReader | None = None
+) -> ExecutionView:
+    """One execution's view: from ``reader``'s projections, else folded from the log."""
+    if reader is not None:
+        found = await reader.execution(execution_id)
+        view = found or ExecutionView(execution_id=execution_id)
+    else:
+        view = await load_view(log, execution_id)
     if view.status == "unknown":
         pending = await log.read_execution(execution_id, topic=COMMANDS)
         if not pending:
@@ -127,20 +134,6 @@ async def show(log: EventLog, execution_id: str) -> ExecutionView:
             workflow=pending[0].event().payload.model_dump().get("workflow"),
         )
     return view
-
-
-async def list_executions(log: EventLog) -> list[ExecutionView]:
-    """Every execution in the log (reads the whole events topic: fine for the embedded log)."""
-    by_id: dict[str, list[Record]] = {}
-    for partition in range(await log.partitions("omium.events")):
-        for record in await log.read("omium.events", partition):
-            by_id.setdefault(record.key or "", []).append(record)
-    views = []
-    for execution_id, records in by_id.items():
-        events = [r.event() for r in records]
-        positions = [(r.position.topic, r.position.partition, r.position.offset) for r in records]
-        views.append(fold(events, ExecutionView(execution_id=execution_id), positions))
-    return sorted(views, key=lambda v: v.submitted_at.timestamp() if v.submitted_at else 0.0)
 
 
 async def follow(

@@ -201,17 +201,25 @@ class KafkaLog:
         self, events: Sequence[Event], *, topic: str | None = None
     ) -> list[Position]:
         """Durably append many events, packed into one batch per partition."""
-        if not events:
+        return await self.append_records(
+            [
+                (topic or e.TOPIC, e.key, encode_event(e, max_bytes=self.max_event_bytes))
+                for e in events
+            ]
+        )
+
+    async def append_records(
+        self, records: Sequence[tuple[str, str | None, bytes]]
+    ) -> list[Position]:
+        """Durably append raw ``(topic, key, value)`` records, unvalidated, in order per key."""
+        if not records:
             return []
         producer = await self._started()
-        slots: dict[tuple[str, int], list[tuple[int, bytes, bytes]]] = defaultdict(list)
-        for i, event in enumerate(events):
-            name = topic or event.TOPIC
-            key = event.key
-            partition = partition_for(key, await self.partitions(name))
-            value = encode_event(event, max_bytes=self.max_event_bytes)
-            slots[(name, partition)].append((i, key.encode(), value))
-        positions: list[Position | None] = [None] * len(events)
+        slots: dict[tuple[str, int], list[tuple[int, bytes | None, bytes]]] = defaultdict(list)
+        for i, (name, key, value) in enumerate(records):
+            partition = partition_for(key or "", await self.partitions(name))
+            slots[(name, partition)].append((i, key.encode() if key is not None else None, value))
+        positions: list[Position | None] = [None] * len(records)
         pending = []
         for (name, partition), items in slots.items():
             pending.extend(await self._send_partition(producer, name, partition, items))
@@ -226,7 +234,7 @@ class KafkaLog:
         producer: AIOKafkaProducer,
         topic: str,
         partition: int,
-        items: list[tuple[int, bytes, bytes]],
+        items: list[tuple[int, bytes | None, bytes]],
     ) -> list[tuple[str, int, list[int], asyncio.Future[Any]]]:
         """Queue ``items`` as as few batches as fit; each future resolves to its base offset."""
         sent = []

@@ -101,6 +101,15 @@ class EventLog(Protocol):
         """Durably append many events; positions come back in the order given."""
         ...
 
+    async def append_records(
+        self, records: Sequence[tuple[str, str | None, bytes]]
+    ) -> list[Position]:
+        """Durably append raw ``(topic, key, value)`` records without validating them.
+
+        For what is not an event: dead letters on ``omium.dlq``, and tests of poison records.
+        """
+        ...
+
     async def read(
         self, topic: str, partition: int, start: int = 0, end: int | None = None
     ) -> list[Record]:

@@ -199,16 +199,24 @@ class SqliteLog:
         return self._append(events, topic)
 
     def _append(self, events: Sequence[Event], topic: str | None) -> list[Position]:
-        if not events:
-            return []
         # Encode (and refuse oversized events) before taking the write lock.
+        return self._append_raw(
+            [(topic or e.TOPIC, e.key, encode(e, max_bytes=self.max_event_bytes)) for e in events]
+        )
+
+    async def append_records(
+        self, records: Sequence[tuple[str, str | None, bytes]]
+    ) -> list[Position]:
+        """Durably append raw ``(topic, key, value)`` records, unvalidated, in one transaction."""
+        return self._append_raw(records)
+
+    def _append_raw(self, records: Sequence[tuple[str, str | None, bytes]]) -> list[Position]:
+        if not records:
+            return []
         rows = []
-        for event in events:
-            name = topic or event.TOPIC
+        for name, key, value in records:
             topic_id, count = self._topic(name)
-            key = event.key
-            value = encode(event, max_bytes=self.max_event_bytes)
-            rows.append((name, topic_id, partition_for(key, count), key, value))
+            rows.append((name, topic_id, partition_for(key or "", count), key, value))
         ts = _now_ms()
         positions: list[Position] = []
         with self._write() as db:
@@ -318,7 +326,7 @@ class SqliteLog:
         self._db.close()
 
 
-def _first(row: tuple[int, str, int, bytes]) -> int:
+def _first(row: tuple[int, str | None, int, bytes]) -> int:
     return row[0]
 
 

@@ -173,8 +173,10 @@ def _(event: ExecutionRolledBack, view: ExecutionView) -> ExecutionView:
         payload.branch_seq,
         dict(payload.overrides),
     )
-    source = view.checkpoint(payload.checkpoint_id)
-    base = source.state if source is not None and source.state is not None else view.state
+    base = payload.state
+    if base is None:  # recorded before rollbacks carried their state: find the snapshot
+        source = view.checkpoint(payload.checkpoint_id)
+        base = source.state if source is not None and source.state is not None else view.state
     return replace(
         view,
         status="running",

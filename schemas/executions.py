@@ -121,6 +121,9 @@ class ExecutionRolledBackPayload(Payload):
     checkpoint_id: str
     branch_seq: int = Field(ge=0)
     overrides: dict[str, JsonValue] = Field(default_factory=dict)
+    state: dict[str, JsonValue] | None = Field(
+        None, description="the state the new attempt starts from (the snapshot plus overrides)"
+    )
 
 
 class ExecutionRolledBack(Event):

@@ -64,6 +64,8 @@ def test_run__json_result_and_exit_0(
         "error",
         "steps",
         "checkpoints",
+        "branches",
+        "usage",
     }
     assert [s["name"] for s in shown["steps"]] == ["add", "wait", "double"]
     assert set(shown["steps"][0]) == {

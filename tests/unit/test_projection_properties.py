@@ -16,6 +16,7 @@ from omium.projections import (
     replay,
     view_from_dict,
     view_to_dict,
+    without_states,
 )
 from omium.schemas import Event, from_dict
 
@@ -30,6 +31,7 @@ class Script:
         self.attempt = 1
         self.seq: dict[int, int] = {}
         self.checkpoints: list[tuple[str, int]] = []  # (id, attempt)
+        self.states: dict[str, dict[str, Any]] = {}
 
     def add(self, kind: str, **payload: Any) -> None:
         seq = self.seq.get(self.attempt, 0) + 1
@@ -66,6 +68,7 @@ def executions(draw: st.DrawFn) -> list[Event]:
             state = dict(fold(s.events).state)
             s.add("checkpoint.created", checkpoint_id=cid, step=name, index=index, state=state)
             s.checkpoints.append((cid, s.attempt))
+            s.states[cid] = state
             index += 1
         elif move == "llm":
             s.add("llm.call", model="m", input_tokens=3, output_tokens=5, cost_usd=0.25)
@@ -87,6 +90,7 @@ def executions(draw: st.DrawFn) -> list[Event]:
                 checkpoint_id=cid,
                 branch_seq=1,
                 overrides={"edited": True},
+                state={**s.states[cid], "edited": True},
             )
             index = int(cid.split("-")[1]) + 1
     s.add("execution.completed", output=dict(fold(s.events).state))
@@ -105,6 +109,19 @@ def test_fold__of_a_then_b_equals_b_folded_onto_a(events: list[Event], data: st.
     whole = fold(events, positions=where)
     first = fold(events[:cut], ExecutionView(execution_id="ex-1"), where[:cut])
     assert fold(events[cut:], first, where[cut:]) == whole
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=executions(), data=st.data())
+def test_fold__continues_from_a_stored_view_without_snapshots(
+    events: list[Event], data: st.DataObject
+) -> None:
+    """What a projector does: fold a batch, store the view (snapshots left out), go on."""
+    cut = data.draw(st.integers(0, len(events)))
+    where = positions(events)
+    stored = without_states(fold(events[:cut], ExecutionView(execution_id="ex-1"), where[:cut]))
+    continued = fold(events[cut:], stored, where[cut:])
+    assert without_states(continued) == without_states(fold(events, positions=where))
 
 
 @settings(max_examples=150, deadline=None)

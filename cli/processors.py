@@ -1,0 +1,104 @@
+"""``omium processors``: run the projection processors (faust on Kafka, the projector embedded)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from omium.cli.aio import UrlOpt, run
+from omium.infra.topics import TOPICS, VIEWS_CHANGELOG
+from omium.processors.projector import Projector
+from omium.processors.view_store import SqliteViews, store_path_for
+from omium.producers import EventLog, Settings, open_log
+from omium.schemas import ConfigError
+
+
+def is_kafka(log: EventLog) -> bool:
+    """Whether ``log`` is a Kafka cluster (else the embedded log)."""
+    return log.url.startswith("kafka://")
+
+
+def processors_command(
+    instance_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Kafka static membership id, unique per process (default: host-based "
+            "with --static). A restarted worker with the same id gets its partitions back "
+            "at once instead of after the session timeout."
+        ),
+    ] = None,
+    static: Annotated[
+        bool, typer.Option(help="Use `<host>-projections` as the static membership id.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="faust's log level.")] = "warning",
+    url: UrlOpt = None,
+) -> None:
+    """Fold omium.events into the execution views until interrupted (Ctrl-C).
+
+    On Kafka this is a faust-streaming worker keeping the views in a changelog-backed
+    table (start as many as you like: partitions spread over them). On the embedded log
+    it keeps the view store beside the log file caught up (readers also catch it up).
+    """
+    settings = Settings.load()
+    log = open_log(url, settings)
+    if not is_kafka(log):
+        run(_embedded(log))
+        return
+    from omium.producers.kafka import KafkaLog
+
+    assert isinstance(log, KafkaLog)
+    bootstrap, prefix = log.bootstrap, log.prefix
+    run(_create_topics(log))
+    try:
+        import faust
+
+        from omium.processors.faust_app import build_app
+    except ImportError:
+        raise ConfigError(
+            "the Kafka processors need faust-streaming", hint="pip install 'omium[kafka]'"
+        ) from None
+    if static and instance_id is None:
+        instance_id = f"{socket.gethostname()}-projections"
+    app = build_app(
+        bootstrap, prefix=prefix, instance_id=instance_id, datadir=settings.home / "faust"
+    )
+    typer.echo(f"omium processors on {log.url} (faust app {app.conf.id})", err=True)
+    worker = faust.Worker(app, loglevel=log_level, redirect_stdouts=False)
+    worker.execute_from_commandline()  # ends in SystemExit (0 after SIGTERM or Ctrl-C)
+
+
+async def _create_topics(log: EventLog) -> None:
+    try:
+        # the changelog too: faust creating it itself races its first reads of it
+        await log.create_topics([*TOPICS, VIEWS_CHANGELOG])
+    finally:
+        await log.close()
+
+
+def projector(log: EventLog) -> Projector:
+    """The embedded projector, on the view store beside the log file."""
+    return Projector(log, SqliteViews(store_path_for(str(getattr(log, "path", ":memory:")))))
+
+
+async def _embedded(log: EventLog) -> None:
+    runner = projector(log)
+    typer.echo(f"omium processors on {log.url} (views in {runner.store.path})", err=True)
+    try:
+        await runner.run(asyncio.Event())
+    finally:
+        runner.store.close()
+        await log.close()
+
+
+def spawn(url: str) -> subprocess.Popen[bytes]:
+    """``omium processors`` in a child process (``omium worker`` on Kafka starts one)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "omium.cli", "processors", "--url", url],
+        env={**os.environ},
+    )

@@ -1,0 +1,67 @@
+"""Reading the faust projections from any process: the table's changelog topic on Kafka.
+
+The changelog holds, per execution, every version of its stored view, keyed by execution
+id, on the partition of the execution's events (compaction keeps only the newest, in
+time). The newest version is the last record with the key, so a lookup reads the key's
+partition backwards in windows from the end and stops at the first window holding the key:
+an execution that changed recently costs one window, whatever the topic's size.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from omium.infra.topics import VIEWS_CHANGELOG
+from omium.producers import EventLog, Record
+from omium.producers.partitioner import partition_for
+from omium.projections import ExecutionView, view_from_dict
+
+#: offsets read per backward step
+WINDOW = 2000
+
+
+def _view(record: Record) -> ExecutionView | None:
+    if not record.value:
+        return None  # a tombstone
+    try:
+        return view_from_dict(orjson.loads(record.value))
+    except (ValueError, KeyError, TypeError):
+        return None  # another format: a rebuild (omium projections rebuild) will tell
+
+
+class ChangelogReader:
+    """A :class:`~omium.processors.reader.ProjectionReader` over the faust table changelog."""
+
+    topic = VIEWS_CHANGELOG.name
+
+    def __init__(self, log: EventLog, *, window: int = WINDOW) -> None:
+        self.log = log
+        self.window = window
+
+    async def execution(self, execution_id: str) -> ExecutionView | None:
+        """See :class:`~omium.processors.reader.ProjectionReader`."""
+        partitions = await self.log.partitions(self.topic)
+        partition = partition_for(execution_id, partitions)
+        end = (await self.log.end_offsets(self.topic)).get(partition, 0)
+        while end > 0:
+            start = max(0, end - self.window)
+            records = await self.log.read(self.topic, partition, start, end)
+            mine = [r for r in records if r.key == execution_id]
+            if mine:
+                return _view(mine[-1])
+            end = start
+        return None
+
+    async def executions(self, status: str | None = None) -> list[ExecutionView]:
+        """Every execution: the whole changelog (at scale, ask analytics instead)."""
+        latest: dict[str, Record] = {}
+        for partition, end in (await self.log.end_offsets(self.topic)).items():
+            for record in await self.log.read(self.topic, partition, 0, end):
+                if record.key is not None:
+                    latest[record.key] = record
+        views = [v for v in map(_view, latest.values()) if v is not None]
+        views = [v for v in views if status is None or v.status == status]
+        return sorted(views, key=lambda v: (v.submitted_at is None, v.submitted_at, v.execution_id))
+
+    async def close(self) -> None:
+        """Nothing to release: the log belongs to the caller."""

@@ -1,0 +1,65 @@
+"""The ``ProjectionReader`` port: how the CLI and the gateway read views, whatever the runtime.
+
+- Embedded log: :class:`EmbeddedReader` catches the view store up with the log before it
+  answers (a few indexed reads when nothing is new), so any process reads current views
+  whether or not a worker runs.
+- Kafka: :class:`~omium.processors.changelog.ChangelogReader` reads the faust tables'
+  changelog topics, so any process with access to the cluster answers for any execution.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from omium.processors.projector import Projector
+from omium.processors.view_store import SqliteViews, store_path_for
+from omium.producers import EventLog
+from omium.projections import ExecutionView
+
+
+class ProjectionReader(Protocol):
+    """Reads execution views kept by the projection processors."""
+
+    async def execution(self, execution_id: str) -> ExecutionView | None:
+        """One execution's view (checkpoint snapshots left out), or None if unknown."""
+        ...
+
+    async def executions(self, status: str | None = None) -> list[ExecutionView]:
+        """Every execution's view (of one status), oldest submission first."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the reader holds."""
+        ...
+
+
+class EmbeddedReader:
+    """Views from the embedded store, caught up with the log on every read."""
+
+    def __init__(self, log: EventLog, store: SqliteViews) -> None:
+        self.store = store
+        self.projector = Projector(log, store)
+
+    async def execution(self, execution_id: str) -> ExecutionView | None:
+        """See :class:`ProjectionReader`."""
+        await self.projector.catch_up()
+        return self.store.get(execution_id)
+
+    async def executions(self, status: str | None = None) -> list[ExecutionView]:
+        """See :class:`ProjectionReader`."""
+        await self.projector.catch_up()
+        return self.store.all(status)
+
+    async def close(self) -> None:
+        """See :class:`ProjectionReader`."""
+        self.store.close()
+
+
+def open_reader(log: EventLog) -> ProjectionReader:
+    """The reader that fits ``log``: the faust tables on Kafka, the view store otherwise."""
+    if log.url.startswith("kafka://"):
+        from omium.processors.changelog import ChangelogReader
+
+        return ChangelogReader(log)
+    path = getattr(log, "path", ":memory:")
+    return EmbeddedReader(log, SqliteViews(store_path_for(str(path))))

@@ -1,0 +1,125 @@
+"""Where the embedded runtime keeps its projections: one SQLite file beside the log.
+
+Two tables: ``views`` (one row per execution, the stored form of its view) and
+``applied`` (per partition of ``omium.events``, the next offset to fold). A batch of folded
+views and the offsets they reach are written in one transaction, so a crash never leaves
+views ahead of, or behind, the offsets that produced them. WAL mode: readers in other
+processes see the last committed batch while a projector writes the next.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+
+from omium.projections import ExecutionView, view_from_dict, view_to_dict
+from omium.schemas import LogUnavailable
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS views (
+    execution_id TEXT PRIMARY KEY, status TEXT NOT NULL, submitted TEXT, body BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied (
+    partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL
+);
+"""
+
+
+def store_path_for(log_path: str) -> str:
+    """The view store beside an embedded log file (``log.db`` -> ``log.views.db``)."""
+    if log_path == ":memory:":
+        return ":memory:"
+    path = Path(log_path)
+    return str(path.with_name(f"{path.stem}.views.db"))
+
+
+class SqliteViews:
+    """Execution views and the offsets they were folded up to."""
+
+    def __init__(self, path: str, *, busy_timeout: float = 30.0) -> None:
+        self.path = path
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise LogUnavailable(
+                f"cannot open the view store {path!r}: {exc}",
+                hint="check that the folder of the embedded log is writable",
+            ) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; other processes' projectors wait for it."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def applied(self) -> dict[int, int]:
+        """Per partition, the next offset to fold."""
+        return dict(self._db.execute("SELECT partition, next_offset FROM applied").fetchall())
+
+    def load(self, execution_ids: Iterable[str]) -> dict[str, ExecutionView]:
+        """The stored views of these executions (those that have one)."""
+        found = {}
+        for execution_id in execution_ids:
+            view = self.get(execution_id)
+            if view is not None:
+                found[execution_id] = view
+        return found
+
+    def get(self, execution_id: str) -> ExecutionView | None:
+        """One execution's view, or None."""
+        row = self._db.execute(
+            "SELECT body FROM views WHERE execution_id = ?", (execution_id,)
+        ).fetchone()
+        return view_from_dict(orjson.loads(row[0])) if row else None
+
+    def all(self, status: str | None = None) -> list[ExecutionView]:
+        """Every view (of one status), oldest submission first."""
+        sql = "SELECT body FROM views"
+        args: tuple[str, ...] = ()
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", (status,)
+        rows = self._db.execute(sql + " ORDER BY submitted, execution_id", args).fetchall()
+        return [view_from_dict(orjson.loads(body)) for (body,) in rows]
+
+    def save(self, views: Mapping[str, ExecutionView], applied: Mapping[int, int]) -> None:
+        """Write views and the offsets they reach (call inside :meth:`transaction`)."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?)",
+            [
+                (
+                    execution_id,
+                    view.status,
+                    view.submitted_at.isoformat() if view.submitted_at else None,
+                    orjson.dumps(view_to_dict(view)),
+                )
+                for execution_id, view in views.items()
+            ],
+        )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO applied VALUES (?, ?)", sorted(applied.items())
+        )
+
+    def clear(self) -> None:
+        """Forget every view and offset (call inside :meth:`transaction`)."""
+        self._db.execute("DELETE FROM views")
+        self._db.execute("DELETE FROM applied")
+
+    def close(self) -> None:
+        """Close the connection. Safe to call twice."""
+        self._db.close()
