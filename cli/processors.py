@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,9 +67,14 @@ def processors_command(
         ) from None
     if static and instance_id is None:
         instance_id = f"{socket.gethostname()}-projections"
-    app = build_app(
-        bootstrap, prefix=prefix, instance_id=instance_id, datadir=settings.home / "faust"
-    )
+    datadir = settings.home / "faust"
+    try:
+        datadir.mkdir(parents=True, exist_ok=True)  # faust makes only the last level
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create {datadir}: {exc.strerror}", hint="set OMIUM_HOME to a writable folder"
+        ) from None
+    app = build_app(bootstrap, prefix=prefix, instance_id=instance_id, datadir=datadir)
     typer.echo(f"omium processors on {log.url} (faust app {app.conf.id})", err=True)
     worker = faust.Worker(app, loglevel=log_level, redirect_stdouts=False)
     worker.execute_from_commandline()  # ends in SystemExit (0 after SIGTERM or Ctrl-C)
@@ -97,8 +104,24 @@ async def _embedded(log: EventLog) -> None:
 
 
 def spawn(url: str) -> subprocess.Popen[bytes]:
-    """``omium processors`` in a child process (``omium worker`` on Kafka starts one)."""
+    """``omium processors`` in a child process (``omium worker`` on Kafka starts one).
+
+    On Linux the child gets SIGTERM when its parent dies, even by SIGKILL, so a killed
+    worker leaves no orphaned processor behind.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "omium.cli", "processors", "--url", url],
         env={**os.environ},
+        preexec_fn=_term_with_parent if sys.platform == "linux" else None,
     )
+
+
+def _term_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # the child then outlives a SIGKILLed parent; a normal stop still ends it
+
+
+_PR_SET_PDEATHSIG = 1

@@ -20,6 +20,8 @@ import pytest
 from harness import SOURCE, spec
 
 from omium.processors import service
+from omium.processors.reader import open_reader
+from omium.processors.rebuild import differences, rebuild
 from omium.producers import open_log
 from omium.schemas import Event
 
@@ -81,6 +83,19 @@ async def test_sigkill__executions_resume_and_finish_correctly(
                     break
                 await asyncio.sleep(0.2)
             views[ex] = view
+        # the workers' processors were killed with them: their views must still equal a
+        # rebuild from the log, field by field (nothing lost, nothing applied twice)
+        rebuilt = await rebuild(log)
+        reader = open_reader(log)
+        diffs: dict[str, list[str]] = {}
+        while time.monotonic() < deadline + 60:
+            live = {v.execution_id: v for v in await reader.executions()}
+            diffs = differences(live, rebuilt.views)
+            if not diffs:
+                break
+            await asyncio.sleep(0.5)
+        await reader.close()
+        assert diffs == {}, worker_log.read_text()[-3000:]
     finally:
         worker.kill()
         worker.wait(10)

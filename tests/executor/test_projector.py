@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from harness import Harness, spec
 
+from omium.processors import history
 from omium.processors.projector import DLQ, Projector
+from omium.processors.reader import EmbeddedReader
 from omium.processors.rebuild import differences, rebuild
 from omium.processors.view_store import SqliteViews
-from omium.producers import EventLog, Recorder
-from omium.schemas import encode
+from omium.producers import EventLog, Record, Recorder
+from omium.producers.partitioner import partition_for
+from omium.projections import Until
+from omium.schemas import encode, from_dict
 
 
 async def dead_letters(log: EventLog) -> list[dict[str, object]]:
@@ -64,3 +70,46 @@ async def test_projector__a_new_one_resumes_from_its_store(harness: Harness) -> 
     assert live[second].output == {"total": 10, "added": True, "run_key": second}
     rebuilt = await rebuild(harness.log)
     assert differences(live, rebuilt.views) == {}
+
+
+class ReadSpy:
+    """The log, noting where each ``read_execution`` starts (what a replay costs on Kafka)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.starts: list[int] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.log, name)
+
+    async def read_execution(self, execution_id: str, **options: Any) -> list[Record]:
+        self.starts.append(int(options.get("start", 0)))
+        return await self.log.read_execution(execution_id, **options)
+
+
+async def test_replay__reads_from_the_executions_first_event_not_the_partition_start(
+    log: EventLog,
+) -> None:
+    target = "ex-needle"
+    partition = partition_for(target, await log.partitions("omium.events"))
+    others = [f"ex-hay-{n}" for n in range(4000)]
+    count = await log.partitions("omium.events")
+    others = [o for o in others if partition_for(o, count) == partition][:50]
+    hay = [
+        from_dict({"type": "tool.call", "execution_id": o, "seq": s, "payload": {"tool": "t"}})
+        for o in others
+        for s in range(1, 1001)
+    ]
+    for start in range(0, len(hay), 5000):
+        await log.append_batch(hay[start : start + 5000])
+    rec = Recorder(log, target)
+    await rec.emit("execution.submitted", workflow="w", inputs={"a": 1})
+    for i in range(5):
+        await rec.emit("step.completed", step=f"s{i}", index=i, output={"a": i})
+    reader = EmbeddedReader(log, SqliteViews(":memory:"))
+    spy = ReadSpy(log)
+    result = await history.replay_execution(spy, target, Until(), reader=reader)  # type: ignore[arg-type]
+    assert result.view.state == {"a": 4} and result.seq == 6
+    first = (await log.read_execution(target))[0].position.offset
+    assert first == 50_000 and spy.starts == [first]  # none of the 50,000 before it
+    await reader.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from procs import tail, wait_for_line
 
 pytestmark = pytest.mark.kafka
 
@@ -53,20 +54,6 @@ def listening_sockets(pid: int) -> set[str]:
             if fields[3] == "0A" and fields[9] in inodes:  # 0A = LISTEN
                 ports.add(fields[1])
     return ports
-
-
-async def wait_for_line(log_file: Path, proc: subprocess.Popen[bytes], text: str) -> None:
-    deadline = time.monotonic() + 60
-    while text not in log_file.read_text(errors="replace"):
-        if proc.poll() is not None:
-            pytest.fail(f"faust worker exited ({proc.returncode}):\n{tail(log_file)}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"faust worker never logged {text!r}:\n{tail(log_file)}")
-        await asyncio.sleep(0.2)
-
-
-def tail(log_file: Path, lines: int = 60) -> str:
-    return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
 async def test_faust_worker__processes_every_record_and_stops_cleanly(
