@@ -14,6 +14,7 @@ from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.runs import LocalWorker
 from omium.processors import history, service
 from omium.processors.reader import open_reader
+from omium.processors.reexecute import Reexecution, reexecute
 from omium.producers import open_log
 from omium.projections import ExecutionView, Replayed, StateDiff, Until, describe
 from omium.schemas import ConfigError
@@ -88,6 +89,23 @@ def replay_command(
     verify: Annotated[
         bool, typer.Option(help="Check each checkpoint snapshot against the folded state.")
     ] = False,
+    reexecute: Annotated[
+        bool,
+        typer.Option(
+            help="Run the attempt's workflow again in this process, answering LLM and tool "
+            "calls from the log (nothing is called, nothing recorded)."
+        ),
+    ] = False,
+    live: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --reexecute: run this step's code (default: serve its recorded "
+            "output). Repeat it, or give '*' for every step."
+        ),
+    ] = None,
+    until_step: Annotated[
+        str | None, typer.Option(help="With --reexecute: stop after this step.")
+    ] = None,
     json_: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
@@ -95,7 +113,15 @@ def replay_command(
 
     Without a point, the replay runs to the execution's last event. With --verify the exit
     code is 1 when a checkpoint snapshot differs from the state its events add up to.
+
+    With --reexecute the workflow's steps run again here (put a breakpoint in them), the
+    exit code is 1 at the first divergence from the recording, shown with both sides.
     """
+    if reexecute:
+        _reexecute(execution_id, attempt, until_step, frozenset(live or []), json_, url)
+        return
+    if live or until_step:
+        raise ConfigError("--live and --until-step go with --reexecute")
     until = Until(
         offset=to_offset,
         seq=to_seq,
@@ -145,6 +171,61 @@ def _print_replay(result: Replayed, verify: bool) -> None:
             console.print("verified: every checkpoint matches the state its events add up to")
         for m in result.mismatches:
             console.print(f"MISMATCH at {m.checkpoint_id}: {orjson.dumps(_diff(m.diff)).decode()}")
+
+
+def _reexecute(
+    execution_id: str,
+    attempt: int | None,
+    until_step: str | None,
+    live: frozenset[str],
+    as_json: bool,
+    url: str | None,
+) -> None:
+    async def go() -> Reexecution:
+        log = open_log(url)
+        reader = open_reader(log)
+        try:
+            return await reexecute(
+                log, execution_id, attempt=attempt, until_step=until_step, live=live, reader=reader
+            )
+        finally:
+            await reader.close()
+            await log.close()
+
+    report = run(go())
+    diverged = report.divergence
+    if as_json:
+        out = {
+            "execution_id": report.execution_id,
+            "attempt": report.attempt,
+            "steps": [vars(s) for s in report.steps],
+            "state": report.state,
+            "live_calls": report.live_calls,
+            "divergence": {
+                "at": diverged.where,
+                "recorded": diverged.expected,
+                "now": diverged.actual,
+            }
+            if diverged
+            else None,
+        }
+        typer.echo(orjson.dumps(out).decode())
+    else:
+        console = Console(highlight=False)
+        table = Table("step", "mode", "result", "calls answered", box=None)
+        for s in report.steps:
+            table.add_row(s.name, s.mode, s.result, str(s.calls_answered))
+        console.print(f"{report.execution_id} attempt {report.attempt}, re-executed here:")
+        console.print(table)
+        if diverged is None:
+            console.print("no divergence: every live step did what the recording says")
+        else:
+            console.print(f"DIVERGED at {diverged.where}", markup=False)
+            console.print(f"  recorded: {orjson.dumps(diverged.expected).decode()}", markup=False)
+            console.print(f"  now:      {orjson.dumps(diverged.actual).decode()}", markup=False)
+        console.print(f"{report.live_calls} calls reached a real provider or tool")
+    if diverged is not None:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def checkpoints_command(

@@ -24,7 +24,7 @@ from omium.cli import processors as procs
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.tail import tail_command
 from omium.processors import service
-from omium.processors.execution import load_view
+from omium.processors.control import load_view
 from omium.processors.worker import Worker
 from omium.producers import EventLog, open_log
 from omium.projections import ExecutionView

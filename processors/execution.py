@@ -13,79 +13,16 @@ import asyncio
 import contextlib
 import time
 import traceback
-from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from omium.adapters.python import ResolvedStep, resolve_steps, run_step
+from omium.processors.control import Control, load_view, restore
 from omium.producers import EventLog, Recorder
-from omium.projections import ExecutionView, fold
-from omium.projections.views import CheckpointView
-from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Rollback, Run, encode
+from omium.producers.calls import RecordingSink, calls_to
+from omium.projections import ExecutionView
+from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Run, encode
 from omium.schemas.workflow import WorkflowSpec
-
-
-@dataclass
-class Control:
-    """What commands ask of a running execution; the runner acts between steps."""
-
-    paused: InitVar[bool] = False
-    running: asyncio.Event = field(default_factory=asyncio.Event)
-    pause_cause: UUID | None = None
-    resume_cause: UUID | None = None
-    cancel_cause: UUID | None = None
-    cancel_reason: str | None = None
-    #: set when the runner begins; a cancel before that is acted on by the runner itself
-    started: bool = False
-    #: a rollback to act on at the next step boundary
-    rollback: Rollback | None = None
-
-    def __post_init__(self, paused: bool) -> None:
-        if not paused:
-            self.running.set()
-
-    def pause(self, cause: UUID) -> None:
-        """Stop before the next step."""
-        self.pause_cause = cause
-        self.running.clear()
-
-    def resume(self, cause: UUID) -> None:
-        """Continue a paused execution."""
-        self.resume_cause = cause
-        self.running.set()
-
-    def roll_back(self, command: Rollback) -> None:
-        """Pause at the next step boundary, then continue from ``command``'s checkpoint."""
-        self.rollback = command
-        self.running.set()  # a paused run wakes up to roll back
-
-
-async def load_view(log: EventLog, execution_id: str, since_ms: int | None = None) -> ExecutionView:
-    """Fold an execution's events (``since_ms``: none is older, see ``read_execution``)."""
-    records = await log.read_execution(execution_id, since_ms=since_ms)
-    return fold(
-        (r.event() for r in records),
-        ExecutionView(execution_id=execution_id),
-        ((r.position.topic, r.position.partition, r.position.offset) for r in records),
-    )
-
-
-def restore(view: ExecutionView, inputs: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The state to continue from and the index of the next step to run.
-
-    After the current attempt's last checkpoint; else, in an attempt a rollback opened,
-    after the checkpoint it branched from (with the rollback's edits); else from the start.
-    """
-    checkpoint: CheckpointView | None = view.last_checkpoint()
-    if checkpoint is not None and checkpoint.state is not None and checkpoint.index is not None:
-        return dict(checkpoint.state), checkpoint.index + 1
-    branch = view.branch()
-    source = view.checkpoint(branch.checkpoint_id) if branch is not None else None
-    if branch is not None and source is not None and source.index is not None:
-        return dict(view.state), source.index + 1
-    return dict(inputs), 0
-
 
 #: Seconds a recorded fact may wait to share a write with the ones after it (group commit).
 FLUSH_AFTER = 0.02
@@ -356,6 +293,14 @@ class ExecutionRunner:
         self._rec = branch
         return branch, restored, checkpoint.index + 1
 
+    def _call_sink(self, rec: Recorder, step: str) -> RecordingSink:
+        """LLM and tool calls made by a step join its events, in order."""
+
+        async def record(event_type: str, payload: dict[str, Any]) -> None:
+            self._defer(rec, self._sized(rec.prepare(event_type, step=step, **payload)))
+
+        return RecordingSink(record)
+
     def _inputs(self, spec: WorkflowSpec) -> dict[str, Any]:
         return {**spec.inputs, **self.command.payload.inputs}
 
@@ -405,7 +350,8 @@ class ExecutionRunner:
             try:
                 self._running_step = step  # still set if a cancel interrupts it
                 try:
-                    output = await run_step(step, state, options.timeout)
+                    with calls_to(self._call_sink(rec, step.name)):
+                        output = await run_step(step, state, options.timeout)
                 except Exception:
                     self._running_step = None
                     raise

@@ -120,16 +120,7 @@ async def rollback(
             f"checkpoint {checkpoint_id} was not taken after a workflow step; "
             "only step checkpoints can be continued from"
         )
-    # the run command came shortly before the first event (less a margin for clocks)
-    since = int(view.submitted_at.timestamp() * 1000) - CLOCK_SKEW_MS if view.submitted_at else None
-    commands = await log.read_execution(execution_id, topic=COMMANDS, since_ms=since)
-    runs = [r.event() for r in commands]
-    original = next((c for c in runs if isinstance(c, Run)), None)
-    if original is None:
-        raise ConfigError(
-            f"execution {execution_id} was not started by `omium run`; "
-            "only workflow runs can be rolled back"
-        )
+    original = await original_run(log, view, "rolled back")
     await log.append(
         from_dict(
             {
@@ -145,3 +136,17 @@ async def rollback(
         )
     )
     return view
+
+
+async def original_run(log: EventLog, view: ExecutionView, action: str) -> Run:
+    """The ``run`` command that started the execution (its workflow, spec and source)."""
+    # the run command came shortly before the first event (less a margin for clocks)
+    since = int(view.submitted_at.timestamp() * 1000) - CLOCK_SKEW_MS if view.submitted_at else None
+    commands = await log.read_execution(view.execution_id, topic=COMMANDS, since_ms=since)
+    original = next((c for c in (r.event() for r in commands) if isinstance(c, Run)), None)
+    if original is None:
+        raise ConfigError(
+            f"execution {view.execution_id} was not started by `omium run`; "
+            f"only workflow runs can be {action}"
+        )
+    return original

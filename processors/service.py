@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from omium.adapters.python import resolve_steps
-from omium.processors.execution import load_view
+from omium.processors.control import load_view
 from omium.processors.reader import ProjectionReader
 from omium.processors.worker import COMMANDS, GROUP
 from omium.producers import EventLog

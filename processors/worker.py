@@ -16,7 +16,8 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from omium.processors.execution import Control, ExecutionRunner, load_view
+from omium.processors.control import Control, load_view
+from omium.processors.execution import ExecutionRunner
 from omium.producers import EventLog, Record, Subscription
 from omium.schemas import Cancel, Event, InvalidEvent, Pause, Resume, Rollback, Run
 

@@ -5,9 +5,12 @@
   ``kafka://host:port`` (needs ``omium[kafka]``);
 - :class:`Recorder`, :func:`recording`, :func:`emit` and the :func:`step` decorator for
   agent code;
+- :func:`llm_call` and :func:`tool_call`: calls recorded on a run and answered from the
+  log when it is re-executed;
 - :func:`partition_for`, Kafka's default key -> partition function.
 """
 
+from omium.producers.calls import llm_call, tool_call
 from omium.producers.partitioner import murmur2, partition_for
 from omium.producers.port import EventLog, Position, Record, Subscription
 from omium.producers.sdk import Appended, Recorder, current_recorder, emit, recording, step
@@ -24,9 +27,11 @@ __all__ = [
     "Subscription",
     "current_recorder",
     "emit",
+    "llm_call",
     "murmur2",
     "open_log",
     "partition_for",
     "recording",
     "step",
+    "tool_call",
 ]

@@ -28,7 +28,8 @@ from typing import Any
 
 from omium.adapters.python import resolve_steps
 from omium.processors import service
-from omium.processors.execution import Control, ExecutionRunner
+from omium.processors.control import Control
+from omium.processors.execution import ExecutionRunner
 from omium.producers import EventLog, open_log
 from omium.schemas import Run, from_dict
 from omium.schemas.workflow import WorkflowSpec

@@ -73,3 +73,28 @@ def big_output(state: dict[str, Any]) -> dict[str, Any]:
 
 def exits(state: dict[str, Any]) -> dict[str, Any]:
     raise SystemExit(3)
+
+
+async def ask(state: dict[str, Any]) -> dict[str, Any]:
+    """One scripted LLM call and one tool call; each real call appends to ``calls_file``."""
+    from omium.producers import llm_call, tool_call
+
+    calls = Path(state["calls_file"])
+    suffix = Path(state["suffix_file"]).read_text() if "suffix_file" in state else ""
+
+    def provider() -> dict[str, Any]:
+        with calls.open("a") as f:
+            f.write("llm\n")
+        return {
+            "answer": state["question"].upper(),
+            "usage": {"input_tokens": 7, "output_tokens": 3},
+        }
+
+    def count() -> int:
+        with calls.open("a") as f:
+            f.write("tool\n")
+        return len(state["question"])
+
+    reply = await llm_call("scripted", {"q": state["question"] + suffix}, provider)
+    length = await tool_call("count", {"text": state["question"]}, count)
+    return {"answer": reply["answer"], "length": length}

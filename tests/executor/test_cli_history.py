@@ -105,3 +105,20 @@ def test_history_commands__bad_input_is_one_line(
     code, _, err = cli(capsys, *[a.replace("{id}", run_id) for a in argv])
     assert code in (1, 2)
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_replay__reexecute_runs_the_steps_again_here(
+    run_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, "replay", run_id, "--reexecute", "--live", "*", "--json")
+    assert code == 0, out
+    report = orjson.loads(out)
+    assert [(s["name"], s["mode"], s["result"]) for s in report["steps"]] == [
+        ("add", "live", "completed"),
+        ("double", "live", "completed"),
+        ("inc", "live", "completed"),
+    ]
+    assert report["divergence"] is None and report["live_calls"] == 0
+    assert report["state"]["total"] == 5
+    code, _, err = cli(capsys, "replay", run_id, "--live", "add")
+    assert code == 2 and "--live and --until-step go with --reexecute" in err
