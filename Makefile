@@ -18,13 +18,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,kafka]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# The main job on the embedded default: run the example pipeline, then show what the
-# log recorded (the execution's steps and checkpoints, then its raw events).
+# The main job on the embedded default: run the example pipeline, list its checkpoints,
+# replay it as it was at one of them, then roll back to it with an edited input (a new
+# attempt; nothing is deleted) and show both attempts.
 demo: install
 	@id=demo-$$(date +%s); \
 	  $(BIN)/omium run examples/pipeline.yaml --follow --execution-id $$id && \
-	  echo "--- omium executions show $$id" && $(BIN)/omium executions show $$id && \
-	  echo "--- omium log read --execution $$id" && $(BIN)/omium log read --execution $$id
+	  echo "--- omium checkpoints $$id" && $(BIN)/omium checkpoints $$id && \
+	  echo "--- omium replay $$id --to-checkpoint a1-1-measure" && \
+	  $(BIN)/omium replay $$id --to-checkpoint a1-1-measure && \
+	  echo "--- omium rollback $$id --to a1-1-measure --set top=2 --follow" && \
+	  $(BIN)/omium rollback $$id --to a1-1-measure --set top=2 --follow && \
+	  echo "--- omium executions show $$id" && $(BIN)/omium executions show $$id
 
 lint: install
 	$(BIN)/ruff check .

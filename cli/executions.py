@@ -121,14 +121,20 @@ def show(
         )
     console.print(table)
     if view.output is not None:
-        text = orjson.dumps(view.output).decode()
-        if len(text) <= 2000:
-            console.print_json(text)
-        else:  # a page of JSON helps nobody here; --json has all of it
-            keys = ", ".join(view.output)
-            console.print(
-                f"output: {len(text):,} bytes of JSON with keys {keys} (see --json)", markup=False
-            )
+        print_json(console, "output", view.output)
+
+
+def print_json(console: Console, label: str, value: dict[str, Any]) -> None:
+    """Pretty JSON, or for a big value a one-line summary (``--json`` has all of it)."""
+    text = orjson.dumps(value).decode()
+    if len(text) <= 2000:
+        console.print(f"{label}:")
+        console.print_json(text)
+    else:  # a page of JSON helps nobody here
+        keys = ", ".join(value)
+        console.print(
+            f"{label}: {len(text):,} bytes of JSON with keys {keys} (see --json)", markup=False
+        )
 
 
 @app.command("list")

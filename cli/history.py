@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
+from omium.cli.executions import print_json
 from omium.cli.runs import LocalWorker
 from omium.processors import history, service
 from omium.processors.reader import open_reader
@@ -164,8 +165,7 @@ def _print_replay(result: Replayed, verify: bool) -> None:
             str(entry.attempt), str(entry.seq), entry.ts.strftime("%H:%M:%S.%f")[:-3], entry.summary
         )
     console.print(table)
-    console.print("state:")
-    console.print_json(orjson.dumps(result.view.state).decode())
+    print_json(console, "state", result.view.state)
     if verify:
         if not result.mismatches:
             console.print("verified: every checkpoint matches the state its events add up to")
