@@ -323,14 +323,13 @@ def rollback_command(
         log = open_log(url)
         reader = open_reader(log)
         try:
-            view = await history.rollback(log, execution_id, to, overrides, reader)
-            attempt = max([view.attempt, *view.last_seq]) + 1
+            request = await history.rollback(log, execution_id, to, overrides, reader)
             status = "requested"
             if follow:
-                status = await _follow_attempt(log, execution_id, attempt, json_)
+                status = await _follow_attempt(log, request, json_)
             return {
                 "execution_id": execution_id,
-                "attempt": attempt,
+                "attempt": request.attempt,
                 "from_checkpoint": to,
                 "status": status,
             }
@@ -349,22 +348,25 @@ def rollback_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-async def _follow_attempt(log: Any, execution_id: str, attempt: int, quiet: bool) -> str:
+async def _follow_attempt(log: Any, request: history.RollbackRequest, quiet: bool) -> str:
+    execution_id = request.view.execution_id
     local = LocalWorker(log, execution_id)
-    last: ExecutionView | None = None
+    outcome: str | None = None
 
     def done(view: ExecutionView) -> bool:
-        nonlocal last
-        last = view
-        return view.attempt >= attempt and view.finished
+        nonlocal outcome
+        outcome = request.outcome(view)
+        return outcome is not None
 
     try:
         async for event in service.follow(log, execution_id, check=local.check, done=done):
-            if event.attempt >= attempt and not quiet:
+            if not quiet and (
+                event.attempt >= request.attempt or event.type == "execution.resumed"
+            ):
                 typer.echo(f"  a{event.attempt} #{event.seq} {describe(event)}")
     finally:
         await local.close()
-    return last.status if last is not None else "unknown"
+    return outcome or "unknown"
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,12 @@ from omium.infra.topics import VIEWS_CHANGELOG
 from omium.producers import EventLog, Record
 from omium.producers.partitioner import partition_for
 from omium.projections import ExecutionView, view_from_dict
+from omium.schemas import LogError, TopicNotFound
+
+
+class NoViews(LogError):
+    """The cluster has no projections yet: no processor ever ran on it."""
+
 
 #: offsets read per backward step
 WINDOW = 2000
@@ -38,9 +44,18 @@ class ChangelogReader:
         self.log = log
         self.window = window
 
+    async def _partitions(self) -> int:
+        try:
+            return await self.log.partitions(self.topic)
+        except TopicNotFound:
+            raise NoViews(
+                f"no execution views on {self.log.url} yet",
+                hint="start `omium processors` (or `omium worker`) against it",
+            ) from None
+
     async def execution(self, execution_id: str) -> ExecutionView | None:
         """See :class:`~omium.processors.reader.ProjectionReader`."""
-        partitions = await self.log.partitions(self.topic)
+        partitions = await self._partitions()
         partition = partition_for(execution_id, partitions)
         end = (await self.log.end_offsets(self.topic)).get(partition, 0)
         while end > 0:
@@ -55,6 +70,7 @@ class ChangelogReader:
     async def executions(self, status: str | None = None) -> list[ExecutionView]:
         """Every execution: the whole changelog (at scale, ask analytics instead)."""
         latest: dict[str, Record] = {}
+        await self._partitions()
         for partition, end in (await self.log.end_offsets(self.topic)).items():
             for record in await self.log.read(self.topic, partition, 0, end):
                 if record.key is not None:

@@ -8,8 +8,10 @@ owns the execution records ``execution.rolled_back`` and continues as a new atte
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from omium.processors.changelog import NoViews
 from omium.processors.reader import ProjectionReader
 from omium.processors.service import NotFound, show
 from omium.processors.worker import CLOCK_SKEW_MS, COMMANDS
@@ -32,6 +34,21 @@ def _pairs(records: list[Record]) -> list[tuple[Any, tuple[str, int, int]]]:
     ]
 
 
+@dataclass(frozen=True)
+class RollbackRequest:
+    """A rollback command sent: the view it was checked against, its id, the attempt due."""
+
+    view: ExecutionView
+    command_id: str
+    attempt: int
+
+    def outcome(self, view: ExecutionView) -> str | None:
+        """The new attempt's end status, ``refused``, or None while pending or running."""
+        if view.attempt >= self.attempt:
+            return view.status if view.finished else None
+        return "refused" if self.command_id in view.applied_commands else None
+
+
 async def events_of(
     log: EventLog, execution_id: str, reader: ProjectionReader | None = None
 ) -> list[Record]:
@@ -43,7 +60,10 @@ async def events_of(
     """
     start = 0
     if reader is not None:
-        view = await reader.execution(execution_id)
+        try:
+            view = await reader.execution(execution_id)
+        except NoViews:
+            view = None  # no processor ran yet: read the partition from its start
         if view is not None and view.first_position is not None:
             start = view.first_position[2]
     records = await log.read_execution(execution_id, start=start)
@@ -111,7 +131,7 @@ async def rollback(
     checkpoint_id: str,
     overrides: Mapping[str, Any],
     reader: ProjectionReader | None = None,
-) -> ExecutionView:
+) -> RollbackRequest:
     """Ask the execution's worker to continue from ``checkpoint_id`` as a new attempt."""
     view, _ = await checkpoints(log, execution_id, reader=reader)
     target = _checkpoint(view, checkpoint_id)
@@ -121,21 +141,21 @@ async def rollback(
             "only step checkpoints can be continued from"
         )
     original = await original_run(log, view, "rolled back")
-    await log.append(
-        from_dict(
-            {
-                "type": "rollback",
-                "execution_id": execution_id,
-                "tenant_id": original.tenant_id,
-                "payload": {
-                    "checkpoint_id": checkpoint_id,
-                    "overrides": dict(overrides),
-                    "run": original.payload.model_dump(mode="json"),
-                },
-            }
-        )
+    command = from_dict(
+        {
+            "type": "rollback",
+            "execution_id": execution_id,
+            "tenant_id": original.tenant_id,
+            "payload": {
+                "checkpoint_id": checkpoint_id,
+                "overrides": dict(overrides),
+                "run": original.payload.model_dump(mode="json"),
+            },
+        }
     )
-    return view
+    await log.append(command)
+    # the worker opens the attempt after the newest one (also a newer branch's)
+    return RollbackRequest(view, str(command.event_id), max([view.attempt, *view.last_seq]) + 1)
 
 
 async def original_run(log: EventLog, view: ExecutionView, action: str) -> Run:

@@ -24,10 +24,12 @@ import orjson
 import pytest
 from procs import tail, wait_for_line
 
-from omium.processors.changelog import ChangelogReader
+from omium.processors import history
+from omium.processors.changelog import ChangelogReader, NoViews
 from omium.processors.projector import DLQ
 from omium.processors.rebuild import differences, rebuild
 from omium.producers import EventLog, Position, Recorder, open_log
+from omium.projections import Until
 
 pytestmark = pytest.mark.kafka
 
@@ -161,3 +163,16 @@ async def test_faust_projections__equal_a_rebuild_after_ten_sigkills(
         if processor.proc is not None and processor.proc.poll() is None:
             os.kill(processor.proc.pid, signal.SIGKILL)
             processor.proc.wait(10)
+
+
+async def test_changelog_reader__without_processors_says_how_to_start_them(
+    kafka_log: EventLog,
+) -> None:
+    rec = Recorder(kafka_log, "ex-early")
+    await rec.emit("execution.submitted", workflow="w", inputs={"a": 1})
+    reader = ChangelogReader(kafka_log)
+    with pytest.raises(NoViews, match="no execution views on .*; start `omium processors`"):
+        await reader.execution("ex-early")
+    # replay does not need them: it reads the partition from its start instead
+    result = await history.replay_execution(kafka_log, "ex-early", Until(), reader=reader)
+    assert result.view.state == {"a": 1}
