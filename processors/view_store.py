@@ -10,7 +10,7 @@ processes see the last committed batch while a projector writes the next.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,15 +71,6 @@ class SqliteViews:
     def applied(self) -> dict[int, int]:
         """Per partition, the next offset to fold."""
         return dict(self._db.execute("SELECT partition, next_offset FROM applied").fetchall())
-
-    def load(self, execution_ids: Iterable[str]) -> dict[str, ExecutionView]:
-        """The stored views of these executions (those that have one)."""
-        found = {}
-        for execution_id in execution_ids:
-            view = self.get(execution_id)
-            if view is not None:
-                found[execution_id] = view
-        return found
 
     def get(self, execution_id: str) -> ExecutionView | None:
         """One execution's view, or None."""

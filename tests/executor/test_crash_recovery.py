@@ -41,6 +41,7 @@ def start_worker(url: str, log_file: Path) -> subprocess.Popen[bytes]:
         )
 
 
+@pytest.mark.timeout(400)
 @pytest.mark.parametrize("kind", ["sqlite-file", "kafka"])
 async def test_sigkill__executions_resume_and_finish_correctly(
     kind: str, log_url: Callable[[str], str], tmp_path: Path

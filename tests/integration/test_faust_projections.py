@@ -121,6 +121,7 @@ async def dead_letters(log: EventLog) -> set[tuple[int, int]]:
     return found
 
 
+@pytest.mark.timeout(400)
 async def test_faust_projections__equal_a_rebuild_after_ten_sigkills(
     kafka_log: EventLog, tmp_path: Path
 ) -> None:
