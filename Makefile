@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint unit bench-log bench-executor kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections kafka-up kafka-down kafka-status clean
 
 install: $(STAMP)
 
@@ -52,6 +52,9 @@ bench-log: install
 
 bench-executor: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_executor.py
+
+bench-projections: install
+	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_projections.py
 
 kafka-up:
 	$(KAFKA) up

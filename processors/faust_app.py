@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +85,14 @@ def build_app(
         **raw_types(),
     )
     name = f"{VIEWS_APP}:{instance_id or os.getpid()}"
+    cache = ViewCache()
 
     @app.agent(events)
     async def fold(stream: faust.StreamT[bytes]) -> None:
         # take_events exists on faust's Stream, not on the StreamT protocol it is typed as
         async for batch in stream.take_events(BATCH, within=WITHIN):  # type: ignore[attr-defined]
             try:
-                await _fold_batch(batch, table, dlq, name)
+                await _fold_batch(batch, table, dlq, name, cache)
             except Exception:  # not a poison record (those go to the DLQ): stop unacked
                 logger.exception("omium projections: cannot fold a batch; exiting unacked")
                 logging.shutdown()
@@ -103,7 +106,43 @@ def raw_types() -> dict[str, Any]:
     return {"key_type": bytes, "value_type": bytes}
 
 
-async def _fold_batch(batch: Sequence[Any], table: Any, dlq: Any, name: str) -> None:
+class ViewCache:
+    """Decoded views by execution id, valid while the table still holds the very bytes.
+
+    Decoding a stored view costs more than folding an event into it. The table's memory
+    store keeps the object it was given, so an identity check tells whether the table
+    still holds what this process wrote (after a rebalance or recovery it holds other
+    objects, and the view is decoded again). Bounded: the oldest entries go first.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._views: OrderedDict[str, tuple[bytes, ExecutionView]] = OrderedDict()
+
+    def get(self, execution_id: str, stored: bytes) -> ExecutionView:
+        """The view ``stored`` holds, decoded at most once."""
+        hit = self._views.get(execution_id)
+        if hit is not None and hit[0] is stored:
+            self._views.move_to_end(execution_id)
+            return hit[1]
+        view = view_from_dict(orjson.loads(stored))
+        self.put(execution_id, stored, view)
+        return view
+
+    def put(self, execution_id: str, stored: bytes, view: ExecutionView) -> None:
+        """Remember that ``stored`` is ``view`` (as stored: without checkpoint snapshots)."""
+        if any(c.state is not None for c in view.checkpoints):
+            checkpoints = tuple(replace(c, state=None) for c in view.checkpoints)
+            view = replace(view, checkpoints=checkpoints)
+        self._views[execution_id] = (stored, view)
+        self._views.move_to_end(execution_id)
+        while len(self._views) > self.size:
+            self._views.popitem(last=False)
+
+
+async def _fold_batch(
+    batch: Sequence[Any], table: Any, dlq: Any, name: str, cache: ViewCache
+) -> None:
     records = [
         Record(
             Position(EVENTS.name, e.message.partition, e.message.offset),
@@ -116,11 +155,13 @@ async def _fold_batch(batch: Sequence[Any], table: Any, dlq: Any, name: str) -> 
 
     def load(execution_id: str) -> ExecutionView | None:
         stored = table.get(execution_id.encode())
-        return view_from_dict(orjson.loads(stored)) if stored is not None else None
+        return cache.get(execution_id, stored) if stored is not None else None
 
     folded: Folded = fold_records(records, load, processor=name)
     for execution_id, view in folded.views.items():
-        table[execution_id.encode()] = orjson.dumps(view_to_dict(view))
+        stored = orjson.dumps(view_to_dict(view))
+        table[execution_id.encode()] = stored
+        cache.put(execution_id, stored, view)
     for dead in folded.dead:
         logger.warning(
             "omium projections: %s@%s to the DLQ: %s", dead.partition, dead.offset, dead.reason

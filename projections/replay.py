@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from omium.projections.executions import apply_at
-from omium.projections.timeline import Timeline, apply_timeline
+from omium.projections.timeline import Timeline, fold_timeline
 from omium.projections.views import ExecutionView, Pos
 from omium.schemas import CheckpointCreated, Event, OmiumError
 
@@ -88,10 +88,10 @@ def replay(
         raise NoSuchPoint("the execution has no events to replay")
     stop = _stop_index(events, until)
     view = ExecutionView(execution_id=events[0][0].execution_id)
-    timeline = Timeline(execution_id=view.execution_id)
+    folded = events[: stop + 1]
+    timeline = fold_timeline((e for e, _ in folded), positions=(p for _, p in folded))
     mismatches: list[Mismatch] = []
-    for event, position in events[: stop + 1]:
-        timeline = apply_timeline(event, timeline, position)
+    for event, position in folded:
         view = apply_at(event, view, position)
         if verify and isinstance(event, CheckpointCreated):
             diff = state_diff(view.state, event.payload.state)
