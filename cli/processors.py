@@ -116,6 +116,20 @@ def spawn(url: str) -> subprocess.Popen[bytes]:
     )
 
 
+async def supervise(children: list[subprocess.Popen[bytes]], url: str, stop: asyncio.Event) -> None:
+    """Start the processors again when they exit on an error.
+
+    They exit on purpose when they cannot fold a batch (see ``faust_app``), to have it
+    delivered again; the newest child is ``children[-1]``.
+    """
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        code = children[-1].poll()
+        if code is not None and code != 0 and not stop.is_set():
+            typer.echo(f"omium worker: processors exited ({code}); starting them again", err=True)
+            children.append(spawn(url))
+
+
 def _term_with_parent() -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -230,9 +231,10 @@ def worker_command(
         typer.echo(f"omium worker {worker.name} on {log.url} (concurrency {concurrency})", err=True)
         stop = asyncio.Event()
         side: list[asyncio.Task[None]] = []
-        child = None
+        children: list[subprocess.Popen[bytes]] = []
         if processors and procs.is_kafka(log):
-            child = procs.spawn(log.url)
+            children.append(procs.spawn(log.url))
+            side.append(asyncio.create_task(procs.supervise(children, log.url, stop)))
         elif processors:
             side.append(asyncio.create_task(procs.projector(log).run(stop)))
         try:
@@ -242,9 +244,9 @@ def worker_command(
             for task in side:
                 with contextlib.suppress(Exception):
                     await task
-            if child is not None:
-                child.terminate()
-                await asyncio.to_thread(child.wait, 30)
+            for proc in children:
+                proc.terminate()
+                await asyncio.to_thread(proc.wait, 30)
             await log.close()
 
     run(serve())

@@ -73,7 +73,7 @@ class ChangelogReader:
         await self._partitions()
         for partition, end in (await self.log.end_offsets(self.topic)).items():
             for record in await self.log.read(self.topic, partition, 0, end):
-                if record.key is not None:
+                if record.key is not None and not record.key.startswith("__omium"):
                     latest[record.key] = record
         views = [v for v in map(_view, latest.values()) if v is not None]
         views = [v for v in views if status is None or v.status == status]

@@ -6,12 +6,14 @@ once into the ``executions`` table (raw bytes: the stored view as JSON). faust w
 table's changelog to the partition of the source record, so a view sits on the same
 partition number as its execution's events, where :class:`ChangelogReader` looks for it.
 
-Guarantees: at-least-once. faust commits source offsets every ``commit_interval`` after
-flushing the changelog writes; a crash re-delivers what followed the last commit and the
-fold's per-attempt seq check makes the second pass change nothing. faust's
+Guarantees: at-least-once. Each batch's view writes are acknowledged by Kafka before its
+events are (see :func:`_fold_batch`), and faust commits acknowledged offsets every
+``commit_interval``; a crash re-delivers what followed the last commit and the fold's
+per-attempt seq check makes the second pass change nothing. faust's
 ``exactly_once`` is not used (open duplicate bugs). A record the fold cannot read goes to
-``omium.dlq``; any other error ends the process at once (``os._exit``) so that nothing past
-the last commit is acknowledged: faust would otherwise ack the failing batch and go on.
+``omium.dlq``; any other error (or a hole in the offsets faust delivers) replaces the
+process with a fresh one at once (:func:`restart_unacked`), so that nothing past the last
+commit is acknowledged: faust would otherwise ack the failing batch and go on.
 
 Pitfalls measured here (see README): the memory store rebuilds the table by replaying the
 changelog on every start (about 4,000 records/s); without a static
@@ -21,13 +23,15 @@ expire; an id shared by two live processes makes them fence each other.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sys
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import orjson
@@ -86,17 +90,22 @@ def build_app(
     )
     name = f"{VIEWS_APP}:{instance_id or os.getpid()}"
     cache = ViewCache()
+    offsets = OffsetGuard(table)
 
     @app.agent(events)
     async def fold(stream: faust.StreamT[bytes]) -> None:
         # take_events exists on faust's Stream, not on the StreamT protocol it is typed as
         async for batch in stream.take_events(BATCH, within=WITHIN):  # type: ignore[attr-defined]
             try:
-                await _fold_batch(batch, table, dlq, name, cache)
+                fresh = offsets.new_records(batch)
+                if fresh:
+                    await _fold_batch(fresh, table, dlq, name, cache, offsets.markers(fresh))
+            except SkippedRecords as hole:
+                logger.warning("omium projections: %s; restarting unacked", hole)
+                restart_unacked()
             except Exception:  # not a poison record (those go to the DLQ): stop unacked
-                logger.exception("omium projections: cannot fold a batch; exiting unacked")
-                logging.shutdown()
-                os._exit(70)
+                logger.exception("omium projections: cannot fold a batch; restarting unacked")
+                restart_unacked()
 
     return app
 
@@ -104,6 +113,66 @@ def build_app(
 def raw_types() -> dict[str, Any]:
     """Table codecs: faust picks them from the types (bytes means raw)."""
     return {"key_type": bytes, "value_type": bytes}
+
+
+def restart_unacked() -> NoReturn:
+    """Replace this process with a fresh run of the same command, acknowledging nothing.
+
+    faust would ack a batch whose agent raised and go on; a new process image instead
+    resumes every partition from its last commit (same pid, same static membership id,
+    so it gets its partitions back at once). Exit code 70 if the exec fails.
+    """
+    logging.shutdown()
+    try:
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    finally:
+        os._exit(70)
+
+
+class SkippedRecords(Exception):  # noqa: N818 - the stream did, not us
+    """The stream delivered a partition's records with a hole in their offsets."""
+
+
+#: the table key of a partition's applied-offset marker (never an execution id)
+MARKER = "__omium_next_offset__:{}"
+
+
+class OffsetGuard:
+    """The next offset to fold per partition, kept in the table beside the views.
+
+    Seen here: around the end of a restarted worker's recovery, faust delivered a
+    partition's records 90, 91, 97, 100 and acknowledged them; it also goes back (59, then
+    44) when it seeks to the commit. The fold's seq check cannot tell a hole from a legal
+    gap in seq, so each batch also writes, to the changelog partition of its records, the
+    next offset to fold. A record below it was folded already and is skipped (exactly
+    once in effect); a record above it means records were skipped: the process restarts
+    unacknowledged (:func:`restart_unacked`) and reads the partition again from its commit.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def expected(self, partition: int) -> int | None:
+        """The next offset to fold, or None before the first batch of the partition."""
+        stored = self.table.get(MARKER.format(partition).encode())
+        return int(stored) if stored is not None else None
+
+    def new_records(self, batch: Sequence[Any]) -> list[Any]:
+        """The batch less what was folded already; raises :class:`SkippedRecords` on a hole."""
+        fresh, nexts = [], dict[int, int]()
+        for event in batch:
+            partition, offset = event.message.partition, event.message.offset
+            expected = nexts.get(partition, self.expected(partition))
+            if expected is not None and offset > expected:
+                raise SkippedRecords(f"partition {partition}: got offset {offset}, not {expected}")
+            if expected is None or offset == expected:
+                fresh.append(event)
+                nexts[partition] = offset + 1
+        return fresh
+
+    def markers(self, batch: Sequence[Any]) -> dict[int, int]:
+        """Per partition of ``batch``, the next offset once it is folded."""
+        return {e.message.partition: e.message.offset + 1 for e in batch}
 
 
 class ViewCache:
@@ -141,7 +210,12 @@ class ViewCache:
 
 
 async def _fold_batch(
-    batch: Sequence[Any], table: Any, dlq: Any, name: str, cache: ViewCache
+    batch: Sequence[Any],
+    table: Any,
+    dlq: Any,
+    name: str,
+    cache: ViewCache,
+    markers: dict[int, int],
 ) -> None:
     records = [
         Record(
@@ -158,15 +232,29 @@ async def _fold_batch(
         return cache.get(execution_id, stored) if stored is not None else None
 
     folded: Folded = fold_records(records, load, processor=name)
+    # What `table[key] = value` does, keeping the changelog write's future: the batch's
+    # events are acknowledged (and later committed) only once Kafka has every view it
+    # changed. faust's own flush before a commit gives up after 0.1 s per queued message,
+    # and a message on its way from faust's buffer to aiokafka's is in neither; a kill
+    # then lost views whose events were already committed (a view without a step's end).
+    sent: list[Awaitable[Any]] = []
     for execution_id, view in folded.views.items():
-        stored = orjson.dumps(view_to_dict(view))
-        table[execution_id.encode()] = stored
+        stored, key = orjson.dumps(view_to_dict(view)), execution_id.encode()
+        table.data[key] = stored
+        sent.append(table.send_changelog(None, key, stored))
         cache.put(execution_id, stored, view)
+    for partition, offset in markers.items():
+        key, value = MARKER.format(partition).encode(), str(offset).encode()
+        table.data[key] = value
+        sent.append(table.send_changelog(partition, key, value))
     for dead in folded.dead:
         logger.warning(
             "omium projections: %s@%s to the DLQ: %s", dead.partition, dead.offset, dead.reason
         )
-        await dlq.send(
-            key=dead.key.encode() if dead.key is not None else None,
-            value=orjson.dumps(dead.model_dump(mode="json")),
+        sent.append(
+            await dlq.send(
+                key=dead.key.encode() if dead.key is not None else None,
+                value=orjson.dumps(dead.model_dump(mode="json")),
+            )
         )
+    await asyncio.gather(*sent)

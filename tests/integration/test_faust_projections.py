@@ -112,6 +112,21 @@ async def record_runs(log: EventLog, poison: list[Position]) -> None:
         await rec.emit("execution.completed", output={"steps": STEPS})
 
 
+async def history_of(log: EventLog, diffs: dict[str, list[str]]) -> str:
+    """Every changelog version of the executions whose views differ (for the failure)."""
+    lines = []
+    topic = ChangelogReader.topic
+    for partition, end in (await log.end_offsets(topic)).items():
+        for record in await log.read(topic, partition, 0, end):
+            if record.key in diffs:
+                view = orjson.loads(record.value)
+                lines.append(
+                    f"{record.key} @{partition}/{record.position.offset}: "
+                    f"last_seq={view['last_seq']} usage={view['usage']}"
+                )
+    return "\n".join(lines)
+
+
 async def dead_letters(log: EventLog) -> set[tuple[int, int]]:
     found = set()
     for partition in range(await log.partitions(DLQ)):
@@ -147,7 +162,14 @@ async def test_faust_projections__equal_a_rebuild_after_ten_sigkills(
             if not diffs:
                 break
             await asyncio.sleep(0.2)
-        assert diffs == {}, f"{diffs}\n{tail(processor.log_file)}"
+        shown = {
+            k: {
+                n: (getattr(live.get(k), n, None), getattr(expected.views.get(k), n, None))
+                for n in names
+            }
+            for k, names in diffs.items()
+        }
+        assert diffs == {}, f"{shown}\n{await history_of(kafka_log, diffs)}"
         for view in live.values():
             assert view.status == "completed" and view.usage.llm_calls == STEPS
         one = await reader.execution("ex-07")
