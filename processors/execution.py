@@ -271,7 +271,7 @@ class ExecutionRunner:
                 ),
             )
             return rec, state, index
-        attempt = max([view.attempt, *view.last_seq]) + 1
+        attempt = view.next_attempt
         branch = Recorder(
             self.log, self.execution_id, attempt=attempt, tenant_id=self.command.tenant_id
         )

@@ -29,7 +29,6 @@ import os
 import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -39,7 +38,7 @@ import orjson
 from omium.infra.topics import DLQ, EVENTS, VIEWS_APP, VIEWS_CHANGELOG
 from omium.processors.projector import Folded, fold_records
 from omium.producers import Position, Record
-from omium.projections import ExecutionView, view_from_dict, view_to_dict
+from omium.projections import ExecutionView, view_from_dict, view_to_dict, without_states
 
 logger = logging.getLogger("omium.processors")
 
@@ -200,10 +199,7 @@ class ViewCache:
 
     def put(self, execution_id: str, stored: bytes, view: ExecutionView) -> None:
         """Remember that ``stored`` is ``view`` (as stored: without checkpoint snapshots)."""
-        if any(c.state is not None for c in view.checkpoints):
-            checkpoints = tuple(replace(c, state=None) for c in view.checkpoints)
-            view = replace(view, checkpoints=checkpoints)
-        self._views[execution_id] = (stored, view)
+        self._views[execution_id] = (stored, without_states(view))
         self._views.move_to_end(execution_id)
         while len(self._views) > self.size:
             self._views.popitem(last=False)

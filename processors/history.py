@@ -154,8 +154,7 @@ async def rollback(
         }
     )
     await log.append(command)
-    # the worker opens the attempt after the newest one (also a newer branch's)
-    return RollbackRequest(view, str(command.event_id), max([view.attempt, *view.last_seq]) + 1)
+    return RollbackRequest(view, str(command.event_id), view.next_attempt)
 
 
 async def original_run(log: EventLog, view: ExecutionView, action: str) -> Run:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from omium.processors.control import Control, load_view
 from omium.processors.execution import ExecutionRunner
 from omium.producers import EventLog, Record, Subscription
+from omium.projections import ExecutionView
 from omium.schemas import Cancel, Event, InvalidEvent, Pause, Resume, Rollback, Run
 
 COMMANDS = "omium.commands"
@@ -141,9 +142,7 @@ class Worker:
         if view.status != "unknown":
             self._notify(f"resuming {execution_id} after its last checkpoint")
         control = Control(paused=view.status == "paused")  # a resume may follow at once
-        runner = ExecutionRunner(self.log, command, control, worker=self.name)
-        task = asyncio.create_task(runner.run(view, self._slots), name=f"omium:{execution_id}")
-        self.running[execution_id] = _Running(task, control, pair, offset, view.applied_commands)
+        self._launch(command, control, view, pair, offset)
 
     async def _continue(self, command: Rollback, pair: tuple[str, int], offset: int) -> None:
         """A rollback of an execution that does not run here (finished, or never started).
@@ -170,9 +169,23 @@ class Worker:
         control = Control(paused=view.status == "paused")
         if not applied:
             control.roll_back(command)
-        runner = ExecutionRunner(self.log, run, control, worker=self.name)
-        task = asyncio.create_task(runner.run(view, self._slots), name=f"omium:{execution_id}")
-        self.running[execution_id] = _Running(task, control, pair, offset, view.applied_commands)
+        self._launch(run, control, view, pair, offset)
+
+    def _launch(
+        self,
+        command: Run,
+        control: Control,
+        view: ExecutionView,
+        pair: tuple[str, int],
+        offset: int,
+    ) -> None:
+        """Run ``command``'s execution in a task, held uncommitted at ``offset`` until done."""
+        runner = ExecutionRunner(self.log, command, control, worker=self.name)
+        name = f"omium:{command.execution_id}"
+        task = asyncio.create_task(runner.run(view, self._slots), name=name)
+        self.running[command.execution_id] = _Running(
+            task, control, pair, offset, view.applied_commands
+        )
 
     # -- bookkeeping --------------------------------------------------------------------
 

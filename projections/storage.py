@@ -9,6 +9,7 @@ the log rather than read.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -131,4 +132,6 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
 
 def without_states(view: ExecutionView) -> ExecutionView:
     """``view`` as a store keeps it (checkpoint snapshots left in the log)."""
-    return view_from_dict(view_to_dict(view))
+    if all(c.state is None for c in view.checkpoints):
+        return view
+    return replace(view, checkpoints=tuple(replace(c, state=None) for c in view.checkpoints))

@@ -123,6 +123,11 @@ class ExecutionView:
         """The newest seq of the current attempt."""
         return self.last_seq.get(self.attempt, 0)
 
+    @property
+    def next_attempt(self) -> int:
+        """The attempt a rollback opens: after the newest one (also a newer branch's)."""
+        return max([self.attempt, *self.last_seq]) + 1
+
     def last_checkpoint(self, attempt: int | None = None) -> CheckpointView | None:
         """The newest checkpoint of ``attempt`` (default: the current attempt)."""
         wanted = self.attempt if attempt is None else attempt
