@@ -26,6 +26,14 @@ from pydantic import (
 )
 
 from omium.schemas.errors import ConfigError
+from omium.schemas.workflow_frameworks import (
+    CrewAgentSpec,
+    CrewSection,
+    CrewTaskSpec,
+    LLMConfig,
+    check_call,
+    check_name,
+)
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -101,8 +109,11 @@ class PythonStep(BaseModel):
         return value
 
 
+_CREW_FIELDS = ("crew", "process", "llm", "manager_llm", "agents", "tasks")
+
+
 class WorkflowSpec(BaseModel):
-    """A whole workflow file."""
+    """A whole workflow file (framework sections: :mod:`omium.schemas.workflow_frameworks`)."""
 
     model_config = _STRICT
 
@@ -110,11 +121,37 @@ class WorkflowSpec(BaseModel):
     description: str | None = None
     framework: Literal["python", "langgraph", "crewai"] = "python"
     inputs: dict[str, JsonValue] = Field(default_factory=dict)
-    steps: list[PythonStep] = Field(default_factory=list)
     timeout: Duration | None = None
+    # framework: python
+    steps: list[PythonStep] = Field(default_factory=list)
+    # framework: langgraph
+    graph: str | None = Field(None, description="module:factory of a graph (compiled or not)")
+    agent_nodes: list[str] = Field(default_factory=list)
+    # framework: crewai
+    crew: str | None = Field(None, description="module:factory returning a Crew")
+    process: Literal["sequential", "hierarchical"] = "sequential"
+    llm: LLMConfig | None = None
+    manager_llm: LLMConfig | None = None
+    agents: list[CrewAgentSpec] = Field(default_factory=list)
+    tasks: list[CrewTaskSpec] = Field(default_factory=list)
+
+    def crew_section(self) -> CrewSection:
+        """The CrewAI fields as one model."""
+        return CrewSection.model_validate({f: getattr(self, f) for f in _CREW_FIELDS})
 
     @model_validator(mode="after")
-    def _steps(self) -> WorkflowSpec:
+    def _framework(self) -> WorkflowSpec:
+        used = {
+            "python": bool(self.steps),
+            "langgraph": self.graph is not None or bool(self.agent_nodes),
+            "crewai": any(f in self.model_fields_set for f in _CREW_FIELDS),
+        }
+        for framework, present in used.items():
+            if present and framework != self.framework:
+                raise ValueError(
+                    f"fields of framework {framework!r} in a {self.framework!r} workflow; "
+                    f"set 'framework: {framework}' or remove them"
+                )
         if self.framework == "python":
             if not self.steps:
                 raise ValueError("a python workflow needs at least one step under 'steps'")
@@ -123,8 +160,14 @@ class WorkflowSpec(BaseModel):
                 if step.name in seen:
                     raise ValueError(f"two steps are named {step.name!r}; names must be unique")
                 seen.add(step.name)
-        elif self.framework in ("langgraph", "crewai"):
-            raise ValueError(f"framework {self.framework!r} is not supported yet; use 'python'")
+        elif self.framework == "langgraph":
+            if self.graph is None:
+                raise ValueError("a langgraph workflow needs 'graph: module:factory'")
+            check_call(self.graph)
+            for node in self.agent_nodes:
+                check_name(node)
+        else:
+            self.crew_section().check()
         return self
 
 
