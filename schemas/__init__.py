@@ -8,7 +8,16 @@ and the error tree in :mod:`omium.schemas.errors`.
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
 from omium.schemas.alerts import AlertRaised
 from omium.schemas.base import Command, ErrorInfo, Event, Payload
-from omium.schemas.checkpoints import CheckpointCreated
+from omium.schemas.checkpoints import (
+    CheckpointCreated,
+    CheckpointRef,
+    CheckpointRunsDeleted,
+    CheckpointsPruned,
+    CheckpointThreadDeleted,
+    CheckpointWritesSaved,
+    PendingWrite,
+    SerializedValue,
+)
 from omium.schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, from_dict, validate
 from omium.schemas.commands import Cancel, Pause, Resume, Rollback, Run
 from omium.schemas.dlq import DeadLetter
@@ -55,6 +64,11 @@ __all__ = [
     "AnyFact",
     "Cancel",
     "CheckpointCreated",
+    "CheckpointRef",
+    "CheckpointRunsDeleted",
+    "CheckpointThreadDeleted",
+    "CheckpointWritesSaved",
+    "CheckpointsPruned",
     "Command",
     "ConfigError",
     "DeadLetter",
@@ -79,9 +93,11 @@ __all__ = [
     "OmiumError",
     "Pause",
     "Payload",
+    "PendingWrite",
     "Resume",
     "Rollback",
     "Run",
+    "SerializedValue",
     "StepCompleted",
     "StepFailed",
     "StepRetried",

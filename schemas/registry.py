@@ -9,7 +9,13 @@ from pydantic import Field
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
 from omium.schemas.alerts import AlertRaised
 from omium.schemas.base import Event
-from omium.schemas.checkpoints import CheckpointCreated
+from omium.schemas.checkpoints import (
+    CheckpointCreated,
+    CheckpointRunsDeleted,
+    CheckpointsPruned,
+    CheckpointThreadDeleted,
+    CheckpointWritesSaved,
+)
 from omium.schemas.commands import Cancel, Pause, Resume, Rollback, Run
 from omium.schemas.executions import (
     ExecutionCancelled,
@@ -43,6 +49,10 @@ AnyFact = Annotated[
     | LLMCall
     | ToolCall
     | CheckpointCreated
+    | CheckpointWritesSaved
+    | CheckpointThreadDeleted
+    | CheckpointsPruned
+    | CheckpointRunsDeleted
     | HumanInputRequested
     | HumanInputReceived
     | AlertRaised,
@@ -71,6 +81,10 @@ FACT_TYPES: tuple[type[Event], ...] = (
     LLMCall,
     ToolCall,
     CheckpointCreated,
+    CheckpointWritesSaved,
+    CheckpointThreadDeleted,
+    CheckpointsPruned,
+    CheckpointRunsDeleted,
     HumanInputRequested,
     HumanInputReceived,
     AlertRaised,

@@ -65,6 +65,9 @@ def strategy_for(prop: dict[str, object], defs: dict[str, object]) -> st.SearchS
         return st.booleans()
     if kind == "null":
         return st.none()
+    if kind == "array" and isinstance(prop.get("items"), dict):
+        items = strategy_for(prop["items"], defs)  # type: ignore[arg-type]
+        return st.lists(items, min_size=int(prop.get("minItems", 0)), max_size=3)  # type: ignore[call-overload]
     if kind == "object" and "properties" in prop:
         required = set(prop.get("required", []))  # type: ignore[arg-type]
         props = {k: strategy_for(v, defs) for k, v in prop["properties"].items()}  # type: ignore[attr-defined]
