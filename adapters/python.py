@@ -75,6 +75,18 @@ def resolve_steps(spec: WorkflowSpec, folder: Path, filename: str) -> list[Resol
 
 
 def _import(call: str, folder: Path, where: str) -> StepFunction:
+    function = import_attr(call, folder, where)
+    if not callable(function):
+        raise InvalidSpec(f"{where}: {call} is a {type(function).__name__}, not a function")
+    return function  # type: ignore[no-any-return]
+
+
+def import_attr(call: str, folder: Path, where: str) -> Any:
+    """Import ``module:attribute``, a module file beside the workflow first.
+
+    Raises:
+        InvalidSpec: naming ``where`` (the spec field) and what is missing or failed.
+    """
     module_name, _, attr = call.partition(":")
     with _import_lock:
         try:
@@ -89,12 +101,9 @@ def _import(call: str, folder: Path, where: str) -> StepFunction:
             raise InvalidSpec(
                 f"{where}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
             ) from None
-    function = getattr(module, attr, None)
-    if function is None:
+    if not hasattr(module, attr):
         raise InvalidSpec(f"{where}: module {module_name!r} has no {attr!r}")
-    if not callable(function):
-        raise InvalidSpec(f"{where}: {call} is a {type(function).__name__}, not a function")
-    return function  # type: ignore[no-any-return]
+    return getattr(module, attr)
 
 
 def _load_module(module_name: str, folder: Path) -> ModuleType:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
 import sys
 import time
@@ -276,11 +277,46 @@ def _control(kind: str) -> Any:
     return command
 
 
+def resume_command(
+    execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
+    input_: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="Answer the input the run waits for (a graph's interrupt()), as JSON: "
+            """'{"approved": true}'. A value that is not JSON is sent as a string.""",
+        ),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Resume a paused execution, or answer one that waits for input (--input)."""
+    payload: dict[str, Any] = {"reason": reason}
+    if input_ is not None:
+        try:
+            payload["input"] = json.loads(input_)
+        except json.JSONDecodeError:
+            payload["input"] = input_
+
+    async def send() -> None:
+        log = open_log(url)
+        try:
+            await service.command(log, execution_id, "resume", **payload)
+        finally:
+            await log.close()
+
+    run(send())
+    typer.echo(
+        f"{'input sent to' if input_ is not None else 'resume requested for'} {execution_id}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the root app."""
     app.command("run")(run_command)
     app.command("worker")(worker_command)
     app.command("processors")(procs.processors_command)
     app.command("tail")(tail_command)
-    for kind in ("pause", "resume", "cancel"):
+    for kind in ("pause", "cancel"):
         app.command(kind)(_control(kind))
+    app.command("resume")(resume_command)

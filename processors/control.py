@@ -31,6 +31,10 @@ class Control:
     started: bool = False
     #: a rollback to act on at the next step boundary
     rollback: Rollback | None = None
+    #: a person's answer to the input the run waits for: (resume command id, value)
+    answer: tuple[UUID, Any] | None = None
+    #: set when an answer (or a rollback) arrives for a run that waits for input
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self, paused: bool) -> None:
         if not paused:
@@ -50,6 +54,18 @@ class Control:
         """Pause at the next step boundary, then continue from ``command``'s checkpoint."""
         self.rollback = command
         self.running.set()  # a paused run wakes up to roll back
+        self.answered.set()  # so does one waiting for input
+
+    def give_input(self, cause: UUID, value: Any) -> None:
+        """Answer the input the run waits for (kept until the run asks, if it does not yet)."""
+        self.answer = (cause, value)
+        self.answered.set()
+
+    def take_answer(self) -> tuple[UUID, Any] | None:
+        """The answer given, once (then the run may wait for the next one)."""
+        answer, self.answer = self.answer, None
+        self.answered.clear()
+        return answer
 
 
 async def load_view(log: EventLog, execution_id: str, since_ms: int | None = None) -> ExecutionView:

@@ -102,7 +102,19 @@ async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -
     view = await show(log, execution_id)
     if view.finished:
         raise ConfigError(f"execution {execution_id} already {view.status}; nothing to {kind}")
-    if kind == "resume" and view.status != "paused":
+    answering = kind == "resume" and payload.get("input") is not None
+    if answering and view.status not in ("waiting", "paused"):
+        raise ConfigError(
+            f"execution {execution_id} is {view.status} and waits for no input; "
+            "resume it without --input"
+        )
+    if kind == "resume" and view.status == "waiting" and not answering:
+        prompt = (view.waiting or {}).get("prompt", "")
+        raise ConfigError(
+            f"execution {execution_id} waits for input ({prompt}); "
+            f"answer with `omium resume {execution_id} --input '<JSON>'`"
+        )
+    if kind == "resume" and view.status != "paused" and not answering:
         raise ConfigError(
             f"execution {execution_id} is {view.status}, not paused; nothing to resume"
         )

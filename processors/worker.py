@@ -115,6 +115,8 @@ class Worker:
         if isinstance(command, Pause):
             running.control.pause(command.event_id)
         elif isinstance(command, Resume):
+            if command.payload.input is not None:
+                running.control.give_input(command.event_id, command.payload.input)
             running.control.resume(command.event_id)
         elif isinstance(command, Rollback):
             running.control.roll_back(command)

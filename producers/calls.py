@@ -22,6 +22,7 @@ Tokens are read from the response when it carries a ``usage`` object (``input_to
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -43,16 +44,26 @@ class CallSink(Protocol):
 
 
 _sink: ContextVar[CallSink | None] = ContextVar("omium_call_sink", default=None)
+#: the loop the sink lives on, for calls made from threads (sync framework code)
+_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar("omium_call_loop", default=None)
+
+#: seconds a call from a thread waits for the sink (the provider's own timeouts come first)
+SYNC_CALL_TIMEOUT = 900.0
 
 
 @contextmanager
 def calls_to(sink: CallSink) -> Iterator[None]:
-    """Send the wrapped calls made inside to ``sink``."""
-    token = _sink.set(sink)
+    """Send the wrapped calls made inside to ``sink`` (also those made from threads)."""
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    token, loop_token = _sink.set(sink), _loop.set(loop)
     try:
         yield
     finally:
         _sink.reset(token)
+        _loop.reset(loop_token)
 
 
 async def invoke(fn: Call) -> Any:
@@ -134,3 +145,35 @@ async def llm_call(
 async def tool_call(tool: str, arguments: Any, fn: Call, *, agent: str | None = None) -> Any:
     """Call a tool through ``fn`` (see the module docs); returns its result."""
     return await _call("tool", tool, arguments, fn, **({"agent": agent} if agent else {}))
+
+
+def call_sync(kind: str, name: str, request: Any, fn: Call, **extra: Any) -> Any:
+    """:func:`llm_call` / :func:`tool_call` for sync code running on a worker thread.
+
+    The call goes to the sink on its event loop (``fn`` then runs on a thread of that loop),
+    so sync framework code (a sync LangGraph node, a CrewAI agent) records and replays its
+    calls like async code does.
+
+    Raises:
+        RuntimeError: called on the event loop's own thread, where waiting would deadlock.
+    """
+    sink, loop = _sink.get(), _loop.get()
+    if sink is None or loop is None:
+        return fn()
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        raise RuntimeError(
+            f"a sync {kind} call ({name}) on the event loop's thread would block it; "
+            "use `await llm_call(...)` / `await tool_call(...)` (or the model's ainvoke)"
+        )
+
+    def threaded() -> Any:
+        return asyncio.to_thread(fn)
+
+    future = asyncio.run_coroutine_threadsafe(
+        sink.call(kind, name, request, threaded, **extra), loop
+    )
+    return future.result(SYNC_CALL_TIMEOUT)

@@ -32,6 +32,8 @@ from omium.schemas import (
     ExecutionStarted,
     ExecutionSubmitted,
     ExecutionTimedOut,
+    HumanInputReceived,
+    HumanInputRequested,
     LLMCall,
     StepCompleted,
     StepFailed,
@@ -47,6 +49,7 @@ CAUSED_BY_COMMANDS = (
     ExecutionResumed,
     ExecutionCancelled,
     ExecutionRolledBack,
+    HumanInputReceived,
 )
 
 
@@ -138,7 +141,7 @@ def _(event: ExecutionPaused, view: ExecutionView) -> ExecutionView:
 
 @apply.register
 def _(event: ExecutionResumed, view: ExecutionView) -> ExecutionView:
-    return replace(view, status="running")
+    return replace(view, status="waiting" if view.waiting else "running")
 
 
 @apply.register
@@ -183,10 +186,29 @@ def _(event: ExecutionRolledBack, view: ExecutionView) -> ExecutionView:
         attempt=event.attempt,
         state={**base, **branch.overrides},
         branches=(*view.branches, branch),
+        waiting=None,
         output=None,
         error=None,
         ended_at=None,
     )
+
+
+@apply.register
+def _(event: HumanInputRequested, view: ExecutionView) -> ExecutionView:
+    if view.finished or event.payload.request_id in view.human_inputs:
+        return view
+    waiting = event.payload.model_dump(mode="json")
+    return replace(view, status="waiting", waiting=waiting)
+
+
+@apply.register
+def _(event: HumanInputReceived, view: ExecutionView) -> ExecutionView:
+    answered = {**view.human_inputs, event.payload.request_id: event.payload.value}
+    waiting = view.waiting
+    if waiting is None or waiting.get("request_id") != event.payload.request_id:
+        return replace(view, human_inputs=answered)
+    status = "running" if view.status == "waiting" else view.status
+    return replace(view, status=status, waiting=None, human_inputs=answered)
 
 
 @apply.register

@@ -93,6 +93,8 @@ def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]
         "ended_at": _ts(view.ended_at),
         "first_position": list(view.first_position) if view.first_position else None,
         "last_position": list(view.last_position) if view.last_position else None,
+        "waiting": view.waiting,
+        "human_inputs": view.human_inputs,
     }
 
 
@@ -127,6 +129,8 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
         ended_at=_dt(data["ended_at"]),
         first_position=_pos(data["first_position"]),
         last_position=_pos(data["last_position"]),
+        waiting=data.get("waiting"),
+        human_inputs=data.get("human_inputs", {}),
     )
 
 

@@ -86,7 +86,7 @@ class ExecutionView:
 
     execution_id: str
     workflow: str | None = None
-    status: str = "unknown"  # submitted | running | paused | + TERMINAL
+    status: str = "unknown"  # submitted | running | paused | waiting | + TERMINAL
     attempt: int = 1
     inputs: dict[str, Any] = field(default_factory=dict)
     #: the run's state derived from the inputs and the outputs of completed steps
@@ -101,6 +101,10 @@ class ExecutionView:
     #: attempt -> the newest seq applied (a redelivered event changes nothing)
     last_seq: dict[int, int] = field(default_factory=dict)
     applied_commands: frozenset[str] = frozenset()
+    #: the person's answer the run waits for (``request_id``, ``prompt``, ``expected``, ``step``)
+    waiting: dict[str, Any] | None = None
+    #: request_id -> the answer received (a run resumed after a crash reuses it)
+    human_inputs: dict[str, Any] = field(default_factory=dict)
     submitted_at: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None

@@ -144,7 +144,7 @@ class WorkflowSpec(BaseModel):
         used = {
             "python": bool(self.steps),
             "langgraph": self.graph is not None or bool(self.agent_nodes),
-            "crewai": any(f in self.model_fields_set for f in _CREW_FIELDS),
+            "crewai": self.crew_section() != CrewSection(),
         }
         for framework, present in used.items():
             if present and framework != self.framework:
