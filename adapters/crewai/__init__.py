@@ -1,0 +1,42 @@
+"""CrewAI crews run by omium: built from a spec, observed, paused, resumed and re-executed.
+
+Importing this package first sets crewai's offline defaults (telemetry and tracing off,
+no first-run prompt, an absolute ``CREWAI_STORAGE_DIR``; see
+:mod:`omium.adapters.crewai._env`), so import it before anything imports crewai.
+
+Offers:
+
+- :func:`crew_factory` (spec -> a function building fresh crews) and :func:`make_llm`
+  (a spec's ``llm`` -> one LLM), with :class:`ScriptedLLM` for offline runs;
+- :class:`CrewRun` and :class:`TaskDone`: a crew run task by task, its ``llm.call``,
+  ``tool.call`` and ``agent.handoff`` payloads handed to ``record`` in order, pausing
+  between tasks, stopping when the consumer stops, resuming from task *k*;
+- :class:`RecordedCalls`: re-execution with every LLM and tool answered from a recording,
+  :class:`ReplayDiverged` when the crew asks something else;
+- :class:`OmiumListener`: the one listener on crewai's event bus, scoping events per run.
+"""
+
+from omium.adapters.crewai import _env  # noqa: F401 - sets the environment before crewai loads
+from omium.adapters.crewai.build import CrewFactory, crew_factory
+from omium.adapters.crewai.listener import OmiumListener, ensure_listener
+from omium.adapters.crewai.llm import ScriptedLLM, ScriptExhausted, make_llm, render_answer
+from omium.adapters.crewai.replay import RecordedCalls, RecordedLLMError, ReplayDiverged, ReplayLLM
+from omium.adapters.crewai.run import CrewRun, CrewTaskFailed, TaskDone
+
+__all__ = [
+    "CrewFactory",
+    "CrewRun",
+    "CrewTaskFailed",
+    "OmiumListener",
+    "RecordedCalls",
+    "RecordedLLMError",
+    "ReplayDiverged",
+    "ReplayLLM",
+    "ScriptExhausted",
+    "ScriptedLLM",
+    "TaskDone",
+    "crew_factory",
+    "ensure_listener",
+    "make_llm",
+    "render_answer",
+]
