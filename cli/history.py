@@ -261,7 +261,10 @@ def checkpoints_command(
         ]
         typer.echo(orjson.dumps(rows).decode())
         return
-    table = Table("checkpoint", "attempt", "seq", "step", "position", "state keys", box=None)
+    table = Table(box=None)
+    table.add_column("checkpoint", no_wrap=True)  # the id to roll back to: never cut
+    for column in ("attempt", "seq", "step", "position", "state keys"):
+        table.add_column(column)
     for c in found:
         pos = f"{c.position[0]}/{c.position[1]}@{c.position[2]}" if c.position else ""
         keys = ", ".join(c.state or {})

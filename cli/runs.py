@@ -30,7 +30,17 @@ from omium.processors.control import load_view
 from omium.processors.worker import Worker
 from omium.producers import EventLog, open_log
 from omium.projections import ExecutionView
-from omium.schemas import Event, LogError, StepCompleted, StepFailed, StepRetried, StepStarted
+from omium.schemas import (
+    AgentHandoff,
+    Event,
+    HumanInputReceived,
+    HumanInputRequested,
+    LogError,
+    StepCompleted,
+    StepFailed,
+    StepRetried,
+    StepStarted,
+)
 
 
 def run_command(
@@ -180,7 +190,7 @@ def _progress(show: bool, steps: int) -> Iterator[Progress | None]:
         transient=True,
         disable=not sys.stdout.isatty(),
     )
-    progress.add_task("steps", total=steps)
+    progress.add_task("steps", total=steps or None)  # a graph's steps are not known ahead
     with progress:
         yield progress
 
@@ -200,6 +210,15 @@ def _print_event(progress: Progress, event: Event) -> None:
         )
     elif isinstance(event, StepFailed):
         say(f"  ✗ {event.payload.step}: {event.payload.error.type}: {event.payload.error.message}")
+    elif isinstance(event, HumanInputRequested):
+        say(
+            f"  ⏸ waiting for input: {event.payload.prompt}\n"
+            f"    answer from any terminal: omium resume {event.execution_id} --input '<JSON>'"
+        )
+    elif isinstance(event, HumanInputReceived):
+        say(f"  ▶ input received: {orjson.dumps(event.payload.value).decode()[:200]}")
+    elif isinstance(event, AgentHandoff):
+        say(f"  ⇄ {event.payload.from_agent} → {event.payload.to_agent}")
     elif event.type in (
         "execution.paused",
         "execution.resumed",

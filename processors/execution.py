@@ -28,6 +28,10 @@ from omium.schemas.workflow import WorkflowSpec
 FLUSH_AFTER = 0.02
 
 
+def _failed(write: asyncio.Future[None]) -> bool:
+    return write.done() and not write.cancelled() and write.exception() is not None
+
+
 def _error(exc: BaseException) -> ErrorInfo:
     text = "".join(traceback.format_exception(exc))
     return ErrorInfo(type=type(exc).__name__, message=str(exc), traceback=text[-8000:])
@@ -55,9 +59,12 @@ class ExecutionRunner:
         self.execution_id = command.execution_id
         self._deferred: list[Event] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._flushing: asyncio.Task[object] | None = None
+        self._flushing: asyncio.Task[None] | None = None
+        self._last_write: asyncio.Task[None] | None = None
         self._running_step: ResolvedStep | None = None
         self._rec: Recorder | None = None  # the current attempt's, set by run()
+        #: the checkpoint id and edits of the last rollback performed (frameworks restore it)
+        self.rolled_back_to: tuple[str, dict[str, Any]] | None = None
 
     async def run(
         self, view: ExecutionView | None = None, slots: asyncio.Semaphore | None = None
@@ -147,22 +154,37 @@ class ExecutionRunner:
         self._timer = None
         if not self._deferred:
             return
-        if self._flushing is not None and not self._flushing.done():
-            # a write is in flight: try again a window later rather than leave these waiting
-            self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._flush, rec)
-            return
-        if self._flushing is not None and self._flushing.exception() is not None:
+        if self._flushing is not None and self._flushing.done() and _failed(self._flushing):
             return  # the run's next write raises it
         batch, self._deferred = self._deferred, []
-        self._flushing = asyncio.ensure_future(rec.emit_many(batch))
+        self._flushing = self._chain(rec, batch, surface=True)
+
+    def _chain(self, rec: Recorder, batch: list[Event], *, surface: bool) -> asyncio.Task[None]:
+        """Append ``batch`` once the write before it is done: the log keeps seq order.
+
+        Writes are chained because several may be asked for at once (a graph's
+        checkpointer records while step events flush); each batch was prepared, and so
+        numbered, after the one before it. ``surface``: raise the error of the write
+        before it (a background flush's: nobody has seen it yet).
+        """
+        previous = self._last_write
+
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+                if surface and _failed(previous):
+                    raise previous.exception()  # type: ignore[misc]
+            if batch:
+                await rec.emit_many(batch)
+
+        self._last_write = asyncio.ensure_future(write())
+        return self._last_write
 
     def _raise_failed_flush(self) -> None:
         flushing = self._flushing
-        if flushing is not None and flushing.done() and not flushing.cancelled():
-            error = flushing.exception()
-            if error is not None:
-                self._flushing = None
-                raise error
+        if flushing is not None and flushing.done() and _failed(flushing):
+            self._flushing = None
+            raise flushing.exception()  # type: ignore[misc]
 
     async def _emit(self, rec: Recorder, *items: Event) -> None:
         """Append the deferred events, then ``items``, in one write (after any in flight)."""
@@ -170,21 +192,25 @@ class ExecutionRunner:
             self._timer.cancel()
             self._timer = None
         batch, self._deferred = [*self._deferred, *items], []
-        if self._flushing is not None:
-            flushing, self._flushing = self._flushing, None
-            await flushing  # keeps seq order, and surfaces a failed background write
-        if batch:
-            await rec.emit_many(batch)
+        unseen = self._flushing is not None and self._flushing is self._last_write
+        self._flushing = None
+        if batch or unseen:
+            await self._chain(rec, batch, surface=unseen)
 
     def _drop_deferred(self) -> None:
         """Abandoning the run: write nothing more (the next owner resumes from the log)."""
         if self._timer is not None:
             self._timer.cancel()
-        if self._flushing is not None:
-            self._flushing.cancel()
+        for write in (self._flushing, self._last_write):
+            if write is not None:
+                write.cancel()
         self._deferred = []
 
     async def _run(self, rec: Recorder, spec: WorkflowSpec, view: ExecutionView) -> str:
+        if spec.framework == "langgraph":
+            from omium.processors.graph_run import run_graph  # langgraph is an extra
+
+            return await run_graph(self, rec, spec, view)
         try:
             steps = self._resolve(spec)
         except Exception as exc:  # valid where it was submitted, not importable here
@@ -291,6 +317,7 @@ class ExecutionRunner:
             branch.prepare("execution.started", workflow=spec.name, worker=self.worker),
         )
         self._rec = branch
+        self.rolled_back_to = (target, overrides)
         return branch, restored, checkpoint.index + 1
 
     def _call_sink(self, rec: Recorder, step: str) -> RecordingSink:

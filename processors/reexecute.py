@@ -141,6 +141,11 @@ async def reexecute(
         raise ConfigError(f"execution {execution_id} has no attempt {attempt}")
     run = await original_run(log, view, "re-executed")
     spec = WorkflowSpec.model_validate(run.payload.spec or {})
+    if spec.framework == "langgraph":
+        from omium.processors.graph_reexecute import reexecute_graph  # langgraph is an extra
+
+        source = Path(run.payload.source or ".")
+        return await reexecute_graph(spec, source, view, events, attempt, until_step)
     names = [s.name for s in spec.steps]
     for wanted in [*live - {"*"}, *([until_step] if until_step else [])]:
         if wanted not in names:

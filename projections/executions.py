@@ -128,7 +128,7 @@ def _(event: ExecutionStarted, view: ExecutionView) -> ExecutionView:
     return replace(
         view,
         workflow=view.workflow or event.payload.workflow,
-        status="running",
+        status="waiting" if view.waiting else "running",  # a restarted run still waits
         attempt=max(view.attempt, event.attempt),
         started_at=view.started_at or event.ts,
     )

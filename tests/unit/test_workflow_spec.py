@@ -84,13 +84,21 @@ def test_parse__bad_specs_name_file_field_and_expectation(
         ("name: x\nframework: langgraph", "needs 'graph: module:factory'"),
         ("name: x\nframework: langgraph\ngraph: nope", "expected module:attribute"),
         ("name: x\ngraph: g:build\nsteps: [{name: a, call: m:f}]", "set 'framework: langgraph'"),
-        ("name: x\nframework: crewai\ncrew: m:f\ntasks: [{name: t, description: d, "
-         "expected_output: o, agent: a}]", "not both"),
-        ("name: x\nframework: crewai\ntasks: [{name: t, description: d, "
-         "expected_output: o, agent: ghost}]", "no agent named 'ghost'"),
-        ("name: x\nframework: crewai\nagents: [{name: a, role: r, goal: g}]\n"
-         "tasks: [{name: t, description: d, expected_output: o, agent: a, context: [u]}]",
-         "context 'u' is not an earlier task"),
+        (
+            "name: x\nframework: crewai\ncrew: m:f\ntasks: [{name: t, description: d, "
+            "expected_output: o, agent: a}]",
+            "not both",
+        ),
+        (
+            "name: x\nframework: crewai\ntasks: [{name: t, description: d, "
+            "expected_output: o, agent: ghost}]",
+            "no agent named 'ghost'",
+        ),
+        (
+            "name: x\nframework: crewai\nagents: [{name: a, role: r, goal: g}]\n"
+            "tasks: [{name: t, description: d, expected_output: o, agent: a, context: [u]}]",
+            "context 'u' is not an earlier task",
+        ),
     ],
 )
 def test_parse__structural_errors(text: str, message: str) -> None:

@@ -1,0 +1,231 @@
+"""A LangGraph graph run, superstep by superstep: what the executor drives for graphs.
+
+:func:`load_graph` imports ``graph: module:factory`` and compiles it with omium's
+checkpointer. :class:`GraphRun` streams one invocation and turns the graph's activity into
+omium facts, handed to ``record``:
+
+- each task (a node run) is a step: ``step.started`` and ``step.completed`` (its writes as
+  JSON) or ``step.failed``; ``index`` counts the attempt's tasks;
+- a task of a node listed in ``agent_nodes`` that follows another agent's is an
+  ``agent.handoff`` (reason: the edge or ``Command(goto=...)`` that triggered it);
+- the checkpoints themselves are recorded by the checkpointer (``OmiumSaver``).
+
+The stream yields after every checkpoint: the consumer decides there whether the graph
+goes on (a pause is simply not pulling the next superstep). After the stream ends,
+:meth:`GraphRun.outcome` says whether the graph finished or waits on an ``interrupt()``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import StateGraph
+from langgraph.pregel import Pregel
+from langgraph.types import Command, StreamMode
+
+from omium.adapters.jsonable import jsonable
+from omium.adapters.python import import_attr
+from omium.schemas.workflow import InvalidSpec, WorkflowSpec
+
+Record = Callable[[str, dict[str, Any]], Awaitable[None]]
+_MODES: list[StreamMode] = ["tasks", "checkpoints"]
+
+
+def load_graph(
+    spec: WorkflowSpec, folder: Path, filename: str, saver: BaseCheckpointSaver[Any]
+) -> Pregel[Any, Any, Any, Any]:
+    """Import ``spec.graph`` and compile it with ``saver``.
+
+    It may name a compiled graph, a ``StateGraph`` builder, or a function returning either
+    (called with no arguments). A compiled graph keeps its settings; only its checkpointer
+    is replaced.
+
+    Raises:
+        InvalidSpec: the module or attribute is missing, or it is not a graph.
+    """
+    assert spec.graph is not None
+    where = f"{filename}: graph"
+    found = import_attr(spec.graph, folder.resolve(), where)
+    if callable(found) and not isinstance(found, Pregel | StateGraph):
+        try:
+            found = found()
+        except Exception as exc:
+            raise InvalidSpec(
+                f"{where}: {spec.graph}() raised {type(exc).__name__}: {exc}"
+            ) from None
+    if isinstance(found, StateGraph):
+        return found.compile(checkpointer=saver)
+    if isinstance(found, Pregel):
+        return found.copy({"checkpointer": saver})
+    raise InvalidSpec(
+        f"{where}: {spec.graph} is a {type(found).__name__}; "
+        "give a StateGraph, a compiled graph, or a function returning one"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Superstep:
+    """A checkpoint the graph just wrote: a step boundary."""
+
+    checkpoint_id: str
+    step: int
+    source: str
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The graph ran to its end."""
+
+    output: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """The graph waits on ``interrupt()``: one entry per pending interrupt."""
+
+    requests: tuple[dict[str, Any], ...]
+
+
+@dataclass
+class _Task:
+    name: str
+    index: int
+    began: float
+
+
+@dataclass
+class GraphRun:
+    """One streamed invocation of ``graph`` for execution ``thread_id`` (see the module docs)."""
+
+    graph: Pregel[Any, Any, Any, Any]
+    thread_id: str
+    record: Record
+    agent_nodes: Sequence[str] = ()
+    #: tasks started in this attempt so far: the next step index
+    tasks_started: int = 0
+    last_agent: str | None = None
+    _open: dict[str, _Task] = field(default_factory=dict)
+    _done: list[str] = field(default_factory=list)
+    _indexes: dict[str, int] = field(default_factory=dict)
+
+    def checkpointed(self) -> tuple[str, ...]:
+        """The nodes completed since the last checkpoint (which the new one holds)."""
+        nodes, self._done = tuple(self._done), []
+        return nodes
+
+    def config(self, checkpoint_id: str | None = None) -> RunnableConfig:
+        """The graph config of this thread (at ``checkpoint_id`` when given)."""
+        configurable = {"thread_id": self.thread_id, "checkpoint_ns": ""}
+        if checkpoint_id is not None:
+            configurable["checkpoint_id"] = checkpoint_id
+        return RunnableConfig(configurable=configurable)
+
+    async def supersteps(
+        self, graph_input: Any, checkpoint_id: str | None = None
+    ) -> AsyncGenerator[Superstep, None]:
+        """Run the graph from ``checkpoint_id`` (the thread's newest when None).
+
+        ``graph_input``: the inputs of a fresh run, ``None`` to continue, or a
+        ``Command(resume=...)`` answering an interrupt.
+        """
+        stream = self.graph.astream(
+            graph_input,
+            self.config(checkpoint_id),
+            stream_mode=_MODES,
+            durability="sync",  # a checkpoint is on the log before the next superstep runs
+        )
+        async for mode, part in stream:
+            chunk: dict[str, Any] = part  # type: ignore[assignment]  # (mode, dict) pairs
+            if mode == "tasks":
+                await self._task(chunk)
+            elif mode == "checkpoints":
+                configurable = chunk["config"]["configurable"]
+                metadata = chunk.get("metadata") or {}
+                nodes = self.checkpointed()
+                yield Superstep(
+                    configurable["checkpoint_id"],
+                    int(metadata.get("step", -1)),
+                    str(metadata.get("source", "loop")),
+                    nodes,
+                )
+
+    async def _task(self, chunk: dict[str, Any]) -> None:
+        task_id, name = str(chunk["id"]), str(chunk["name"])
+        if "result" not in chunk and "error" not in chunk:  # a task starts
+            if name.startswith("__"):
+                return  # __start__: the input written into the graph, not a node
+            # a task interrupted (or cut by a crash) runs again under its id: same step
+            index = self._indexes.get(task_id)
+            if index is None:
+                index = self._indexes[task_id] = self.tasks_started
+                self.tasks_started += 1
+            task = self._open[task_id] = _Task(name, index, time.perf_counter())
+            await self._handoff(name, chunk.get("triggers", ()))
+            await self.record("step.started", {"step": name, "index": task.index, "retry": 0})
+            return
+        for event_type, payload in self.finish(
+            task_id, chunk.get("result"), chunk.get("error"), bool(chunk.get("interrupts"))
+        ):
+            await self.record(event_type, payload)
+
+    def finish(
+        self, task_id: str, result: Any, error: Any, interrupted: bool
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The step fact of a task that ended (none if it is not open, or was interrupted).
+
+        Called from the stream's result, or earlier by the checkpointer's sink when the
+        task's writes are saved: so ``step.completed`` precedes the checkpoint holding it.
+        """
+        task = self._open.get(task_id)
+        if task is None or interrupted:
+            return []  # already finished; or stopped at interrupt(): it runs again
+        del self._open[task_id]
+        duration = (time.perf_counter() - task.began) * 1000
+        base = {"step": task.name, "index": task.index, "retry": 0, "duration_ms": duration}
+        if error is not None:
+            message = error.get("message", error) if isinstance(error, dict) else error
+            kind = error.get("type") if isinstance(error, dict) else type(error).__name__
+            failed = {**base, "error": {"type": str(kind), "message": str(message)}}
+            return [("step.failed", failed)]
+        self._done.append(task.name)
+        output = jsonable(result)
+        completed = {**base, "output": output if isinstance(output, dict) else {"result": output}}
+        return [("step.completed", completed)]
+
+    async def _handoff(self, name: str, triggers: Sequence[str]) -> None:
+        if name not in self.agent_nodes:
+            return
+        previous, self.last_agent = self.last_agent, name
+        if previous is None or previous == name:
+            return
+        # an edge, a conditional edge and Command(goto=...) all trigger the node via a
+        # "branch:to:<node>" channel: the trigger says which channel, not which kind
+        how = ", ".join(str(t) for t in triggers) or "graph edge"
+        await self.record(
+            "agent.handoff",
+            {"from_agent": previous, "to_agent": name, "reason": f"triggered by {how}"},
+        )
+
+    async def outcome(self) -> Finished | Interrupted:
+        """After the stream ended: finished, or waiting on interrupts."""
+        state = await self.graph.aget_state(self.config())
+        pending = [
+            {"request_id": str(i.id), "value": jsonable(i.value)}
+            for i in getattr(state, "interrupts", ())
+        ]
+        if pending:
+            return Interrupted(tuple(pending))
+        values = jsonable(state.values)
+        return Finished(values if isinstance(values, dict) else {"result": values})
+
+
+def resume_command(value: Any) -> Command[Any]:
+    """The input that answers the graph's interrupt with ``value``."""
+    return Command(resume=value)
