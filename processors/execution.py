@@ -211,6 +211,10 @@ class ExecutionRunner:
             from omium.processors.graph_run import run_graph  # langgraph is an extra
 
             return await run_graph(self, rec, spec, view)
+        if spec.framework == "crewai":
+            from omium.processors.crew_run import run_crew  # crewai is an extra
+
+            return await run_crew(self, rec, spec, view)
         try:
             steps = self._resolve(spec)
         except Exception as exc:  # valid where it was submitted, not importable here

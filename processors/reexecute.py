@@ -146,6 +146,11 @@ async def reexecute(
 
         source = Path(run.payload.source or ".")
         return await reexecute_graph(spec, source, view, events, attempt, until_step)
+    if spec.framework == "crewai":
+        from omium.processors.crew_reexecute import reexecute_crew  # crewai is an extra
+
+        source = Path(run.payload.source or ".")
+        return await reexecute_crew(spec, source, view, events, attempt, until_step)
     names = [s.name for s in spec.steps]
     for wanted in [*live - {"*"}, *([until_step] if until_step else [])]:
         if wanted not in names:

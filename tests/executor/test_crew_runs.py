@@ -1,0 +1,154 @@
+"""``framework: crewai`` workflows through the executor, on every log (SQLite and Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import yaml
+from harness import Harness
+
+from omium.processors import history, service
+from omium.processors.reexecute import reexecute
+from omium.schemas import AgentHandoff, LLMCall, ToolCall
+from omium.schemas.workflow import WorkflowSpec
+
+CREW = """
+name: crew-flow
+framework: crewai
+inputs: {topic: partitions}
+agents:
+  - name: researcher
+    role: Researcher
+    goal: Find facts about {topic}
+    tools: [crew_tools:read_notes, crew_tools:multiply]
+    llm:
+      script:
+        - {action: read_notes, input: {name: crew_notes.txt}}
+        - {action: multiply, input: {a: 6, b: 7}}
+        - {final: "FACTS: order per partition; 42"}
+  - name: waiter
+    role: Waiter
+    goal: Wait
+    tools: [crew_tools:wait_a_bit]
+    llm:
+      script:
+        - {action: wait_a_bit, input: {seconds: 0}}
+        - {final: "WAITED"}
+  - name: writer
+    role: Writer
+    goal: Write the report
+    llm: {script: [{final: "REPORT: partitions order events"}]}
+tasks:
+  - {name: research, description: "Research {topic}", expected_output: facts, agent: researcher}
+  - {name: wait, description: Wait a moment, expected_output: done, agent: waiter}
+  - name: write
+    description: Write a short report
+    expected_output: a report
+    agent: writer
+    context: [research]
+"""
+
+
+def crew_spec(wait_s: float = 0) -> WorkflowSpec:
+    data = yaml.safe_load(CREW.replace("seconds: 0", f"seconds: {wait_s}"))
+    return WorkflowSpec.model_validate(data)
+
+
+async def test_crew__runs_task_by_task_with_a_checkpoint_after_each(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(crew_spec())
+    view = await harness.finished(ex)
+    assert view.status == "completed", view.error
+    assert [(s.name, s.status) for s in view.steps] == [
+        ("research", "completed"),
+        ("wait", "completed"),
+        ("write", "completed"),
+    ]
+    assert [c.checkpoint_id for c in view.checkpoints] == [
+        "a1-0-research",
+        "a1-1-wait",
+        "a1-2-write",
+    ]
+    assert view.output is not None
+    assert view.output["research"]["raw"] == "FACTS: order per partition; 42"
+    assert view.output["result"]["raw"] == "REPORT: partitions order events"
+    events = await harness.events(ex)
+    tools = [(e.payload.tool, e.payload.result) for e in events if isinstance(e, ToolCall)]
+    assert ("multiply", "42") in tools
+    assert any("order within a partition" in str(result) for _, result in tools)
+    assert sum(isinstance(e, LLMCall) for e in events) == 6
+    handoffs = [
+        (e.payload.from_agent, e.payload.to_agent) for e in events if isinstance(e, AgentHandoff)
+    ]
+    assert handoffs == [("Researcher", "Waiter"), ("Waiter", "Writer")]
+    assert view.usage.llm_calls == 6 and view.usage.input_tokens > 0
+
+
+async def test_crew__pauses_between_tasks_until_resumed(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(crew_spec(wait_s=1.0))
+    await harness.wait_for(ex, lambda v: any(s.name == "wait" for s in v.steps))
+    await service.command(harness.log, ex, "pause")
+    paused = await harness.wait_for(ex, lambda v: v.status == "paused")
+    assert [s.name for s in paused.steps if s.status == "completed"] == ["research", "wait"]
+    await asyncio.sleep(0.8)
+    still = await service.show(harness.log, ex)
+    assert still.status == "paused" and len(still.steps) == 2
+    await service.command(harness.log, ex, "resume")
+    view = await harness.finished(ex)
+    assert view.status == "completed"
+
+
+async def test_crew__cancel_stops_it(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(crew_spec(wait_s=30))
+    await harness.wait_for(ex, lambda v: any(s.name == "wait" for s in v.steps))
+    await service.command(harness.log, ex, "cancel", reason="stop")
+    view = await harness.finished(ex, timeout=15)
+    assert view.status == "cancelled" and view.error is not None
+
+
+async def test_crew__rollback_to_each_task_reruns_the_rest(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(crew_spec())
+    first = await harness.finished(ex)
+    for attempt, checkpoint in enumerate(first.checkpoints, start=2):
+        await history.rollback(harness.log, ex, checkpoint.checkpoint_id, {})
+        view = await harness.wait_for(ex, lambda v, a=attempt: v.attempt == a and v.finished)
+        assert view.status == "completed", view.error
+        assert view.output is not None
+        assert view.output["result"]["raw"] == first.output["result"]["raw"]  # type: ignore[index]
+        rerun = [s.name for s in view.steps if s.attempt == attempt]
+        assert rerun == ["research", "wait", "write"][checkpoint.index + 1 :]  # type: ignore[operator]
+
+
+async def test_crew__rollback_with_an_edited_task_output(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(crew_spec())
+    await harness.finished(ex)
+    edited = {"raw": "FACTS: edited by a person"}
+    await history.rollback(harness.log, ex, "a1-1-wait", {"research": edited})
+    view = await harness.wait_for(ex, lambda v: v.attempt == 2 and v.finished)
+    assert view.status == "completed" and view.output is not None
+    assert view.output["research"] == edited
+    events = await harness.events(ex)
+    [asked] = [e for e in events if isinstance(e, LLMCall) and e.attempt == 2]
+    assert "FACTS: edited by a person" in str(asked.payload.request)  # the writer saw the edit
+
+
+async def test_crew__reexecutes_from_the_log_with_no_model_or_tool_call(
+    harness: Harness,
+) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(crew_spec())
+    await harness.finished(ex)
+    await history.rollback(harness.log, ex, "a1-0-research", {"topic": "offsets"})
+    await harness.wait_for(ex, lambda v: v.attempt == 2 and v.finished)
+    [tools] = [m for n, m in sys.modules.items() if n.endswith("_crew_tools")]
+    calls = len(tools.CALLS)
+    for attempt, tasks in ((1, ["research", "wait", "write"]), (2, ["wait", "write"])):
+        report = await reexecute(harness.log, ex, attempt=attempt)
+        assert report.divergence is None, (report.divergence.where, report.divergence.actual)
+        assert [(s.name, s.result) for s in report.steps] == [(t, "completed") for t in tasks]
+        assert len(tools.CALLS) == calls  # no tool ran; the scripted LLMs were replaced
