@@ -15,21 +15,24 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,kafka]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,kafka,langgraph,crewai]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# The main job on the embedded default: run the example pipeline, list its checkpoints,
-# replay it as it was at one of them, then roll back to it with an edited input (a new
-# attempt; nothing is deleted) and show both attempts.
+# The main job on the embedded default: a CrewAI crew (researcher, analyst, writer; scripted
+# LLMs, real tools over local notes) recorded task by task, its checkpoints, a replay of the
+# run as it was after the analysis, then a rollback there with an edited input (a new
+# attempt; nothing is deleted), both attempts shown, and a re-execution from the log that
+# calls no model and no tool.
 demo: install
 	@id=demo-$$(date +%s); \
-	  $(BIN)/omium run examples/pipeline.yaml --follow --execution-id $$id && \
+	  $(BIN)/omium run examples/research_crew.yaml --follow --execution-id $$id && \
 	  echo "--- omium checkpoints $$id" && $(BIN)/omium checkpoints $$id && \
-	  echo "--- omium replay $$id --to-checkpoint a1-1-measure" && \
-	  $(BIN)/omium replay $$id --to-checkpoint a1-1-measure && \
-	  echo "--- omium rollback $$id --to a1-1-measure --set top=2 --follow" && \
-	  $(BIN)/omium rollback $$id --to a1-1-measure --set top=2 --follow && \
-	  echo "--- omium executions show $$id" && $(BIN)/omium executions show $$id
+	  echo "--- omium replay $$id --to-checkpoint a1-1-analyse" && \
+	  $(BIN)/omium replay $$id --to-checkpoint a1-1-analyse && \
+	  echo "--- omium rollback $$id --to a1-1-analyse --set audience='product managers' --follow" && \
+	  $(BIN)/omium rollback $$id --to a1-1-analyse --set audience='product managers' --follow && \
+	  echo "--- omium executions show $$id" && $(BIN)/omium executions show $$id && \
+	  echo "--- omium replay $$id --reexecute" && $(BIN)/omium replay $$id --reexecute
 
 lint: install
 	$(BIN)/ruff check .

@@ -49,8 +49,10 @@ async def reexecute_crew(
         state, start = dict(opened.state), (origin.index or 0) + 1 if origin else 0
     inputs, prior = split_state(state, names, start)
     mine = [e for e in events if e.attempt == attempt]
-    recorded = {
-        e.payload.index: dict(e.payload.output) for e in mine if isinstance(e, StepCompleted)
+    recorded = {  # step.completed holds {task name: its output}
+        e.payload.index: e.payload.output.get(e.payload.step)
+        for e in mine
+        if isinstance(e, StepCompleted)
     }
     calls = RecordedCalls.from_events(e for e in mine if isinstance(e, LLMCall | ToolCall))
     report = Reexecution(view.execution_id, attempt, [], state)

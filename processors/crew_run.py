@@ -113,7 +113,7 @@ async def _attempt(
                 step=done.name,
                 index=done.index,
                 retry=0,
-                output=done.output,
+                output={done.name: done.output},  # the state gains the task's output
                 duration_ms=done.duration_ms,
             )
             checkpoint = rec.prepare(

@@ -257,7 +257,13 @@ def _(event: CheckpointCreated, view: ExecutionView) -> ExecutionView:
         event.seq,
         dict(event.payload.state),
     )
-    return replace(view, checkpoints=(*view.checkpoints, checkpoint))
+    view = replace(view, checkpoints=(*view.checkpoints, checkpoint))
+    if event.payload.checkpoint is not None and event.payload.ns == "":
+        # a framework's own snapshot (a LangGraph checkpoint) is the state: its reducers
+        # (lists that append, …) are not a merge of the node outputs
+        if event.attempt == view.attempt and (event.payload.state or not view.state):
+            view = replace(view, state=dict(event.payload.state))
+    return view
 
 
 @apply.register

@@ -111,7 +111,11 @@ def describe(event: Event) -> str:
         case CheckpointCreated():
             return f"checkpoint {event.payload.checkpoint_id}"
         case AgentHandoff():
-            return f"handoff {event.payload.from_agent} -> {event.payload.to_agent}"
+            handoff = event.payload
+            what = f" ({handoff.reason})" if handoff.reason else ""
+            context = handoff.context if isinstance(handoff.context, str) else None
+            handed = f": {_short(context)}" if context else ""
+            return f"handoff {handoff.from_agent} -> {handoff.to_agent}{what}{handed}"
         case LLMCall():
             call = event.payload
             return f"llm {call.model}: {call.input_tokens} in / {call.output_tokens} out"
@@ -122,3 +126,9 @@ def describe(event: Event) -> str:
         case HumanInputReceived():
             return f"input received for {event.payload.request_id}"
     return event.type.removeprefix("execution.")
+
+
+def _short(text: str, width: int = 60) -> str:
+    """``text`` on one line, cut to ``width`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

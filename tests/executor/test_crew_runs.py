@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 
 import yaml
-from harness import Harness
+from harness import HERE, Harness
 
 from omium.processors import history, service
 from omium.processors.reexecute import reexecute
@@ -152,3 +153,29 @@ async def test_crew__reexecutes_from_the_log_with_no_model_or_tool_call(
         assert report.divergence is None, (report.divergence.where, report.divergence.actual)
         assert [(s.name, s.result) for s in report.steps] == [(t, "completed") for t in tasks]
         assert len(tools.CALLS) == calls  # no tool ran; the scripted LLMs were replaced
+
+
+async def test_research_crew_example__runs_rolls_back_and_reexecutes(harness: Harness) -> None:
+    path = HERE.parents[1] / "examples" / "research_crew.yaml"
+    await harness.start_worker()
+    spec = service.load_workflow(path)
+    ex = await service.submit(
+        harness.log, spec, path, {}, execution_id=f"ex-{uuid.uuid4().hex[:10]}"
+    )
+    first = await harness.finished(ex)
+    assert first.status == "completed", first.error
+    assert [c.checkpoint_id for c in first.checkpoints] == [
+        "a1-0-research",
+        "a1-1-analyse",
+        "a1-2-write",
+    ]
+    assert first.output is not None and "229 words" in first.output["result"]["raw"]
+    for attempt, checkpoint in enumerate(first.checkpoints, start=2):
+        await history.rollback(harness.log, ex, checkpoint.checkpoint_id, {"audience": "ops"})
+        view = await harness.wait_for(ex, lambda v, a=attempt: v.attempt == a and v.finished)
+        assert view.status == "completed", view.error
+        assert view.output is not None and view.output["audience"] == "ops"
+        report = await reexecute(harness.log, ex, attempt=attempt)
+        assert report.divergence is None, report.divergence.where
+    report = await reexecute(harness.log, ex, attempt=1)
+    assert report.divergence is None and len(report.steps) == 3
