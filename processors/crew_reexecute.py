@@ -24,8 +24,8 @@ from omium.adapters.crewai import (
 )
 from omium.adapters.crewai.prepare import step_name
 from omium.processors.crew_run import split_state
-from omium.processors.reexecute import Diverged, Reexecution, StepOutcome
-from omium.projections import ExecutionView, Until, replay
+from omium.processors.reexecute import Diverged, Reexecution, StepOutcome, branch_start
+from omium.projections import ExecutionView
 from omium.schemas import Event, LLMCall, StepCompleted, ToolCall
 from omium.schemas.workflow import WorkflowSpec
 
@@ -41,12 +41,7 @@ async def reexecute_crew(
     """Re-execute ``attempt`` of a crew run (see the module docs)."""
     factory = crew_factory(spec, source.parent.resolve(), source.name)
     names = [step_name(task, i) for i, task in enumerate(factory().tasks)]
-    state, start = dict(view.inputs), 0
-    branch = view.branch(attempt)
-    if branch is not None:
-        opened = replay([(e, None) for e in events], Until(seq=1, attempt=attempt)).view
-        origin = opened.checkpoint(branch.checkpoint_id)
-        state, start = dict(opened.state), (origin.index or 0) + 1 if origin else 0
+    state, start = branch_start(view, events, attempt)
     inputs, prior = split_state(state, names, start)
     mine = [e for e in events if e.attempt == attempt]
     recorded = {  # step.completed holds {task name: its output}

@@ -71,9 +71,7 @@ async def run_crew(
             async with asyncio.timeout(spec.timeout):
                 status = await _attempt(runner, factory, names, state, index)
         except TimeoutError:
-            rec = runner._rec or rec
-            await runner._emit(rec, rec.prepare("execution.timed_out", timeout_s=spec.timeout or 0))
-            return "timed_out"
+            return await runner._timed_out(spec)
         if status != _ROLLBACK and runner.control.rollback is None:
             return status
         rec = runner._rec or rec

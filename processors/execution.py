@@ -266,8 +266,7 @@ class ExecutionRunner:
                     self._defer(rec, completed, self._sized(snapshot))
                     index += 1
         except TimeoutError:
-            await self._emit(rec, rec.prepare("execution.timed_out", timeout_s=spec.timeout or 0))
-            return "timed_out"
+            return await self._timed_out(spec)
         await self._emit(rec, rec.prepare("execution.completed", output=state))
         return "completed"
 
@@ -323,6 +322,13 @@ class ExecutionRunner:
         self._rec = branch
         self.rolled_back_to = (target, overrides)
         return branch, restored, checkpoint.index + 1
+
+    async def _timed_out(self, spec: WorkflowSpec) -> str:
+        """Record that the run exceeded its timeout (in its current attempt)."""
+        rec = self._rec
+        assert rec is not None
+        await self._emit(rec, rec.prepare("execution.timed_out", timeout_s=spec.timeout or 0))
+        return "timed_out"
 
     def _call_sink(self, rec: Recorder, step: str) -> RecordingSink:
         """LLM and tool calls made by a step join its events, in order."""

@@ -22,7 +22,7 @@ from omium.processors.history import events_of, original_run
 from omium.processors.reader import ProjectionReader
 from omium.producers import EventLog
 from omium.producers.calls import Call, calls_to
-from omium.projections import Until, fold, replay
+from omium.projections import ExecutionView, Until, fold, replay
 from omium.schemas import ConfigError, Event, LLMCall, StepCompleted, StepFailed, StepStarted
 from omium.schemas import ToolCall as ToolCallEvent
 from omium.schemas.workflow import WorkflowSpec
@@ -124,6 +124,22 @@ def recorded_steps(events: list[Event], attempt: int) -> dict[int, RecordedStep]
     return steps
 
 
+def branch_start(
+    view: ExecutionView, events: list[Event], attempt: int
+) -> tuple[dict[str, Any], int]:
+    """The state ``attempt`` started from and the index of its first step.
+
+    Attempt 1 starts from the inputs at step 0; an attempt a rollback opened starts after
+    its branch checkpoint, with the snapshot plus the rollback's edits.
+    """
+    branch = view.branch(attempt)
+    if branch is None:
+        return dict(view.inputs), 0
+    opened = replay([(e, None) for e in events], Until(seq=1, attempt=attempt)).view
+    origin = opened.checkpoint(branch.checkpoint_id)
+    return dict(opened.state), (origin.index or 0) + 1 if origin else 0
+
+
 async def reexecute(
     log: EventLog,
     execution_id: str,
@@ -159,12 +175,7 @@ async def reexecute(
             )
     source = Path(run.payload.source or ".")
     steps = resolve_steps(spec, source.parent, source.name)
-    state, start = dict(view.inputs), 0
-    branch = view.branch(attempt)
-    if branch is not None:
-        opened = replay([(e, None) for e in events], Until(seq=1, attempt=attempt)).view
-        origin = opened.checkpoint(branch.checkpoint_id)
-        state, start = dict(opened.state), (origin.index or 0) + 1 if origin else 0
+    state, start = branch_start(view, events, attempt)
     recorded = recorded_steps(events, attempt)
     report = Reexecution(execution_id, attempt, [], state)
     for index in range(start, len(steps)):

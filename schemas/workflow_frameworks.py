@@ -20,9 +20,9 @@ Pure models, validated with the rest of :mod:`omium.schemas.workflow`::
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 _STRICT = ConfigDict(frozen=True, extra="forbid")
 _CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -41,6 +41,10 @@ def check_name(value: str) -> str:
     if not _NAME.match(value):
         raise ValueError(f"a name is letters, digits, '_', '-' or '.', got {value!r}")
     return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+Call = Annotated[str, AfterValidator(check_call)]
 
 
 class LLMConfig(BaseModel):
@@ -64,24 +68,14 @@ class CrewAgentSpec(BaseModel):
 
     model_config = _STRICT
 
-    name: str
+    name: Name
     role: str
     goal: str
     backstory: str = ""
-    tools: list[str] = Field(default_factory=list, description="module:attribute of each tool")
+    tools: list[Call] = Field(default_factory=list, description="module:attribute of each tool")
     llm: LLMConfig | None = None
     allow_delegation: bool = False
     max_iter: int | None = Field(None, ge=1)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value)
-
-    @field_validator("tools")
-    @classmethod
-    def _tools(cls, value: list[str]) -> list[str]:
-        return [check_call(tool) for tool in value]
 
 
 class CrewTaskSpec(BaseModel):
@@ -89,22 +83,12 @@ class CrewTaskSpec(BaseModel):
 
     model_config = _STRICT
 
-    name: str
+    name: Name
     description: str
     expected_output: str
     agent: str | None = None
     context: list[str] | None = None
-    tools: list[str] = Field(default_factory=list)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value)
-
-    @field_validator("tools")
-    @classmethod
-    def _tools(cls, value: list[str]) -> list[str]:
-        return [check_call(tool) for tool in value]
+    tools: list[Call] = Field(default_factory=list)
 
 
 class CrewSection(BaseModel):
