@@ -1,6 +1,7 @@
 """The saver's work on the log's event loop: the index cache, writes, tombstones, scans.
 
-Everything here runs on the one loop that owns the log, so the cache needs no locks.
+Everything here runs on the one loop that owns the log (or, for an embedded log the saver
+owns, inline under the saver's lock), so the cache needs no locks of its own.
 Threads are loaded lazily (``read_execution``) and kept in an LRU of ``max_threads``; an
 evicted thread is simply read again. ``list(None)`` and ``delete_for_runs`` must find
 threads they were not told about: they scan the whole ``omium.events`` topic.
@@ -13,6 +14,7 @@ the execution's next omium attempt, so omium's projection shows the branch.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +25,14 @@ from langgraph.checkpoint.base import get_checkpoint_id
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from omium.adapters.langgraph.index import Entry, Found, Saved, ThreadIndex, readable
-from omium.adapters.langgraph.sink import ROLLED_BACK, CheckpointSink, Events, LogSink, Stamped
+from omium.adapters.langgraph.sink import (
+    ROLLED_BACK,
+    CheckpointSink,
+    CombiningCommit,
+    Events,
+    LogSink,
+    Stamped,
+)
 from omium.adapters.langgraph.values import (
     Typed,
     created_payload,
@@ -70,11 +79,19 @@ class SaverCore:
     """The index cache and every log operation of one saver (and its copies)."""
 
     def __init__(
-        self, log: EventLog, sink: CheckpointSink | None, *, tenant_id: str, max_threads: int
+        self,
+        log: EventLog,
+        sink: CheckpointSink | None,
+        *,
+        tenant_id: str,
+        max_threads: int,
+        inline: CombiningCommit | None = None,
     ) -> None:
         self.log = log
         self.sink = sink
-        self.writer = LogSink(log, tenant_id=tenant_id) if sink is None else None
+        self.writer = LogSink(log, tenant_id=tenant_id, inline=inline) if sink is None else None
+        # an inline log's connection is shared by every thread: reads take its lock too
+        self._log_lock = inline.log_lock if inline is not None else contextlib.nullcontext()
         self.max_threads = max_threads
         self.closed = False
         self._threads: OrderedDict[str, ThreadIndex] = OrderedDict()
@@ -87,7 +104,9 @@ class SaverCore:
         if index is not None:
             self._threads.move_to_end(thread_id)
             return index
-        index = ThreadIndex.fold(thread_id, readable(await self.log.read_execution(thread_id)))
+        with self._log_lock:
+            records = await self.log.read_execution(thread_id)
+        index = ThreadIndex.fold(thread_id, readable(records))
         # a concurrent caller may have loaded it meanwhile: the first one wins
         index = self._threads.setdefault(thread_id, index)
         if self.writer is not None:
@@ -110,8 +129,12 @@ class SaverCore:
     async def scan(self) -> list[ThreadIndex]:
         """Every thread with checkpoint events on the log (reads the whole topic)."""
         found: dict[str, list[Event]] = {}
-        for partition in range(await self.log.partitions(TOPIC)):
-            for record in await self.log.read(TOPIC, partition):
+        with self._log_lock:
+            partitions = await self.log.partitions(TOPIC)
+        for partition in range(partitions):
+            with self._log_lock:
+                records = await self.log.read(TOPIC, partition)
+            for record in records:
                 key = record.key
                 if key is None or key in self._threads:
                     found.setdefault(key or "", [])

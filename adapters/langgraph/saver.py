@@ -9,8 +9,8 @@ writes from another process are not seen until the thread is read again).
 
 Three ways to build one::
 
-    with OmiumSaver.from_url("sqlite:///.omium/log.db") as saver:   # its own loop thread:
-        graph = builder.compile(checkpointer=saver)                  # invoke and ainvoke work
+    with OmiumSaver.from_url("sqlite:///.omium/log.db") as saver:   # invoke and ainvoke work
+        graph = builder.compile(checkpointer=saver)
         graph.invoke(inputs, {"configurable": {"thread_id": "exec-1"}})
 
     saver = OmiumSaver(log)                 # inside a running loop: that loop runs the log;
@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
-from types import TracebackType
 from typing import Any, Self, cast
+from urllib.parse import urlsplit
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -44,12 +44,13 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from omium.adapters.langgraph.bridge import Bridge, LoopThread
+from omium.adapters.langgraph.bridge import Bridge, InlineBridge, LoopThread, drive
 from omium.adapters.langgraph.core import PutRequest, SaverCore, WritesRequest, config_of, where
 from omium.adapters.langgraph.index import Found
-from omium.adapters.langgraph.sink import CheckpointSink
+from omium.adapters.langgraph.sink import CheckpointSink, CombiningCommit
 from omium.adapters.langgraph.values import created_payload, render, render_state
 from omium.producers import EventLog, Settings, open_log
+from omium.producers.sqlite import SqliteLog
 from omium.schemas import OmiumError
 
 #: Seconds any single call of the saver may wait for the log.
@@ -68,6 +69,8 @@ class OmiumSaver(BaseCheckpointSaver[int]):
         max_threads: threads whose index stays in memory (least recently used go first).
         loop: the loop that runs ``log``; default the running loop, else a private loop
             thread the saver starts (and stops in :meth:`close`).
+        owns_log: the saver is the log's only user and closes it (``from_url``); the
+            embedded SQLite log then runs inline on the callers' threads, under a lock.
     """
 
     def __init__(
@@ -80,19 +83,28 @@ class OmiumSaver(BaseCheckpointSaver[int]):
         timeout: float = DEFAULT_TIMEOUT,
         max_threads: int = 1000,
         loop: asyncio.AbstractEventLoop | None = None,
+        owns_log: bool = False,
     ) -> None:
         super().__init__(serde=serde)
         self.log = log
         self._loop_thread: LoopThread | None = None
-        self._owns_log = False
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self._loop_thread = LoopThread()
-                loop = self._loop_thread.loop
-        self._bridge = Bridge(loop, timeout)
-        self._core = SaverCore(log, sink, tenant_id=tenant_id, max_threads=max_threads)
+        self._owns_log = owns_log
+        inline = None
+        self._bridge: Bridge | InlineBridge
+        if owns_log and isinstance(log, SqliteLog):  # no loop needed: see .bridge
+            self._bridge = InlineBridge(timeout)
+            inline = CombiningCommit(log, self._bridge.lock, timeout)
+        else:
+            if loop is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    self._loop_thread = LoopThread()
+                    loop = self._loop_thread.loop
+            self._bridge = Bridge(loop, timeout)
+        self._core = SaverCore(
+            log, sink, tenant_id=tenant_id, max_threads=max_threads, inline=inline
+        )
 
     @classmethod
     def from_url(
@@ -105,12 +117,29 @@ class OmiumSaver(BaseCheckpointSaver[int]):
         timeout: float = DEFAULT_TIMEOUT,
         max_threads: int = 1000,
     ) -> OmiumSaver:
-        """Open the log at ``url`` (default: ``OMIUM_LOG_URL``) on a loop thread of the saver's own.
+        """Open the log at ``url`` (default: ``OMIUM_LOG_URL``); :meth:`close` closes it.
 
-        Sync (``graph.invoke``) and async (``graph.ainvoke``) callers both work; :meth:`close`
-        closes the log and stops the thread.
+        Sync (``graph.invoke``) and async (``graph.ainvoke``) callers both work: the
+        embedded log runs inline on the caller's thread, others on a loop thread of the
+        saver's own.
         """
         settings = settings or Settings.load()
+        options: dict[str, Any] = {
+            "sink": sink,
+            "serde": serde,
+            "tenant_id": settings.tenant_id,
+            "timeout": timeout,
+            "max_threads": max_threads,
+            "owns_log": True,
+        }
+        if urlsplit(settings.resolved_log_url() if url is None else url).scheme == "sqlite":
+            log = open_log(url, settings)
+            try:
+                drive(log.create_topics())
+            except BaseException:
+                drive(log.close())
+                raise
+            return cls(log, **options)
         thread = LoopThread()
 
         async def opened() -> EventLog:
@@ -123,16 +152,8 @@ class OmiumSaver(BaseCheckpointSaver[int]):
         except BaseException:
             thread.stop()
             raise
-        saver = cls(
-            log,
-            sink=sink,
-            serde=serde,
-            tenant_id=settings.tenant_id,
-            timeout=timeout,
-            max_threads=max_threads,
-            loop=thread.loop,
-        )
-        saver._loop_thread, saver._owns_log = thread, True
+        saver = cls(log, loop=thread.loop, **options)
+        saver._loop_thread = thread
         return saver
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -164,23 +185,13 @@ class OmiumSaver(BaseCheckpointSaver[int]):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     def _open(self) -> SaverCore:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -144,6 +145,58 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
         done.set_exception(error)
 
 
+@dataclass(slots=True)
+class _Ticket:
+    records: list[Raw]
+    done: bool = False
+    error: Exception | None = None
+
+
+class CombiningCommit:
+    """Group commit across threads, for a log driven inline (the embedded one).
+
+    The caller holds the saver's ``core_lock`` and lets go of it while it waits to write,
+    so other threads stamp and queue their events meanwhile; whoever writes next takes
+    everything queued, in order, in one append. ``log_lock`` serializes every use of the
+    log (its SQLite connection is shared: a read must not run inside another's write).
+    """
+
+    def __init__(self, log: EventLog, core_lock: threading.Lock, timeout: float) -> None:
+        self.log = log
+        self.core_lock = core_lock
+        self.log_lock = threading.Lock()
+        self.timeout = timeout
+        self._queue: list[_Ticket] = []
+        self._queue_lock = threading.Lock()
+
+    async def append(self, records: list[Raw]) -> None:
+        """Durably append ``records`` (in order); call holding ``core_lock``."""
+        ticket = _Ticket(records)
+        with self._queue_lock:
+            self._queue.append(ticket)
+        self.core_lock.release()
+        try:
+            if not self.log_lock.acquire(timeout=self.timeout):
+                raise LogUnavailable(f"waited over {self.timeout:g} s to write to the log")
+            try:
+                if not ticket.done:
+                    with self._queue_lock:
+                        batch, self._queue = self._queue, []
+                    try:
+                        await self.log.append_records([r for t in batch for r in t.records])
+                    except Exception as exc:
+                        for t in batch:
+                            t.error = exc
+                    for t in batch:
+                        t.done = True
+            finally:
+                self.log_lock.release()
+        finally:
+            self.core_lock.acquire()
+        if ticket.error is not None:
+            raise ticket.error
+
+
 class LogSink:
     """The default sink: stamps each thread's events itself and group-commits them.
 
@@ -151,10 +204,12 @@ class LogSink:
     attempt (after the greatest one in the log) and continues on it.
     """
 
-    def __init__(self, log: EventLog, *, tenant_id: str = "default") -> None:
+    def __init__(
+        self, log: EventLog, *, tenant_id: str = "default", inline: CombiningCommit | None = None
+    ) -> None:
         self.log = log
         self.tenant_id = tenant_id
-        self._group = GroupCommit(log)
+        self._group: GroupCommit | CombiningCommit = inline or GroupCommit(log)
         self._threads: dict[str, _Thread] = {}
 
     def seed(self, thread_id: str, attempt: int, last_seq: int, previous: str | None) -> None:

@@ -81,3 +81,24 @@ async def view_of(log: EventLog, thread_id: str) -> ExecutionView:
     records = await log.read_execution(thread_id)
     positions = [(r.position.topic, r.position.partition, r.position.offset) for r in records]
     return fold([r.event() for r in records], positions=positions)
+
+
+def _ask(state: Trail) -> dict[str, list[str]]:
+    return {"trail": [f"ask:{interrupt('ok?')}"]}
+
+
+def nested(saver: BaseCheckpointSaver[Any]) -> Any:
+    """a -> sub (x -> ask: interrupt()) : checkpoints in a child namespace too."""
+    inner = StateGraph(Trail)
+    inner.add_node("x", _step("x"))
+    inner.add_node("ask", _ask)
+    inner.add_edge(START, "x")
+    inner.add_edge("x", "ask")
+    inner.add_edge("ask", END)
+    builder = StateGraph(Trail)
+    builder.add_node("a", _step("a"))
+    builder.add_node("sub", inner.compile())
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "sub")
+    builder.add_edge("sub", END)
+    return builder.compile(checkpointer=saver)

@@ -6,6 +6,7 @@ import asyncio
 import math
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from omium.producers import EventLog, Position, Recorder, Settings, open_log
 from omium.schemas import (
     CheckpointCreated,
     CheckpointThreadDeleted,
+    Event,
     EventTooLarge,
     ExecutionRolledBack,
     decode,
@@ -313,3 +315,35 @@ async def test_log_sink__writes_exactly_the_codecs_bytes(log: EventLog) -> None:
     assert (
         created.causation_id is None and decode(records[1].value).causation_id == created.event_id
     )
+
+
+def test_from_url_embedded__many_threads_share_one_saver(log_url: Callable[[str], str]) -> None:
+    url = log_url("sqlite-file")
+    tids = [thread() for _ in range(8)]
+    with OmiumSaver.from_url(url) as saver:
+        graph = abc(saver)
+        appends: list[int] = []
+        append_records = saver.log.append_records
+
+        async def counted(records: Sequence[tuple[str, str | None, bytes]]) -> list[Position]:
+            appends.append(len(records))
+            return await append_records(records)
+
+        saver.log.append_records = counted  # type: ignore[method-assign]
+        with ThreadPoolExecutor(8) as pool:
+            outs = list(pool.map(lambda t: graph.invoke({"trail": []}, config(t)), tids))
+        assert outs == [{"trail": ["a", "b", "c"]}] * 8
+        assert sum(appends) == 8 * 9  # 5 checkpoints and 4 task writes per thread
+    with OmiumSaver.from_url(url) as again:
+        for tid in tids:
+            assert abc(again).get_state(config(tid)).values == {"trail": ["a", "b", "c"]}
+            events = [e for e in asyncio.run(_events(url, tid))]
+            assert [e.seq for e in events] == list(range(1, 10))
+
+
+async def _events(url: str, tid: str) -> list[Event]:
+    log = open_log(url)
+    try:
+        return await events_of(log, tid)
+    finally:
+        await log.close()

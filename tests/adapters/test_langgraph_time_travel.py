@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from graphs import abc, config, events_of, reviewed, view_of
+from graphs import abc, config, events_of, nested, reviewed, view_of
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from omium.adapters.langgraph import OmiumSaver
@@ -95,7 +96,7 @@ async def test_update_state__on_an_old_checkpoint_forks_into_a_new_attempt(log: 
     assert branch.from_attempt == 1
     assert branch.checkpoint_id == after_b.config["configurable"]["checkpoint_id"]
     assert branch.overrides == {"trail": ["a", "b", "edited"]}
-    assert view.state == {"trail": ["a", "b", "edited"]}
+    assert view.state == {"trail": ["a", "b", "edited", "c"]}  # the newest checkpoint
     fork_id = forked["configurable"]["checkpoint_id"]
     assert view.checkpoint(fork_id) is not None and view.checkpoint(fork_id).attempt == 2  # type: ignore[union-attr]
     async with OmiumSaver(log) as again:
@@ -146,3 +147,32 @@ async def test_sync_invoke__from_a_worker_thread_of_the_logs_loop(log: EventLog)
         out = await asyncio.to_thread(graph.invoke, {"trail": []}, config(tid))
         assert out == {"trail": ["a", "b", "c"]}
         assert (await graph.aget_state(config(tid))).values == out
+
+
+async def test_subgraph_interrupt__behaves_as_with_langgraphs_in_memory_saver(
+    log: EventLog,
+) -> None:
+    async def scenario(saver: Any, tid: str) -> list[Any]:
+        graph = nested(saver)
+        seen: list[Any] = [await graph.ainvoke({"trail": []}, config(tid))]
+        state = await graph.aget_state(config(tid), subgraphs=True)
+        seen.append((state.next, [t.state.next for t in state.tasks if t.state]))
+        seen.append(await graph.ainvoke(Command(resume="yes"), config(tid)))
+        snapshots = [s async for s in graph.aget_state_history(config(tid))]
+        seen.append(
+            [(s.values, s.next, s.metadata["source"], s.metadata["step"]) for s in snapshots]
+        )
+        return seen
+
+    expected = await scenario(InMemorySaver(), "reference")
+    for item in (expected[0], expected[2]):  # interrupt ids are random
+        item.pop("__interrupt__", None)
+    tid = thread()
+    async with OmiumSaver(log) as saver:
+        got = await scenario(saver, tid)
+        got[0].pop("__interrupt__", None)
+        assert got == expected
+        namespaces = {
+            t.config["configurable"]["checkpoint_ns"] async for t in saver.alist(config(tid))
+        }
+        assert "" in namespaces and any(ns.startswith("sub:") for ns in namespaces)
