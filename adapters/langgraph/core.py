@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,6 @@ class WritesRequest:
     task_id: str
     task_path: str
     entries: list[Entry]
-    raw: Sequence[tuple[str, Any]]
 
 
 class SaverCore:

@@ -342,7 +342,7 @@ class OmiumSaver(BaseCheckpointSaver[int]):
             (WRITES_IDX_MAP.get(channel, i), channel, self.serde.dumps_typed(value))
             for i, (channel, value) in enumerate(writes)
         ]
-        return WritesRequest(thread_id, ns, checkpoint_id, task_id, path, entries, writes)
+        return WritesRequest(thread_id, ns, checkpoint_id, task_id, path, entries)
 
     # -- deleting, copying, pruning -------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 
+from omium.adapters.langgraph.bridge import drive
 from omium.producers import EventLog
 from omium.schemas import (
     REGISTRY,
@@ -148,7 +149,7 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
 @dataclass(slots=True)
 class _Ticket:
     records: list[Raw]
-    done: bool = False
+    taken: bool = False  # in a batch being (or already) written
     error: Exception | None = None
 
 
@@ -176,25 +177,33 @@ class CombiningCommit:
             self._queue.append(ticket)
         self.core_lock.release()
         try:
-            if not self.log_lock.acquire(timeout=self.timeout):
-                raise LogUnavailable(f"waited over {self.timeout:g} s to write to the log")
-            try:
-                if not ticket.done:
-                    with self._queue_lock:
-                        batch, self._queue = self._queue, []
-                    try:
-                        await self.log.append_records([r for t in batch for r in t.records])
-                    except Exception as exc:
-                        for t in batch:
-                            t.error = exc
-                    for t in batch:
-                        t.done = True
-            finally:
-                self.log_lock.release()
+            self._write(ticket)
         finally:
             self.core_lock.acquire()
         if ticket.error is not None:
             raise ticket.error
+
+    def _write(self, ticket: _Ticket) -> None:
+        if not self.log_lock.acquire(timeout=self.timeout):
+            with self._queue_lock:
+                if not ticket.taken:  # give up only on what nobody is writing
+                    self._queue.remove(ticket)
+                    raise LogUnavailable(f"waited over {self.timeout:g} s to write to the log")
+            self.log_lock.acquire()  # a write that carries it is under way: let it end
+        try:
+            if ticket.taken:
+                return  # another thread wrote it (or failed to: ticket.error says)
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+                for queued in batch:
+                    queued.taken = True
+            try:
+                drive(self.log.append_records([r for t in batch for r in t.records]))
+            except Exception as exc:
+                for queued in batch:
+                    queued.error = exc
+        finally:
+            self.log_lock.release()
 
 
 class LogSink:
