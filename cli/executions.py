@@ -28,6 +28,7 @@ def as_json(view: ExecutionView) -> dict[str, Any]:
         "inputs": view.inputs,
         "output": view.output,
         "error": view.error,
+        "waiting": view.waiting,
         "steps": [
             {
                 "name": s.name,
@@ -99,6 +100,12 @@ def show(
     )
     if view.error:
         console.print(f"error: {view.error}", markup=False)
+    if view.waiting:
+        console.print(
+            f"waiting for input: {view.waiting.get('prompt')}\n"
+            f"  answer: omium resume {view.execution_id} --input '<JSON>'",
+            markup=False,
+        )
     for b in view.branches:
         edits = f" with {', '.join(b.overrides)} set" if b.overrides else ""
         console.print(f"attempt {b.attempt} continues from {b.checkpoint_id}{edits}", markup=False)

@@ -62,6 +62,7 @@ def test_run__json_result_and_exit_0(
         "inputs",
         "output",
         "error",
+        "waiting",
         "steps",
         "checkpoints",
         "branches",
