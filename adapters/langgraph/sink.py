@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -51,7 +52,8 @@ Raw = tuple[str, str | None, bytes]
 #: The event that opens a new attempt of the execution (a fork, in standalone mode).
 ROLLED_BACK = "execution.rolled_back"
 TOPIC = "omium.events"
-_FAST = frozenset({"checkpoint.created", "checkpoint.writes_saved"})
+WRITES = "checkpoint.writes_saved"
+_FAST = frozenset({"checkpoint.created", WRITES})
 _VERSIONS = {name: current_version(cls) for name, cls in REGISTRY.items()}
 
 
@@ -146,9 +148,16 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
         done.set_exception(error)
 
 
+#: Seconds a task's writes wait for their superstep's checkpoint to share one append (in
+#: LangGraph's sync invoke the checkpoint comes a median 40 µs after the writes, p90 under
+#: 200 µs, from another worker thread); a checkpoint itself never waits.
+LINGER = 0.0003
+
+
 @dataclass(slots=True)
 class _Ticket:
     records: list[Raw]
+    linger: bool
     taken: bool = False  # in a batch being (or already) written
     error: Exception | None = None
 
@@ -158,7 +167,8 @@ class CombiningCommit:
 
     The caller holds the saver's ``core_lock`` and lets go of it while it waits to write,
     so other threads stamp and queue their events meanwhile; whoever writes next takes
-    everything queued, in order, in one append. ``log_lock`` serializes every use of the
+    everything queued, in order, in one append, after waiting up to :data:`LINGER` for a
+    checkpoint when it holds only pending writes. ``log_lock`` serializes every use of the
     log (its SQLite connection is shared: a read must not run inside another's write).
     """
 
@@ -168,13 +178,17 @@ class CombiningCommit:
         self.log_lock = threading.Lock()
         self.timeout = timeout
         self._queue: list[_Ticket] = []
-        self._queue_lock = threading.Lock()
+        self._queued = threading.Condition()
 
-    async def append(self, records: list[Raw]) -> None:
-        """Durably append ``records`` (in order); call holding ``core_lock``."""
-        ticket = _Ticket(records)
-        with self._queue_lock:
+    async def append(self, records: list[Raw], *, linger: bool = False) -> None:
+        """Durably append ``records`` (in order); call holding ``core_lock``.
+
+        ``linger``: these are pending writes, worth holding briefly for their checkpoint.
+        """
+        ticket = _Ticket(records, linger)
+        with self._queued:
             self._queue.append(ticket)
+            self._queued.notify_all()
         self.core_lock.release()
         try:
             self._write(ticket)
@@ -185,7 +199,7 @@ class CombiningCommit:
 
     def _write(self, ticket: _Ticket) -> None:
         if not self.log_lock.acquire(timeout=self.timeout):
-            with self._queue_lock:
+            with self._queued:
                 if not ticket.taken:  # give up only on what nobody is writing
                     self._queue.remove(ticket)
                     raise LogUnavailable(f"waited over {self.timeout:g} s to write to the log")
@@ -193,7 +207,10 @@ class CombiningCommit:
         try:
             if ticket.taken:
                 return  # another thread wrote it (or failed to: ticket.error says)
-            with self._queue_lock:
+            with self._queued:
+                until = time.monotonic() + LINGER
+                while all(t.linger for t in self._queue) and (left := until - time.monotonic()) > 0:
+                    self._queued.wait(left)
                 batch, self._queue = self._queue, []
                 for queued in batch:
                     queued.taken = True
@@ -246,7 +263,12 @@ class LogSink:
         # the seqs are taken now, before waiting, so a concurrent call stamps after them
         # (as with a Recorder, a failed append leaves a gap: seq stays monotonic)
         self._threads[thread_id] = head
-        await self._group.append([(TOPIC, thread_id, s.value) for s in stamped])
+        records: list[Raw] = [(TOPIC, thread_id, s.value) for s in stamped]
+        if isinstance(self._group, CombiningCommit):
+            linger = all(s.type == WRITES for s in stamped)
+            await self._group.append(records, linger=linger)
+        else:
+            await self._group.append(records)
         return stamped
 
     def _stamp(self, thread_id: str, head: _Thread, kind: str, payload: dict[str, Any]) -> Stamped:
