@@ -10,9 +10,10 @@ already records a run's facts gives the saver its own sink, so checkpoints take 
 
 Without one, :class:`LogSink` stamps each thread's events itself (attempt, next ``seq``,
 ``causation_id`` = the previous event, as a :class:`~omium.producers.Recorder` does),
-continuing the execution's newest attempt, and commits concurrent writes together: the
-first writer yields once to the loop, and everything recorded meanwhile goes into the same
-append (one SQLite transaction, one Kafka batch per partition).
+continuing the execution's newest attempt, and commits concurrent writes together (one
+SQLite transaction, one Kafka batch per partition): on a loop (:class:`GroupCommit`) the
+first writer yields once and takes everything recorded meanwhile; inline across threads
+(:class:`CombiningCommit`) a task's writes wait briefly for their superstep's checkpoint.
 
 Speed: a superstep writes two events, and pydantic's validate + encode costs about 40 µs
 per event, most of the budget. The payloads the saver builds are valid by construction

@@ -1,0 +1,126 @@
+"""Per-superstep overhead of LangGraph checkpointers: one trivial node looped N times.
+
+Prints, per configuration, µs per step (median over rounds) of wall time and of process
+CPU time (every thread), and what each adds over no checkpointer. Configurations run
+interleaved, one of each per round, so a busy machine slows them alike. Covered:
+no checkpointer, InMemorySaver, SqliteSaver (file, WAL) and OmiumSaver on the embedded
+SQLite log (file, WAL), each with durability "async" and "sync", through sync ``invoke``
+(OmiumSaver.from_url: the log on the saver's own loop thread) and ``ainvoke``
+(OmiumSaver(log) in the running loop). Asserts nothing about time.
+
+    .venv/bin/python tests/bench/bench_langgraph.py [--steps 2000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypedDict
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, StateGraph
+
+from omium.adapters.langgraph import OmiumSaver
+from omium.producers import open_log
+
+
+class Count(TypedDict):
+    n: int
+
+
+def graph(saver: Any, steps: int) -> Any:
+    builder = StateGraph(Count)
+    builder.add_node("step", lambda state: {"n": state["n"] + 1})
+    builder.set_entry_point("step")
+    builder.add_conditional_edges("step", lambda state: "step" if state["n"] < steps else END)
+    return builder.compile(checkpointer=saver)
+
+
+def cfg(steps: int) -> dict[str, Any]:
+    return {"configurable": {"thread_id": uuid.uuid4().hex}, "recursion_limit": steps + 10}
+
+
+Timing = tuple[float, float]  # µs per step: wall, cpu
+
+
+def run_sync(saver: Any, steps: int, durability: str | None) -> Timing:
+    g = graph(saver, steps)
+    extra = {"durability": durability} if durability else {}
+    wall, cpu = time.perf_counter(), time.process_time()
+    assert g.invoke({"n": 0}, cfg(steps), **extra)["n"] == steps
+    return (time.perf_counter() - wall) / steps * 1e6, (time.process_time() - cpu) / steps * 1e6
+
+
+async def run_async(saver: Any, steps: int, durability: str | None) -> Timing:
+    g = graph(saver, steps)
+    extra = {"durability": durability} if durability else {}
+    wall, cpu = time.perf_counter(), time.process_time()
+    assert (await g.ainvoke({"n": 0}, cfg(steps), **extra))["n"] == steps
+    return (time.perf_counter() - wall) / steps * 1e6, (time.process_time() - cpu) / steps * 1e6
+
+
+async def main(steps: int, rounds: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench-lg-"))
+    memory = InMemorySaver()
+    lite = SqliteSaver(sqlite3.connect(folder / "lg.db", check_same_thread=False))
+    threaded = OmiumSaver.from_url(f"sqlite:///{folder / 'omium-thread.db'}")
+    log = open_log(f"sqlite:///{folder / 'omium-loop.db'}")
+    in_loop = OmiumSaver(log)
+
+    def sync(saver: Any, durability: str | None) -> Callable[[], Awaitable[Timing]]:
+        return lambda: asyncio.to_thread(run_sync, saver, steps, durability)
+
+    def aio(saver: Any, durability: str | None) -> Callable[[], Awaitable[Timing]]:
+        return lambda: run_async(saver, steps, durability)
+
+    configs: dict[tuple[str, str], Callable[[], Awaitable[Timing]]] = {
+        ("none (invoke)", "-"): sync(None, None),
+        ("none (ainvoke)", "-"): aio(None, None),
+    }
+    for durability in ("async", "sync"):
+        configs[("InMemorySaver (invoke)", durability)] = sync(memory, durability)
+        configs[("SqliteSaver file (invoke)", durability)] = sync(lite, durability)
+        configs[("OmiumSaver.from_url sqlite file (invoke)", durability)] = sync(
+            threaded, durability
+        )
+        configs[("InMemorySaver (ainvoke)", durability)] = aio(memory, durability)
+        configs[("OmiumSaver(log) sqlite file (ainvoke)", durability)] = aio(in_loop, durability)
+    results: dict[tuple[str, str], list[Timing]] = {key: [] for key in configs}
+    for run in configs.values():  # warm-up
+        await run()
+    for _ in range(rounds):
+        for key, run in configs.items():
+            results[key].append(await run())
+    await in_loop.aclose()
+    await log.close()
+    await threaded.aclose()
+
+    def med(key: tuple[str, str]) -> Timing:
+        wall = statistics.median(t[0] for t in results[key])
+        return wall, statistics.median(t[1] for t in results[key])
+
+    print(f"\n{steps} steps, median of {rounds} interleaved rounds, µs per step")
+    print(f"{'checkpointer':42} {'durab.':>6} {'wall':>8} {'+wall':>7} {'cpu':>8} {'+cpu':>7}")
+    for (name, durability), _ in results.items():
+        base = med(("none (ainvoke)" if "ainvoke" in name else "none (invoke)", "-"))
+        wall, cpu = med((name, durability))
+        print(
+            f"{name:42} {durability:>6} {wall:8.1f} {wall - base[0]:7.1f} "
+            f"{cpu:8.1f} {cpu - base[1]:7.1f}"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    asyncio.run(main(args.steps, args.rounds))
