@@ -266,7 +266,9 @@ class LogSink:
         self._threads[thread_id] = head
         records: list[Raw] = [(TOPIC, thread_id, s.value) for s in stamped]
         if isinstance(self._group, CombiningCommit):
-            linger = all(s.type == WRITES for s in stamped)
+            # a thread on an event loop (ainvoke) must not linger: it would block the loop
+            # its own checkpoint has to come from
+            linger = all(s.type == WRITES for s in stamped) and not _on_a_loop()
             await self._group.append(records, linger=linger)
         else:
             await self._group.append(records)
@@ -309,6 +311,14 @@ class LogSink:
                 seqs[event.attempt], last[event.attempt] = event.seq, str(event.event_id)
         self.seed(thread_id, attempt, seqs.get(attempt, 0), last.get(attempt))
         return self._threads[thread_id]
+
+
+def _on_a_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _uuid4() -> str:
