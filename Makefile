@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-adapters kafka-up kafka-down kafka-status clean
 
 install: $(STAMP)
 
@@ -58,6 +58,9 @@ bench-executor: install
 
 bench-projections: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_projections.py
+
+bench-adapters: install
+	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_adapters.py
 
 kafka-up:
 	$(KAFKA) up

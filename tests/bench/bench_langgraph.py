@@ -68,7 +68,8 @@ async def run_async(saver: Any, steps: int, durability: str | None) -> Timing:
     return (time.perf_counter() - wall) / steps * 1e6, (time.process_time() - cpu) / steps * 1e6
 
 
-async def main(steps: int, rounds: int) -> None:
+async def main(steps: int, rounds: int, kafka: str | None = None) -> None:
+    """``kafka``: host:port of a broker, to add OmiumSaver rows on Kafka (fresh topics)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-lg-"))
     memory = InMemorySaver()
     lite = SqliteSaver(sqlite3.connect(folder / "lg.db", check_same_thread=False))
@@ -94,6 +95,19 @@ async def main(steps: int, rounds: int) -> None:
         )
         configs[("InMemorySaver (ainvoke)", durability)] = aio(memory, durability)
         configs[("OmiumSaver(log) sqlite file (ainvoke)", durability)] = aio(in_loop, durability)
+    closing: list[Any] = []
+    if kafka is not None:
+        url = f"kafka://{kafka}?topic_prefix=bench-lg-{uuid.uuid4().hex[:8]}."
+        kafka_log = open_log(url)
+        await kafka_log.create_topics()
+        on_kafka = OmiumSaver(kafka_log)
+        kafka_thread = OmiumSaver.from_url(url)
+        closing += [on_kafka, kafka_log, kafka_thread]
+        for durability in ("async", "sync"):
+            configs[("OmiumSaver.from_url kafka (invoke)", durability)] = sync(
+                kafka_thread, durability
+            )
+            configs[("OmiumSaver(log) kafka (ainvoke)", durability)] = aio(on_kafka, durability)
     results: dict[tuple[str, str], list[Timing]] = {key: [] for key in configs}
     for run in configs.values():  # warm-up
         await run()
@@ -103,6 +117,8 @@ async def main(steps: int, rounds: int) -> None:
     await in_loop.aclose()
     await log.close()
     await threaded.aclose()
+    for item in closing:
+        await (item.aclose() if hasattr(item, "aclose") else item.close())
 
     def stat(key: tuple[str, str], pick: Callable[[list[float]], float]) -> Timing:
         return pick([t[0] for t in results[key]]), pick([t[1] for t in results[key]])
@@ -125,5 +141,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--kafka", default=None, help="host:port: also OmiumSaver on Kafka")
     args = parser.parse_args()
-    asyncio.run(main(args.steps, args.rounds))
+    asyncio.run(main(args.steps, args.rounds, args.kafka))
