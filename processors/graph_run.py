@@ -163,9 +163,11 @@ async def _start(
 ) -> tuple[Any, str | None]:
     """Where the graph starts: fresh with the inputs, or from the run's restore point."""
     if view.last_checkpoint() is not None:
-        run.tasks_started = max(
-            (s.index + 1 for s in view.steps if s.attempt == view.attempt), default=0
-        )
+        mine = [s for s in view.steps if s.attempt == view.attempt]
+        run.tasks_started = max((s.index + 1 for s in mine), default=0)
+        for step in mine:  # cut by the crash: LangGraph runs them again
+            if step.status == "running":
+                run.unfinished.setdefault(step.name, []).append(step.index)
         # the thread's newest checkpoint is this attempt's last: continue it as LangGraph
         # does (naming it would replay it as a fork, with new task and interrupt ids)
         return None, None

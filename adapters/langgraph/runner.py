@@ -110,6 +110,8 @@ class GraphRun:
     agent_nodes: Sequence[str] = ()
     #: tasks started in this attempt so far: the next step index
     tasks_started: int = 0
+    #: node -> step indexes started but not finished before a crash: the re-run takes them
+    unfinished: dict[str, list[int]] = field(default_factory=dict)
     last_agent: str | None = None
     _open: dict[str, _Task] = field(default_factory=dict)
     _done: list[str] = field(default_factory=list)
@@ -163,6 +165,8 @@ class GraphRun:
                 return  # __start__: the input written into the graph, not a node
             # a task interrupted (or cut by a crash) runs again under its id: same step
             index = self._indexes.get(task_id)
+            if index is None and self.unfinished.get(name):
+                index = self._indexes[task_id] = self.unfinished[name].pop(0)
             if index is None:
                 index = self._indexes[task_id] = self.tasks_started
                 self.tasks_started += 1
