@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 _ROLLBACK = "rollback"
 
 
+def _without_usage(crew: CrewRun) -> dict[str, Any]:
+    return {k: v for k, v in crew.result.items() if k != "token_usage"}
+
+
 def split_state(
     state: dict[str, Any], names: list[str], index: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -149,6 +153,9 @@ async def _attempt(
     finally:
         await tasks.aclose()
     await runner._emit(
-        rec, rec.prepare("execution.completed", output={**state, "result": crew.result})
+        # crewai's token_usage counts only the tasks this process ran (not those before a
+        # crash or a rollback): the execution view's usage counts every recorded call
+        rec,
+        rec.prepare("execution.completed", output={**state, "result": _without_usage(crew)}),
     )
     return "completed"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import time
 import traceback
 from pathlib import Path
@@ -23,6 +24,12 @@ from omium.producers.calls import RecordingSink, calls_to
 from omium.projections import ExecutionView
 from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Run, encode
 from omium.schemas.workflow import WorkflowSpec
+
+#: the module that runs each framework's workflows (each needs its extra installed)
+_FRAMEWORK_RUNS = {
+    "langgraph": "omium.processors.graph_run",
+    "crewai": "omium.processors.crew_run",
+}
 
 #: Seconds a recorded fact may wait to share a write with the ones after it (group commit).
 FLUSH_AFTER = 0.02
@@ -207,12 +214,16 @@ class ExecutionRunner:
         self._deferred = []
 
     async def _run(self, rec: Recorder, spec: WorkflowSpec, view: ExecutionView) -> str:
+        if spec.framework != "python":
+            # an extra, imported on a thread: crewai takes seconds to import, and a loop
+            # blocked that long misses heartbeats and looks dead to its consumer group
+            await asyncio.to_thread(importlib.import_module, _FRAMEWORK_RUNS[spec.framework])
         if spec.framework == "langgraph":
-            from omium.processors.graph_run import run_graph  # langgraph is an extra
+            from omium.processors.graph_run import run_graph
 
             return await run_graph(self, rec, spec, view)
         if spec.framework == "crewai":
-            from omium.processors.crew_run import run_crew  # crewai is an extra
+            from omium.processors.crew_run import run_crew
 
             return await run_crew(self, rec, spec, view)
         try:

@@ -22,7 +22,7 @@ from typing import Any, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from omium.infra.topics import TOPICS, TopicSpec
 from omium.producers.partitioner import partition_for
@@ -495,7 +495,17 @@ class KafkaSubscription:
             }
             if not chosen:
                 return
-        await self._log._wait(f"committing for group {self.group!r}", self._consumer.commit(chosen))
+        try:
+            await self._log._wait(
+                f"committing for group {self.group!r}", self._consumer.commit(chosen)
+            )
+        except LogError as exc:
+            if not isinstance(exc.__context__, CommitFailedError):
+                raise
+            # the group rebalanced since the poll (this member stalled past its session):
+            # its partitions moved on; like the embedded log, commit nothing for them. The
+            # next owner resumes from the last commit, at least once.
+            return
 
     async def close(self) -> None:
         """Leave the group. Safe to call twice."""
