@@ -75,7 +75,14 @@ class ToolCallPayload(Payload):
     agent: str | None = None
     step: str | None = None
     arguments: JsonValue = None
-    result: JsonValue = None
+    result: JsonValue = Field(None, description="what the tool returned")
+    shown_to_agent: str | None = Field(
+        None,
+        description=(
+            "the text the agent was handed, only when it is not result as text (e.g. the "
+            "framework appended a reminder to it); re-execution hands the agent this"
+        ),
+    )
     error: ErrorInfo | None = None
     latency_ms: float = Field(0.0, ge=0)
 

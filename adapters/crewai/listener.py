@@ -17,11 +17,18 @@ Events of crews not run through omium match neither and are ignored. A handler o
 takes a small snapshot (:mod:`omium.adapters.crewai.payloads`) keyed by crewai's
 ``emission_sequence``; the run sorts and converts them on its own thread after
 ``crewai_event_bus.flush()``.
+
+The same context variable quiets a run its consumer abandoned (:meth:`RunScope.abandon`):
+what crewai logs on its behalf afterwards is dropped. An abandoned crew thread finishes
+its LLM or tool call in flight; if the process is exiting meanwhile, crewai's next event
+or flow step fails ("cannot schedule new futures after shutdown") and crewai would log
+those failures with tracebacks, about a run nobody waits for any more.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from contextvars import ContextVar
 from typing import Any, Literal
@@ -62,6 +69,7 @@ class RunScope:
         self._arrival = itertools.count()
         self._ids: set[str] = set()
         self.closed = False
+        self.abandoned = False
 
     def add(self, sequence: int | None, record: Record) -> None:
         """Keep ``record`` (dropped once the run was closed)."""
@@ -81,6 +89,11 @@ class RunScope:
             for key in ids:
                 _by_id[key] = self
             self._ids |= ids
+
+    def abandon(self) -> None:
+        """Close, and drop what crewai logs for this run from now on (see the module docs)."""
+        self.abandoned = True
+        self.close()
 
     def close(self) -> None:
         """Drop what is kept and anything that arrives later; release the ids."""
@@ -110,7 +123,7 @@ def scope_of(event: BaseEvent) -> RunScope | None:
 
 
 class OmiumToolCallEvent(BaseEvent):
-    """A tool call as the agent saw it; emitted by omium's tool-call hook.
+    """A tool call, emitted by omium's tool-call hook (fields as :class:`ToolCalled`).
 
     Going through the bus gives it an ``emission_sequence``, so it sorts among crewai's
     own events of the run.
@@ -123,6 +136,7 @@ class OmiumToolCallEvent(BaseEvent):
     result: Any = None
     latency_ms: float = 0.0
     error: dict[str, Any] | None = None
+    shown_to_agent: str | None = None
 
 
 def _error_of(error: Any) -> dict[str, str]:
@@ -202,8 +216,18 @@ class OmiumListener(BaseEventListener):
                 event.result,
                 event.latency_ms,
                 event.error,
+                event.shown_to_agent,
             )
             scope.add(event.emission_sequence, record)
+
+
+class QuietWhenAbandoned(logging.Filter):
+    """Drops the log records of an abandoned run (on crewai's loggers; see the module docs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a record logged in the context of an abandoned run."""
+        scope = current_scope.get()
+        return scope is None or not scope.abandoned
 
 
 _listener: OmiumListener | None = None
@@ -211,11 +235,19 @@ _listener_lock = threading.Lock()
 
 
 def ensure_listener() -> OmiumListener:
-    """The process's one omium listener, registered on the bus on first use."""
+    """The process's one omium listener, registered on the bus on first use.
+
+    It also puts :class:`QuietWhenAbandoned` on crewai's loggers (those created so far:
+    crewai creates one per module, at import).
+    """
     global _listener
     with _listener_lock:
         if _listener is None:
             _listener = OmiumListener()
+            quiet = QuietWhenAbandoned()
+            for name in ["crewai", *logging.root.manager.loggerDict]:
+                if name == "crewai" or name.startswith("crewai."):
+                    logging.getLogger(name).addFilter(quiet)
         return _listener
 
 

@@ -8,9 +8,11 @@ the building is plain data in, plain data out, so it is tested without a crew.
 - ``llm.call``: one per finished (or failed) model call, paired by crewai's ``call_id``;
   ``step`` is the name of the crew's task being run, ``cost_usd`` from
   :func:`omium.adapters.pricing.cost_usd`, ``request`` the messages, ``response`` the text.
-- ``tool.call``: one per tool call as the agent saw it (after crewai's own retries),
-  ``result`` being the text handed back to the agent; ``error`` is set when the last
-  try failed.
+- ``tool.call``: one per tool call as the agent made it (after crewai's own retries),
+  ``result`` being what the tool returned; ``shown_to_agent`` is the text crewai handed
+  back to the agent, only when it is not ``result`` as text (crewai appends its tool-format
+  reminder to every few results of a task): :func:`shown_to_agent` gives it in both cases,
+  for re-execution. ``error`` is set when the last try failed.
 - ``agent.handoff``: when the next task's agent differs from the previous task's, and
   when an agent uses crewai's delegation tools (``to_agent`` is the coworker).
 """
@@ -87,7 +89,11 @@ class ToolTried:
 
 @dataclass(frozen=True, slots=True)
 class ToolCalled:
-    """A tool call as the agent saw it, reported by omium's tool-call hook."""
+    """A tool call, reported by omium's tool-call hook.
+
+    ``result`` is what the tool returned (JSON data), ``shown_to_agent`` the text the agent
+    was handed when it is not ``result`` as text (see :func:`shown_to_agent`).
+    """
 
     tool: str
     agent: str | None
@@ -95,6 +101,7 @@ class ToolCalled:
     result: Any
     latency_ms: float
     error: dict[str, Any] | None = None  # set by re-execution (the recorded error)
+    shown_to_agent: str | None = None
 
 
 Record = TaskStarted | LLMStarted | LLMEnded | ToolStarted | ToolTried | ToolCalled
@@ -109,6 +116,19 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return str(value)
+
+
+def as_text(result: Any) -> str:
+    """``result`` as crewai hands a tool's output to the agent by default (``str``)."""
+    return result if isinstance(result, str) else str(result)
+
+
+def shown_to_agent(result: Any, shown: str | None) -> str:
+    """The text the agent was handed, from a ``tool.call``'s ``result`` and ``shown_to_agent``.
+
+    That is ``shown`` when set, else ``result`` as text.
+    """
+    return shown if shown is not None else as_text(result)
 
 
 def parse_arguments(value: Any) -> Any:
@@ -233,6 +253,7 @@ class PayloadBuilder:
             "step": self._step,
             "arguments": parse_arguments(record.arguments),
             "result": jsonable(record.result),
+            "shown_to_agent": record.shown_to_agent,
             "latency_ms": max(0.0, record.latency_ms),
             "error": error,
         }

@@ -8,9 +8,11 @@ in one queue per agent (crewai's agent role), in log order. When a crew runs wit
   next recorded response of that agent, after checking the crew asked the same model the
   same messages;
 - each tool call is checked against the agent's next recorded one and answered with the
-  recorded result, which is the text the agent saw (crewai's tool-call hooks block the
-  real tool; see :mod:`omium.adapters.crewai.run`). Delegation tools are checked but run,
-  so the coworker's own recorded calls answer it.
+  text the agent saw: the recorded ``shown_to_agent`` when set (crewai had appended its
+  tool-format reminder to the tool's output, say), else the recorded ``result`` as text
+  (:func:`~omium.adapters.crewai.payloads.shown_to_agent`). crewai's tool-call hooks block
+  the real tool; see :mod:`omium.adapters.crewai.run`. Delegation tools are checked but
+  run, so the coworker's own recorded calls answer it.
 
 The first request that differs from the recording raises :class:`ReplayDiverged` with
 both sides. Per-agent queues keep the check exact while allowing crewai to interleave

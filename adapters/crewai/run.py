@@ -21,7 +21,13 @@ How it works:
   before each model and tool call, so a long task is recorded as it goes.
 - Closing or cancelling the iterator stops the crew at its next task boundary, model call
   or tool call (whichever comes first) and abandons the thread: an LLM or tool call in
-  flight cannot be interrupted; what it emits afterwards is dropped.
+  flight cannot be interrupted; what it emits or logs afterwards is dropped (see
+  :mod:`omium.adapters.crewai.listener`) and the thread unwinds quietly.
+- When the process exits, Python first waits for the calls in flight (crewai runs them on
+  ``concurrent.futures`` workers); then, at exit, abandoned crew threads get up to
+  ``EXIT_GRACE_S`` to unwind. A daemon thread still running when the interpreter
+  finalizes is killed with ``pthread_exit``, which aborts the whole process (SIGABRT) if
+  a native frame such as pydantic-core's is on its stack.
 
 **Resume from task k** (``start=k``, ``prior`` = the outputs of tasks ``0..k-1`` as
 ``TaskDone`` gave them): tasks ``k..`` run with the earlier outputs as their context, as if
@@ -33,9 +39,11 @@ they had run; how, and which crewai internals that takes: :mod:`omium.adapters.c
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextvars
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,11 +61,37 @@ from omium.adapters.crewai.listener import (
     flush,
     report_tool_call,
 )
-from omium.adapters.crewai.payloads import DELEGATION, PayloadBuilder, jsonable
+from omium.adapters.crewai.payloads import (
+    DELEGATION,
+    PayloadBuilder,
+    as_text,
+    jsonable,
+    shown_to_agent,
+)
 from omium.adapters.crewai.prepare import output_of, prepare_crew
 from omium.adapters.crewai.replay import RecordedCalls, ReplayDiverged
 
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+#: At interpreter exit, how long abandoned crew threads may take to unwind (in all).
+EXIT_GRACE_S = 5.0
+_abandoned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_abandoned_lock = threading.Lock()
+
+
+def _join_abandoned() -> None:
+    """Let abandoned crew threads unwind before the interpreter finalizes (module docs).
+
+    Registered after crewai's own exit handlers, so it runs before them.
+    """
+    deadline = time.monotonic() + EXIT_GRACE_S
+    with _abandoned_lock:
+        threads = list(_abandoned)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+atexit.register(_join_abandoned)
 
 
 @dataclass(frozen=True)
@@ -179,7 +213,9 @@ class CrewRun:
         finally:
             if self._result is None:
                 self._stop.set()
-                self._scope.close()
+                self._scope.abandon()
+                with _abandoned_lock:
+                    _abandoned.add(thread)
                 self._gate.release()
 
     # -- on the crew thread -------------------------------------------------------------
@@ -201,7 +237,7 @@ class CrewRun:
         except _Stopped:
             pass
         except BaseException as exc:  # noqa: BLE001 - everything reaches the consumer
-            self._drain()
+            self._drain()  # abandoned (stop set): these send nothing, the thread just ends
             self._send(("error", self._failure(exc)))
         finally:
             self._scope.close()
@@ -235,6 +271,7 @@ class CrewRun:
             InterceptionPoint.PRE_STEP: [self._pre_step],
             InterceptionPoint.POST_STEP: [self._post_step],
             InterceptionPoint.PRE_MODEL_CALL: [self._pre_model_call],
+            InterceptionPoint.POST_MODEL_CALL: [self._post_model_call],
             InterceptionPoint.PRE_TOOL_CALL: [self._pre_tool_call],
             InterceptionPoint.POST_TOOL_CALL: [self._post_tool_call],
         }
@@ -272,6 +309,9 @@ class CrewRun:
         self._check_stop()
         self._drain()
 
+    def _post_model_call(self, ctx: Any) -> None:
+        self._check_stop()  # abandoned while the model answered: go no further
+
     def _pre_tool_call(self, ctx: Any) -> bool | None:
         self._check_stop()
         self._drain()
@@ -285,23 +325,35 @@ class CrewRun:
         return False if recorded is not None else None  # False: crewai skips the tool
 
     def _post_tool_call(self, ctx: Any) -> str | None:
+        """Report the call: what the tool returned, and what the agent saw if that differs.
+
+        crewai hands the agent ``ctx.tool_result``: the tool's output as text, plus its
+        tool-format reminder on every few calls of a task. ``ctx.raw_tool_result`` is what
+        the tool returned. Re-execution hands back the recorded text the agent saw.
+        """
         began, recorded = self._tools.pop(id(ctx.tool_input), (time.perf_counter(), None))
-        result, error = ctx.tool_result, None
+        self._check_stop()  # abandoned while the tool ran: its result is dropped
         if recorded is not None:
-            result, error = recorded.get("result"), recorded.get("error")
-            result = result if isinstance(result, str) else jsonable(result)
+            result, error = jsonable(recorded.get("result")), recorded.get("error")
+            shown = recorded.get("shown_to_agent")
+            shown = shown if isinstance(shown, str) else None
+        else:
+            result = jsonable(getattr(ctx, "raw_tool_result", ctx.tool_result))
+            error, seen = None, ctx.tool_result
+            shown = None if seen is None or str(seen) == as_text(result) else str(seen)
         report_tool_call(
             ctx.agent or self,
             OmiumToolCallEvent(
                 tool=ctx.tool_name,
                 agent=getattr(ctx.agent, "role", None),
                 arguments=jsonable(ctx.tool_input),
-                result=jsonable(result),
+                result=result,
                 latency_ms=(time.perf_counter() - began) * 1000,
                 error=error,
+                shown_to_agent=shown,
             ),
         )
-        return str(result) if recorded is not None else None
+        return shown_to_agent(result, shown) if recorded is not None else None
 
     def _check_stop(self) -> None:
         if self._stop.is_set():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from omium.adapters.crewai import (
 from omium.adapters.pricing import cost_usd
 from omium.schemas.agents import AgentHandoffPayload, LLMCallPayload, ToolCallPayload
 from omium.schemas.workflow import parse_spec
+
+REMINDER = "You ONLY have access to the following tools"
 
 TOOLS = '''
 import threading
@@ -104,6 +107,26 @@ agents:
   - {name: writer, role: Writer, goal: Write, llm: {script: [{final: "one line"}]}}
 tasks:
   - {name: manage, description: Produce a one-line summary, expected_output: one line}
+"""
+
+
+FOUR_TOOL_CALLS = """
+name: digest
+framework: crewai
+agents:
+  - name: researcher
+    role: Researcher
+    goal: Collect facts about {topic}
+    tools: [tools:read_notes, tools:multiply]
+    llm:
+      script:
+        - {action: read_notes, input: {name: notes.txt}}
+        - {action: multiply, input: {a: 6, b: 7}}
+        - {action: read_notes, input: {name: more.txt}}
+        - {action: multiply, input: {a: 2, b: 3}}
+        - {final: "DIGEST: order per partition; 42 partitions, 6 brokers"}
+tasks:
+  - {name: collect, description: "Collect {topic} facts", expected_output: facts, agent: researcher}
 """
 
 
@@ -206,8 +229,10 @@ async def test_events__slim_payloads_in_emission_order(folder: Path) -> None:
     for kind, payload in record.events:
         schemas.get(kind, AgentHandoffPayload).model_validate(payload)
     read, multiply = record.of("tool.call")
-    assert read["arguments"] == {"name": "notes.txt"} and "NOTES: events keep" in read["result"]
-    assert multiply["result"] == "42" and multiply["error"] is None
+    assert read["arguments"] == {"name": "notes.txt"}
+    assert read["result"] == "NOTES: events keep their order per partition."
+    assert multiply["result"] == 42 and multiply["error"] is None  # what the tool returned
+    assert read["shown_to_agent"] is None and multiply["shown_to_agent"] is None
     first = record.of("llm.call")[0]
     assert first["step"] == "research" and first["model"] == "scripted"
     assert first["provider"] == "scripted" and first["response"].startswith("Thought:")
@@ -472,3 +497,157 @@ async def test_tasks__can_be_iterated_once(folder: Path) -> None:
     await drive(run)
     with pytest.raises(RuntimeError, match="runs once"):
         await drive(run)
+
+
+async def test_tool_calls__record_the_tools_own_output_and_reexecute_exactly(
+    folder: Path,
+) -> None:
+    (folder / "more.txt").write_text("MORE: six brokers serve the cluster.")
+    recorded, tracked = Recorder(), factory_of(FOUR_TOOL_CALLS, folder)
+    original = CrewRun(tracked, {"topic": "Kafka"}, record=recorded)
+    await drive(original)
+    live = [("read_notes", "notes.txt"), ("multiply", 6, 7), ("read_notes", "more.txt")]
+    assert tools_module(folder).CALLS == [*live, ("multiply", 2, 3)]
+
+    calls = recorded.of("tool.call")
+    notes, more = (folder / "notes.txt").read_text(), (folder / "more.txt").read_text()
+    assert [c["result"] for c in calls] == [notes, 42, more, 6]  # the tools' own outputs
+    # crewai appends its tool-format reminder to every 3rd tool result of a task: what the
+    # agent was shown is kept apart, and only then
+    shown = [c["shown_to_agent"] for c in calls]
+    assert shown[0] is None and shown[1] is None and shown[3] is None
+    assert shown[2].startswith(more + "\n") and REMINDER in shown[2]
+    after_third = "\n".join(m["content"] for m in recorded.of("llm.call")[3]["request"])
+    assert shown[2] in after_third  # what the agent was shown, in its next prompt
+    for payload in calls:
+        ToolCallPayload.model_validate(payload)
+
+    # re-execution from the log (payloads as stored: through the schema, as JSON)
+    schemas = {"llm.call": LLMCallPayload, "tool.call": ToolCallPayload}
+    logged = [(k, schemas[k].model_validate(p).model_dump(mode="json")) for k, p in recorded.events]
+    record, again = Recorder(), factory_of(FOUR_TOOL_CALLS, folder)
+    replay = RecordedCalls(logged)
+    run = CrewRun(again, {"topic": "Kafka"}, record=record, replay=replay)
+    done = await drive(run)
+
+    assert all(llm.calls == 0 for llm in again.llms().values())  # no live LLM call
+    assert tools_module(folder).CALLS == [*live, ("multiply", 2, 3)]  # no live tool call
+    assert replay.answered == 9 and replay.remaining() == []
+    assert done[0].output == {"raw": "DIGEST: order per partition; 42 partitions, 6 brokers"}
+    assert run.result == original.result
+    assert without_timing(record.events) == without_timing(recorded.events)
+
+
+async def test_reexecution__of_a_recording_that_kept_only_the_text_the_agent_saw(
+    folder: Path,
+) -> None:
+    """Recordings made before ``shown_to_agent`` have that text as ``result``; still exact."""
+    (folder / "more.txt").write_text("MORE: six brokers serve the cluster.")
+    recorded = Recorder()
+    await drive(CrewRun(factory_of(FOUR_TOOL_CALLS, folder), {"topic": "Kafka"}, record=recorded))
+    older = [
+        (k, {**p, "result": p["shown_to_agent"] or str(p["result"])} if k == "tool.call" else p)
+        for k, p in recorded.events
+    ]
+    older = [(k, {f: v for f, v in p.items() if f != "shown_to_agent"}) for k, p in older]
+
+    record, replay = Recorder(), RecordedCalls(older)
+    run = CrewRun(
+        factory_of(FOUR_TOOL_CALLS, folder), {"topic": "Kafka"}, record=record, replay=replay
+    )
+    await drive(run)
+
+    assert replay.answered == 9 and replay.remaining() == []
+    requests = [p["request"] for p in recorded.of("llm.call")]
+    assert [p["request"] for p in record.of("llm.call")] == requests  # the agent saw the same
+
+
+SLOW_TOOLS = '''
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BUSY = threading.Event()
+
+
+def read_notes(name: str) -> str:
+    """Read a notes file of the workflow's folder (slowly)."""
+    BUSY.set()
+    time.sleep(0.5)
+    return (HERE / name).read_text()
+
+
+def multiply(a: int, b: int) -> int:
+    """Multiply two integers."""
+    return a * b
+'''
+
+ABANDON_AND_EXIT = """
+import asyncio, sys, threading, time
+from pathlib import Path
+
+from omium.adapters.crewai import CrewRun, ScriptedLLM, crew_factory
+from omium.schemas.workflow import parse_spec
+
+FOLDER = Path(sys.argv[1])
+busy = threading.Event()
+if sys.argv[2] == "llm":   # the second model call is in flight when the run is abandoned
+    answer = ScriptedLLM.call
+    def slow(self, *args, **kwargs):
+        if self.calls:
+            busy.set()
+            time.sleep(0.5)
+        return answer(self, *args, **kwargs)
+    ScriptedLLM.call = slow
+
+async def ignore(kind, payload):
+    pass
+
+async def main():
+    spec = parse_spec((FOLDER / "crew.yaml").read_text(), "crew.yaml")
+    run = CrewRun(crew_factory(spec, FOLDER, "crew.yaml"), {"topic": "Kafka"}, record=ignore)
+
+    async def drive():
+        async for _ in run.tasks():
+            pass
+
+    consumer = asyncio.create_task(drive())
+    flag = busy
+    if sys.argv[2] == "tool":   # the first tool call is in flight when the run is abandoned
+        while not (tools := [m for m in list(sys.modules.values()) if hasattr(m, "BUSY")]):
+            await asyncio.sleep(0.01)
+        flag = tools[0].BUSY
+    while not flag.is_set():
+        await asyncio.sleep(0.01)
+    consumer.cancel()
+    try:
+        await consumer
+    except asyncio.CancelledError:
+        pass
+    print("abandoned; exiting", flush=True)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("in_flight", ["tool", "llm"])
+def test_cancel__an_abandoned_crew_is_quiet_when_the_process_exits(
+    folder: Path, in_flight: str
+) -> None:
+    """The process exits while the abandoned crew's call is in flight: when it returns,
+    crewai cannot schedule anything any more, and must not print tracebacks about it."""
+    (folder / "tools.py").write_text(SLOW_TOOLS)
+    (folder / "crew.yaml").write_text(SEQUENTIAL)
+    (folder / "main.py").write_text(ABANDON_AND_EXIT)
+
+    done = subprocess.run(
+        [sys.executable, "-X", "faulthandler", str(folder / "main.py"), str(folder), in_flight],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("abandoned; exiting")
+    assert "Traceback" not in done.stderr and "cannot schedule" not in done.stderr, done.stderr

@@ -87,9 +87,13 @@ async def test_tools__really_read_and_measure_the_notes() -> None:
     assert [line.split(":")[0] for line in listing["result"].splitlines()] == NAMES
     for call, name in zip(reads, NAMES, strict=True):
         assert call["arguments"] == {"name": name}
-        # startswith: crewai appends its tool-format reminder to every 3rd tool result of a
-        # task, and the adapter records that text (ctx.tool_result, not raw_tool_result)
-        assert call["result"].startswith((NOTES / name).read_text())
+        assert call["result"] == (NOTES / name).read_text()  # the tool's own output
+    # crewai appended its tool-format reminder to the task's 3rd tool result: the agent saw
+    # that text, kept apart for re-execution
+    assert [c["shown_to_agent"] is None for c in calls] == [True, True, False, True, True]
+    shown = reads[1]["shown_to_agent"]
+    assert shown.startswith(reads[1]["result"] + "\n")
+    assert "You ONLY have access to the following tools" in shown
 
     measured = json.loads(stats["result"])
     words = {name: note["words"] for name, note in measured["notes"].items()}
