@@ -1,7 +1,7 @@
 """Debug re-execution of a ``framework: langgraph`` run: the graph runs again, here, for free.
 
-Every node runs live in this process, on a private in-memory checkpointer (nothing is
-appended to the log). Each LLM and tool call the graph's recorded model and tools make
+Every node runs live in this process, checkpointed on a private in-memory log (nothing is
+appended to the real one). Each LLM and tool call the graph's recorded model and tools make
 (``record_model`` / ``record_tool``) is answered from the recorded ``llm.call`` /
 ``tool.call`` events, so no provider is called; each ``interrupt()`` is answered with the
 recorded ``human.input_received`` values, in order. Each node's output is compared with its
@@ -9,23 +9,29 @@ recorded ``step.completed``; the first difference (an output, or a call the reco
 not have) is the divergence, reported with both sides.
 
 Calls are matched by content among those not yet answered, not by strict order: nodes of
-one superstep run concurrently and may call in another order than they did.
+one superstep run concurrently and may call in another order than they did. An attempt a
+rollback opened starts from its branch checkpoint's recorded LangGraph snapshot, with the
+rollback's edits applied by ``update_state``, as the rollback itself did.
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.base import CheckpointMetadata
 
+from omium.adapters.langgraph import OmiumSaver
 from omium.adapters.langgraph.runner import Finished, GraphRun, load_graph, resume_command
 from omium.processors.reexecute import Diverged, Reexecution, StepOutcome
+from omium.producers import open_log
 from omium.producers.calls import Call, calls_to
 from omium.projections import ExecutionView
 from omium.schemas import (
+    CheckpointCreated,
     ConfigError,
     Event,
     HumanInputReceived,
@@ -102,14 +108,27 @@ async def reexecute_graph(
     until_step: str | None,
 ) -> Reexecution:
     """Re-execute ``attempt`` of a graph run (see the module docs)."""
-    if view.branch(attempt) is not None:
-        raise ConfigError(
-            f"attempt {attempt} of {view.execution_id} began with a rollback; re-executing "
-            "a graph from a branch point is not supported yet",
-            hint="re-execute attempt 1 with --attempt 1",
-        )
     recorded = _recorded(events, attempt)
-    graph = load_graph(spec, source.parent, source.name, InMemorySaver())
+    scratch = open_log("sqlite:///:memory:")  # a private log: nothing reaches the real one
+    try:
+        await scratch.create_topics()
+        memory = OmiumSaver(scratch)
+        return await _reexecute(spec, source, view, events, attempt, until_step, recorded, memory)
+    finally:
+        await scratch.close()
+
+
+async def _reexecute(
+    spec: WorkflowSpec,
+    source: Path,
+    view: ExecutionView,
+    events: list[Event],
+    attempt: int,
+    until_step: str | None,
+    recorded: _Recorded,
+    memory: OmiumSaver,
+) -> Reexecution:
+    graph = load_graph(spec, source.parent, source.name, memory)
     steps: list[StepOutcome] = []
     seen: dict[str, int] = {}
     report = Reexecution(view.execution_id, attempt, steps, dict(view.inputs))
@@ -133,11 +152,19 @@ async def reexecute_graph(
 
     run = GraphRun(graph, f"reexecute-{uuid.uuid4().hex[:8]}", compare)
     graph_input: Any = dict(view.inputs)
+    checkpoint_id: str | None = None
+    branch = view.branch(attempt)
+    if branch is not None:  # fork the graph where the rollback did, with its edits
+        checkpoint_id = await _seed(memory, run, events, branch.checkpoint_id)
+        if branch.overrides:
+            config = await graph.aupdate_state(run.config(checkpoint_id), branch.overrides)
+            checkpoint_id = str(config["configurable"]["checkpoint_id"])
+        graph_input = None
     answers = list(recorded.answers)
     try:
         with calls_to(sink):
             while True:
-                async for _ in run.supersteps(graph_input):
+                async for _ in run.supersteps(graph_input, checkpoint_id):
                     pass
                 outcome = await run.outcome()
                 if isinstance(outcome, Finished):
@@ -147,6 +174,7 @@ async def reexecute_graph(
                     raise Diverged("interrupt(): no recorded answer left", None, outcome.requests)
                 request_id = outcome.requests[0]["request_id"]
                 graph_input = resume_command({request_id: answers.pop(0)})
+                checkpoint_id = None
     except Diverged as diverged:
         report.divergence = sink.diverged or diverged
     except _Stop:
@@ -155,6 +183,28 @@ async def reexecute_graph(
         left = [_asked(c) for c in sink.pending]
         report.divergence = Diverged("calls the recording has that were not made", left, None)
     return report
+
+
+async def _seed(memory: OmiumSaver, run: GraphRun, events: list[Event], checkpoint_id: str) -> str:
+    """Put the recorded checkpoint ``checkpoint_id`` into ``memory``; returns its id.
+
+    Raises:
+        ConfigError: the log has no framework snapshot for it.
+    """
+    for event in events:
+        if isinstance(event, CheckpointCreated) and event.payload.checkpoint_id == checkpoint_id:
+            snapshot = event.payload.checkpoint
+            if snapshot is None:
+                break
+            checkpoint = memory.serde.loads_typed((snapshot.type, base64.b64decode(snapshot.data)))
+            metadata = cast(CheckpointMetadata, dict(event.payload.metadata or {}))
+            versions = dict(checkpoint["channel_versions"])
+            await memory.aput(run.config(), checkpoint, metadata, versions)
+            return checkpoint_id
+    raise ConfigError(
+        f"the log has no LangGraph snapshot of checkpoint {checkpoint_id}",
+        hint="re-execute attempt 1 with --attempt 1",
+    )
 
 
 class _Stop(BaseException):

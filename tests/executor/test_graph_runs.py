@@ -222,3 +222,33 @@ async def test_reexecute__reports_changed_code_as_the_first_divergence(
     asked = report.divergence.actual
     assert "Write a refund reply" in str(asked["request"])
     assert [(s.name, s.result) for s in report.steps][-1] == ("billing_agent", "diverged")
+
+
+async def test_reexecute__an_attempt_a_rollback_opened(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(graph_spec("counter"), until=4)
+    first = await harness.finished(ex)
+    after_two = next(c for c in first.checkpoints if c.state and c.state.get("n") == 2)
+    await history.rollback(harness.log, ex, after_two.checkpoint_id, {"n": 10, "until": 12})
+    await harness.wait_for(ex, lambda v: v.attempt == 2 and v.finished)
+    report = await reexecute(harness.log, ex, attempt=2)
+    assert report.divergence is None, (report.divergence.where, report.divergence.actual)
+    assert [(s.name, s.result) for s in report.steps] == [("tick", "completed")] * 2
+    assert report.state["seen"] == [1, 2, 11, 12]
+
+
+async def test_reexecute__the_support_graph_after_a_rollback_before_the_approval(
+    harness: Harness,
+) -> None:
+    await harness.start_worker()
+    ex = await submit_file(harness, EXAMPLES / "support_graph.yaml")
+    first = await answer(harness, ex, {"approved": True})
+    [triaged] = [c for c in first.checkpoints if c.step == "triage"]
+    await history.rollback(harness.log, ex, triaged.checkpoint_id, {})
+    await answer(harness, ex, {"approved": False}, attempt=2)
+    calls = ScriptedChatModel.total_calls
+    report = await reexecute(harness.log, ex, attempt=2)
+    assert report.divergence is None, (report.divergence.where, report.divergence.actual)
+    assert ScriptedChatModel.total_calls == calls
+    assert [s.name for s in report.steps] == ["billing_agent", "approval", "send"]
+    assert "colleague" in report.state["reply"]
