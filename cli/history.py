@@ -200,7 +200,7 @@ def _reexecute(
             "attempt": report.attempt,
             "steps": [vars(s) for s in report.steps],
             "state": report.state,
-            "live_calls": report.live_calls,
+            "connections": report.connections,
             "divergence": {
                 "at": diverged.where,
                 "recorded": diverged.expected,
@@ -223,7 +223,10 @@ def _reexecute(
             console.print(f"DIVERGED at {diverged.where}", markup=False)
             console.print(f"  recorded: {orjson.dumps(diverged.expected).decode()}", markup=False)
             console.print(f"  now:      {orjson.dumps(diverged.actual).decode()}", markup=False)
-        console.print(f"{report.live_calls} calls reached a real provider or tool")
+        console.print(
+            f"{report.connections} network connections opened while re-executing"
+            + (" (nothing reached a provider)" if report.connections == 0 else "")
+        )
     if diverged is not None:
         raise typer.Exit(EXIT_FAILED)
 

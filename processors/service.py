@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from omium.adapters.python import import_attr, resolve_steps
 from omium.processors.control import load_view
+from omium.processors.frameworks import framework
 from omium.processors.reader import ProjectionReader
 from omium.processors.worker import COMMANDS, GROUP
 from omium.producers import EventLog
@@ -38,16 +38,8 @@ def load_workflow(path: Path) -> WorkflowSpec:
     except OSError as exc:
         raise InvalidSpec(f"{path}: cannot read it ({exc.strerror})") from None
     spec = parse_spec(text, str(path))
-    folder = path.resolve().parent
-    if spec.framework == "langgraph":  # imported now so a typo fails here, not in a worker
-        assert spec.graph is not None
-        import_attr(spec.graph, folder, f"{path}: graph")
-    elif spec.framework == "crewai":
-        from omium.adapters.crewai import crew_factory  # crewai is an extra, slow to import
-
-        crew_factory(spec, folder, str(path))
-    else:
-        resolve_steps(spec, folder, str(path))
+    # the workflow's code is imported now, so a typo fails here and not in a worker
+    framework(spec.framework).check(spec, path.resolve().parent, str(path))
     return spec
 
 

@@ -16,7 +16,6 @@ import asyncio
 import functools
 import inspect
 import time
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -24,7 +23,8 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from omium.producers.port import EventLog, Position
-from omium.schemas import CheckpointCreated, Event, StepStarted, from_dict
+from omium.schemas import CheckpointCreated, ErrorInfo, Event, StepStarted, from_dict
+from omium.schemas.checkpoints import step_checkpoint_id
 
 
 class Appended(NamedTuple):
@@ -219,11 +219,7 @@ def step(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
                 "step.failed",
                 step=name,
                 index=index,
-                error={
-                    "type": type(exc).__name__,
-                    "message": str(exc),
-                    "traceback": "".join(traceback.format_exception(exc))[-8000:],
-                },
+                error=ErrorInfo.of(exc).model_dump(),
                 duration_ms=(time.perf_counter() - began) * 1000,
             )
             raise
@@ -242,7 +238,7 @@ def step(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
                     "checkpoint.created",
                     step=name,
                     index=index,
-                    checkpoint_id=f"a{recorder.attempt}-{index}-{name}",
+                    checkpoint_id=step_checkpoint_id(recorder.attempt, index, name),
                     state=recorder.state,
                 ),
             ]

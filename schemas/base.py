@@ -8,6 +8,7 @@ validation (see :mod:`omium.schemas.registry`).
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -40,6 +41,17 @@ class ErrorInfo(BaseModel):
     type: str
     message: str
     traceback: str | None = None
+
+    #: the traceback's last characters are kept (the frames nearest the error)
+    TRACEBACK_CHARS: ClassVar[int] = 8000
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ErrorInfo:
+        """``exc`` as data: its class name, message and (the end of) its traceback."""
+        text = "".join(traceback.format_exception(exc))
+        return cls(
+            type=type(exc).__name__, message=str(exc), traceback=text[-cls.TRACEBACK_CHARS :]
+        )
 
 
 class Event(BaseModel):

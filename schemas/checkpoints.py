@@ -21,6 +21,11 @@ from pydantic import Field, JsonValue
 from omium.schemas.base import Event, Payload
 
 
+def step_checkpoint_id(attempt: int, index: int, step: str) -> str:
+    """The id of the checkpoint recorded after step ``index`` of ``attempt``: ``a1-2-rank``."""
+    return f"a{attempt}-{index}-{step}"
+
+
 class SerializedValue(Payload):
     """A framework value as its own serializer wrote it (e.g. LangGraph's ``dumps_typed``)."""
 

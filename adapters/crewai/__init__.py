@@ -11,16 +11,17 @@ Offers:
 - :class:`CrewRun` and :class:`TaskDone`: a crew run task by task, its ``llm.call``,
   ``tool.call`` and ``agent.handoff`` payloads handed to ``record`` in order, pausing
   between tasks, stopping when the consumer stops, resuming from task *k*;
-- :class:`RecordedCalls`: re-execution with every LLM and tool answered from a recording,
-  :class:`ReplayDiverged` when the crew asks something else;
+- :func:`crew_calls` and :class:`ReplayLLM`: re-execution with every LLM and tool answered
+  from a recording (:class:`~omium.producers.recorded.Diverged` when the crew asks
+  something else);
 - :class:`OmiumListener`: the one listener on crewai's event bus, scoping events per run.
 """
 
 from omium.adapters.crewai import _env  # noqa: F401 - sets the environment before crewai loads
 from omium.adapters.crewai.build import CrewFactory, crew_factory
 from omium.adapters.crewai.listener import OmiumListener, ensure_listener
-from omium.adapters.crewai.llm import ScriptedLLM, ScriptExhausted, make_llm, render_answer
-from omium.adapters.crewai.replay import RecordedCalls, RecordedLLMError, ReplayDiverged, ReplayLLM
+from omium.adapters.crewai.llm import ScriptedLLM, make_llm, render_answer
+from omium.adapters.crewai.replay import RecordedLLMError, ReplayLLM, crew_calls
 from omium.adapters.crewai.run import CrewRun, CrewTaskFailed, TaskDone
 
 __all__ = [
@@ -28,13 +29,11 @@ __all__ = [
     "CrewRun",
     "CrewTaskFailed",
     "OmiumListener",
-    "RecordedCalls",
     "RecordedLLMError",
-    "ReplayDiverged",
     "ReplayLLM",
-    "ScriptExhausted",
     "ScriptedLLM",
     "TaskDone",
+    "crew_calls",
     "crew_factory",
     "ensure_listener",
     "make_llm",

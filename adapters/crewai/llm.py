@@ -32,16 +32,9 @@ from crewai.tools import BaseTool
 from crewai.utilities.types import LLMMessage
 from pydantic import BaseModel, JsonValue, PrivateAttr
 
+from omium.producers.recorded import ScriptExhausted
 from omium.schemas.workflow import InvalidSpec
 from omium.schemas.workflow_frameworks import LLMConfig
-
-
-class ScriptExhausted(BaseException):  # noqa: N818 - reads as what happened
-    """A scripted LLM was asked for more answers than its script has.
-
-    A ``BaseException`` so crewai's agent retry loop cannot swallow it and ask again: the
-    crew stops at once with this one-line message.
-    """
 
 
 def render_answer(answer: JsonValue) -> str:

@@ -30,7 +30,8 @@ from crewai.utilities.task_output_storage_handler import TaskOutputStorageHandle
 from pydantic import JsonValue
 
 from omium.adapters.crewai.payloads import jsonable
-from omium.adapters.crewai.replay import RecordedCalls, ReplayLLM
+from omium.adapters.crewai.replay import ReplayLLM
+from omium.producers.recorded import RecordedCalls
 
 
 def prepare_crew(

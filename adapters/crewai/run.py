@@ -33,7 +33,7 @@ How it works:
 ``TaskDone`` gave them): tasks ``k..`` run with the earlier outputs as their context, as if
 they had run; how, and which crewai internals that takes: :mod:`omium.adapters.crewai.prepare`.
 
-**Re-execution** (``replay=RecordedCalls``): see :mod:`omium.adapters.crewai.replay`.
+**Re-execution** (``replay=crew_calls(...)``): see :mod:`omium.adapters.crewai.replay`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ from omium.adapters.crewai.payloads import (
     shown_to_agent,
 )
 from omium.adapters.crewai.prepare import output_of, prepare_crew
-from omium.adapters.crewai.replay import RecordedCalls, ReplayDiverged
+from omium.producers.recorded import Diverged, RecordedCalls
 
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -184,7 +184,7 @@ class CrewRun:
 
         Raises:
             CrewTaskFailed: a task raised (its payloads are recorded first).
-            ReplayDiverged: re-execution asked something the recording does not have.
+            Diverged: re-execution asked something the recording does not have.
         """
         if self._started:
             raise RuntimeError("a CrewRun runs once; tasks() was already called")
@@ -243,7 +243,7 @@ class CrewRun:
             self._scope.close()
 
     def _failure(self, exc: BaseException) -> BaseException:
-        if isinstance(exc, ReplayDiverged) or not self._running:
+        if isinstance(exc, Diverged) or not self._running:
             return exc
         index = max(self._running)
         return CrewTaskFailed(index, self._names[index], exc)
@@ -318,7 +318,7 @@ class CrewRun:
         recorded = None
         if self._replay is not None:
             agent = getattr(ctx.agent, "role", None)
-            recorded = self._replay.take_tool(agent, ctx.tool_name, ctx.tool_input)
+            recorded = self._replay.take("tool", ctx.tool_name, ctx.tool_input, key=agent)
             if ctx.tool_name in DELEGATION:
                 recorded = None  # the coworker runs, answered by its own recorded calls
         self._tools[id(ctx.tool_input)] = (time.perf_counter(), recorded)

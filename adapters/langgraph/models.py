@@ -26,10 +26,7 @@ from langchain_core.tools import BaseTool
 
 from omium.adapters.jsonable import jsonable
 from omium.producers.calls import call_sync, llm_call, tool_call
-
-
-class ScriptExhausted(RuntimeError):
-    """A scripted model was asked more often than its script has answers."""
+from omium.producers.recorded import ScriptExhausted
 
 
 class ScriptedChatModel(BaseChatModel):

@@ -15,13 +15,13 @@ import pytest
 from omium.adapters.crewai import (
     CrewRun,
     CrewTaskFailed,
-    RecordedCalls,
-    ReplayDiverged,
     ScriptedLLM,
     TaskDone,
+    crew_calls,
     crew_factory,
 )
 from omium.adapters.pricing import cost_usd
+from omium.producers.recorded import Diverged
 from omium.schemas.agents import AgentHandoffPayload, LLMCallPayload, ToolCallPayload
 from omium.schemas.workflow import parse_spec
 
@@ -401,7 +401,7 @@ async def test_reexecution__answers_everything_from_the_recording(folder: Path) 
     await drive(original)
     tool_calls = list(tools_module(folder).CALLS)
     record, tracked = Recorder(), factory_of(SEQUENTIAL, folder)
-    replay = RecordedCalls(recorded.events)
+    replay = crew_calls(recorded.events)
 
     run = CrewRun(tracked, {"topic": "Kafka"}, record=record, replay=replay)
     done = await drive(run)
@@ -420,12 +420,12 @@ async def test_reexecution__a_different_request_is_a_divergence(folder: Path) ->
     changed = factory_of(SEQUENTIAL, folder, **{"Analyse the facts": "Doubt the facts"})
 
     run = CrewRun(
-        changed, {"topic": "Kafka"}, record=Recorder(), replay=RecordedCalls(recorded.events)
+        changed, {"topic": "Kafka"}, record=Recorder(), replay=crew_calls(recorded.events)
     )
-    with pytest.raises(ReplayDiverged) as caught:
+    with pytest.raises(Diverged) as caught:
         await drive(run)
 
-    assert caught.value.where == "agent 'Analyst': call 1 (llm)"
+    assert caught.value.where == "agent 'Analyst': call 1 (llm) differs"
     assert "Analyse the facts" in str(caught.value.expected)
     assert "Doubt the facts" in str(caught.value.actual)
     assert "\n" not in str(caught.value) and "Doubt" in str(caught.value)
@@ -465,7 +465,7 @@ async def test_hierarchical_crew__reexecutes_with_zero_live_calls(folder: Path) 
     await drive(original)
     record, tracked = Recorder(), factory_of(HIERARCHICAL, folder)
 
-    run = CrewRun(tracked, {}, record=record, replay=RecordedCalls(recorded.events))
+    run = CrewRun(tracked, {}, record=record, replay=crew_calls(recorded.events))
     await drive(run)
 
     assert all(llm.calls == 0 for llm in tracked.llms().values())
@@ -526,7 +526,7 @@ async def test_tool_calls__record_the_tools_own_output_and_reexecute_exactly(
     schemas = {"llm.call": LLMCallPayload, "tool.call": ToolCallPayload}
     logged = [(k, schemas[k].model_validate(p).model_dump(mode="json")) for k, p in recorded.events]
     record, again = Recorder(), factory_of(FOUR_TOOL_CALLS, folder)
-    replay = RecordedCalls(logged)
+    replay = crew_calls(logged)
     run = CrewRun(again, {"topic": "Kafka"}, record=record, replay=replay)
     done = await drive(run)
 
@@ -551,7 +551,7 @@ async def test_reexecution__of_a_recording_that_kept_only_the_text_the_agent_saw
     ]
     older = [(k, {f: v for f, v in p.items() if f != "shown_to_agent"}) for k, p in older]
 
-    record, replay = Recorder(), RecordedCalls(older)
+    record, replay = Recorder(), crew_calls(older)
     run = CrewRun(
         factory_of(FOUR_TOOL_CALLS, folder), {"topic": "Kafka"}, record=record, replay=replay
     )

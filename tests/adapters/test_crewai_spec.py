@@ -11,10 +11,8 @@ from crewai import Crew, Process
 from crewai.tools import BaseTool
 
 from omium.adapters.crewai import (
-    RecordedCalls,
-    ReplayDiverged,
     ScriptedLLM,
-    ScriptExhausted,
+    crew_calls,
     crew_factory,
     make_llm,
     render_answer,
@@ -29,6 +27,7 @@ from omium.adapters.crewai.payloads import (
     ToolTried,
 )
 from omium.adapters.pricing import cost_usd, price_of
+from omium.producers.recorded import Diverged, ScriptExhausted
 from omium.schemas.workflow import InvalidSpec, parse_spec
 from omium.schemas.workflow_frameworks import LLMConfig
 
@@ -344,7 +343,7 @@ def test_payload_builder__delegation_and_task_handoffs_and_tool_errors() -> None
 
 
 def test_recorded_calls__answer_in_order_per_agent_and_report_divergence() -> None:
-    calls = RecordedCalls(
+    calls = crew_calls(
         [
             (
                 "llm.call",
@@ -359,21 +358,19 @@ def test_recorded_calls__answer_in_order_per_agent_and_report_divergence() -> No
         ]
     )
 
-    assert calls.take_llm("B", "m", [{"content": "q2"}])["response"] == "r2"
-    assert calls.take_llm("A", "m", [{"content": "q1"}])["response"] == "r1"
-    with pytest.raises(ReplayDiverged) as caught:
-        calls.take_tool("A", "add", {"a": 2})
-    assert caught.value.where == "agent 'A': call 2 (tool)"
-    assert caught.value.expected == {"tool": "add", "arguments": {"a": 1}}
-    assert caught.value.actual == {"tool": "add", "arguments": {"a": 2}}
-    with pytest.raises(ReplayDiverged, match="the recording has no more calls"):
-        calls.take_llm("A", "m", [])
-    assert calls.answered == 3 and calls.remaining() == []
+    assert calls.take("llm", "m", [{"content": "q2"}], key="B")["response"] == "r2"
+    assert calls.take("llm", "m", [{"content": "q1"}], key="A")["response"] == "r1"
+    with pytest.raises(Diverged) as caught:
+        calls.take("tool", "add", {"a": 2}, key="A")
+    assert caught.value.where == "agent 'A': call 2 (tool) differs"
+    assert caught.value.expected == {"kind": "tool", "name": "add", "request": {"a": 1}}
+    assert caught.value.actual == {"kind": "tool", "name": "add", "request": {"a": 2}}
+    with pytest.raises(Diverged, match="the recording has no more calls"):
+        calls.take("llm", "m", [], key="B")
+    assert calls.answered == 2 and len(calls.remaining()) == 1  # the differing call stays
 
 
 def test_recorded_calls__unused_calls_are_reported() -> None:
-    calls = RecordedCalls(
-        [("tool.call", {"agent": "A", "tool": "t", "arguments": {}, "result": ""})]
-    )
-    with pytest.raises(ReplayDiverged, match=r"1 recorded call\(s\) were not made"):
+    calls = crew_calls([("tool.call", {"agent": "A", "tool": "t", "arguments": {}, "result": ""})])
+    with pytest.raises(Diverged, match=r"1 recorded call\(s\) were not made"):
         calls.check_all_used()

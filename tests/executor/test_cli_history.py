@@ -118,7 +118,7 @@ def test_replay__reexecute_runs_the_steps_again_here(
         ("double", "live", "completed"),
         ("inc", "live", "completed"),
     ]
-    assert report["divergence"] is None and report["live_calls"] == 0
+    assert report["divergence"] is None and report["connections"] == 0
     assert report["state"]["total"] == 5
     code, _, err = cli(capsys, "replay", run_id, "--live", "add")
     assert code == 2 and "--live and --until-step go with --reexecute" in err

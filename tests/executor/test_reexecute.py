@@ -54,7 +54,7 @@ async def test_reexecute__answers_every_call_from_the_log(
             ("ask1", "live", "completed"),
             ("double2", "live" if "*" in live else "served", "completed"),
         ]
-        assert report.steps[1].calls_answered == 2 and report.live_calls == 0
+        assert report.steps[1].calls_answered == 2 and report.connections == 0
         assert report.state == view.output
     assert real_calls(files) == ["llm", "tool"]  # only the original run's: none on replay
     assert len(await harness.events(ex)) == before  # re-execution records nothing
@@ -71,7 +71,7 @@ async def test_reexecute__reports_the_first_divergence_with_both_sides(
     Path(files["suffix_file"]).write_text("?")  # the code now asks the model another thing
     report = await reexecute(harness.log, ex, live=frozenset({"ask1"}))
     diverged = report.divergence
-    assert diverged is not None and diverged.where == "step ask1: call 1 differs"
+    assert diverged is not None and diverged.where == "step ask1: call 1 (llm) differs"
     assert diverged.expected == {"kind": "llm", "name": "scripted", "request": {"q": "why"}}
     assert diverged.actual == {"kind": "llm", "name": "scripted", "request": {"q": "why?"}}
     assert report.steps[-1].result == "diverged"
