@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,14 @@ class ExecutionRunner:
     to :data:`FLUSH_AFTER` to be appended together with what follows, so a run of quick
     steps costs one write per batch rather than three per step. Anything that waits — a
     pause, a retry delay, the end of the run — appends first, and a step that runs longer
-    than the window finds its ``step.started`` already recorded. A crash loses at most the
-    last window of records; those steps run again on recovery (at-least-once, as for a step
-    the crash interrupted).
+    than the window finds its ``step.started`` already recorded.
+
+    The bound: a timer writes the batch once the window is out, and every step boundary
+    and recorded call writes it if its oldest event has waited out the window (the timer
+    cannot fire while a step keeps the event loop busy). So a crash loses at most the steps
+    completed within the last window, plus the step running then — a step that never
+    yields is recorded when it ends. Those steps run again on recovery (at-least-once, as
+    for a step the crash interrupted).
     """
 
     def __init__(
@@ -59,6 +65,8 @@ class ExecutionRunner:
         #: the sync step running on a thread now, if any (a cancel cannot stop a thread)
         self.sync_step: str | None = None
         self._deferred: list[Event] = []
+        #: when the oldest deferred event was deferred (monotonic seconds)
+        self._oldest = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
         self._last_write: asyncio.Task[None] | None = None
@@ -98,6 +106,8 @@ class ExecutionRunner:
     def defer(self, *events: Event) -> None:
         """Record ``events`` with the next write, or within :data:`FLUSH_AFTER` at the latest."""
         self._raise_failed_flush()
+        if not self._deferred:
+            self._oldest = time.monotonic()
         self._deferred += events
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._flush)
@@ -116,6 +126,17 @@ class ExecutionRunner:
     async def record(self, event_type: str, payload: dict[str, Any]) -> None:
         """Prepare, size and defer one event (the ``record`` callback adapters take)."""
         self.defer(self.sized(self.prepare(event_type, **payload)))
+        await self._flush_overdue()
+
+    async def _flush_overdue(self) -> None:
+        """Write the deferred events now if the oldest has waited out the window.
+
+        The timer cannot fire while steps never give the event loop a turn (async steps
+        that do not await, CPU-bound ones): checked at every step boundary and recorded
+        call, this is what bounds what a crash can lose.
+        """
+        if self._deferred and time.monotonic() - self._oldest >= FLUSH_AFTER:
+            await self.emit()
 
     def checkpoint(self, step: str, index: int, state: dict[str, Any]) -> Event:
         """The ``checkpoint.created`` after step ``index`` (sized, not yet recorded)."""
@@ -132,6 +153,7 @@ class ExecutionRunner:
 
     async def between_steps(self) -> None:
         """A step boundary: act on a cancel, wait out a pause (both recorded)."""
+        await self._flush_overdue()
         self._check_cancelled()  # a cancel that landed as the last step finished
         control = self.control
         if control.running.is_set():

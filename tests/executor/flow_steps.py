@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,13 @@ async def ask(state: dict[str, Any]) -> dict[str, Any]:
     reply = await llm_call("scripted", {"q": state["question"] + suffix}, provider)
     length = await tool_call("count", {"text": state["question"]}, count)
     return {"answer": reply["answer"], "length": length}
+
+
+async def busy_then_count(state: dict[str, Any]) -> dict[str, Any]:
+    """Keep the event loop busy (no await), then count this run's records on disk."""
+    until = time.perf_counter() + float(state["busy_ms"]) / 1000
+    while time.perf_counter() < until:
+        pass
+    with sqlite3.connect(state["log_path"]) as db:
+        [(count,)] = db.execute("SELECT count(*) FROM records WHERE key = ?", (state["run_key"],))
+    return {"seen": [*state.get("seen", []), count]}
