@@ -19,7 +19,7 @@ from omium.adapters.python import import_attr, resolve_steps
 from omium.processors.control import load_view
 from omium.processors.reader import ProjectionReader
 from omium.processors.worker import COMMANDS, GROUP
-from omium.producers import EventLog
+from omium.producers import EventLog, LiveMembers
 from omium.projections import ExecutionView, fold
 from omium.schemas import ConfigError, Event, OmiumError, from_dict
 from omium.schemas.workflow import InvalidSpec, WorkflowSpec, parse_spec
@@ -189,8 +189,6 @@ async def follow(
 
 async def live_workers(log: EventLog) -> int | None:
     """How many workers are in the executor group, where the log can tell (else None)."""
-    members = getattr(log, "live_members", None)
-    if members is None:
+    if not isinstance(log, LiveMembers):
         return None
-    count = await members(GROUP)
-    return int(count)
+    return await log.live_members(GROUP)

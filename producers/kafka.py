@@ -36,7 +36,11 @@ _TOPIC_EXISTS = 36
 
 
 class KafkaLog:
-    """An :class:`~omium.producers.port.EventLog` on a Kafka cluster."""
+    """An :class:`~omium.producers.port.EventLog` on a Kafka cluster.
+
+    Also a :class:`~omium.producers.port.BrokerCluster`: ``bootstrap`` and ``prefix`` are
+    what a faust app needs to join the same cluster and topics.
+    """
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar, Literal
 
 from omium.infra.topics import TOPICS, TopicSpec
 from omium.producers.partitioner import partition_for
@@ -70,7 +71,13 @@ def _rowid(topic_id: int, partition: int, offset: int) -> int:
 
 
 class SqliteLog:
-    """An :class:`~omium.producers.port.EventLog` on one SQLite file (or ``:memory:``)."""
+    """An :class:`~omium.producers.port.EventLog` on one SQLite file (or ``:memory:``).
+
+    Also :class:`~omium.producers.port.LocalFile`, :class:`~omium.producers.port.LiveMembers`
+    and :class:`~omium.producers.port.RunsInline`: every call is synchronous SQLite work.
+    """
+
+    runs_inline: ClassVar[Literal[True]] = True
 
     def __init__(
         self,
