@@ -14,11 +14,11 @@ from typing import Annotated
 import typer
 
 from omium.cli.aio import UrlOpt, run
-from omium.infra.topics import TOPICS, VIEWS_CHANGELOG
 from omium.processors.projector import Projector
 from omium.processors.view_store import views_beside
 from omium.producers import BrokerCluster, EventLog, Settings, open_log
 from omium.schemas import ConfigError
+from omium.schemas.topics import TOPICS, VIEWS_CHANGELOG
 
 
 def processors_command(

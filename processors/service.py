@@ -8,21 +8,24 @@ execution's own events.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
+import yaml
 
 from omium.adapters.python import import_attr, resolve_steps
 from omium.processors.control import load_view
 from omium.processors.reader import ProjectionReader
-from omium.processors.worker import COMMANDS, GROUP
+from omium.processors.worker import GROUP
 from omium.producers import EventLog, LiveMembers
 from omium.projections import ExecutionView, fold
 from omium.schemas import ConfigError, Event, OmiumError, from_dict
-from omium.schemas.workflow import InvalidSpec, WorkflowSpec, parse_spec
+from omium.schemas.topics import COMMANDS
+from omium.schemas.workflow import InvalidSpec, WorkflowSpec, spec_from_data
 
 
 class NotFound(OmiumError):
@@ -49,6 +52,17 @@ def load_workflow(path: Path) -> WorkflowSpec:
     else:
         resolve_steps(spec, folder, str(path))
     return spec
+
+
+def parse_spec(text: str, filename: str) -> WorkflowSpec:
+    """Parse a YAML or JSON workflow file's text (``filename`` is for messages)."""
+    try:
+        data = json.loads(text) if filename.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise InvalidSpec(f"{filename}: not valid YAML/JSON{line}: {exc}".splitlines()[0]) from None
+    return spec_from_data(data, filename)
 
 
 def parse_inputs(
@@ -143,7 +157,7 @@ async def show(
     else:
         view = await load_view(log, execution_id)
     if view.status == "unknown":
-        pending = await log.read_execution(execution_id, topic=COMMANDS)
+        pending = await log.read_execution(execution_id, topic=COMMANDS.name)
         if not pending:
             raise NotFound(
                 f"no execution {execution_id!r} in {log.url}",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Literal, Protocol, Self, runtime_checkable
 
-from omium.infra.topics import TOPICS, TopicSpec
 from omium.schemas import Event, decode
+from omium.schemas.topics import EVENTS, TOPICS, TopicSpec
 
 #: Called with the ``(topic, partition)`` pairs a group member is about to lose.
 OnRevoked = Callable[[frozenset[tuple[str, int]]], Awaitable[None]]
@@ -129,7 +129,7 @@ class EventLog(Protocol):
         self,
         execution_id: str,
         *,
-        topic: str = "omium.events",
+        topic: str = EVENTS.name,
         start: int = 0,
         end: int | None = None,
         since_ms: int | None = None,

@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from omium.infra.topics import TOPICS, TopicSpec
 from omium.producers.partitioner import partition_for
 from omium.producers.port import OnRevoked, Position, Record
 from omium.producers.sqlite_groups import SESSION_TIMEOUT, SqliteSubscription, live_members
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogUnavailable, TopicNotFound, encode
+from omium.schemas.topics import EVENTS, TOPICS, TopicSpec
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
@@ -275,7 +275,7 @@ class SqliteLog:
         self,
         execution_id: str,
         *,
-        topic: str = "omium.events",
+        topic: str = EVENTS.name,
         start: int = 0,
         end: int | None = None,
         since_ms: int | None = None,

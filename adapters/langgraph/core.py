@@ -43,8 +43,8 @@ from omium.adapters.langgraph.values import (
 )
 from omium.producers import EventLog
 from omium.schemas import Event, EventTooLarge, decode, from_dict
+from omium.schemas.topics import EVENTS
 
-TOPIC = "omium.events"
 _CHECKPOINT_TYPE = b'"type":"checkpoint.'
 
 
@@ -129,10 +129,10 @@ class SaverCore:
         """Every thread with checkpoint events on the log (reads the whole topic)."""
         found: dict[str, list[Event]] = {}
         with self._log_lock:
-            partitions = await self.log.partitions(TOPIC)
+            partitions = await self.log.partitions(EVENTS.name)
         for partition in range(partitions):
             with self._log_lock:
-                records = await self.log.read(TOPIC, partition)
+                records = await self.log.read(EVENTS.name, partition)
             for record in records:
                 key = record.key
                 if key is None or key in self._threads:
