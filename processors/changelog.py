@@ -14,13 +14,8 @@ import orjson
 from omium.producers import EventLog, Record
 from omium.producers.partitioner import partition_for
 from omium.projections import ExecutionView, view_from_dict
-from omium.schemas import LogError, TopicNotFound
+from omium.schemas import NoViews, TopicNotFound
 from omium.schemas.topics import VIEWS_CHANGELOG
-
-
-class NoViews(LogError):
-    """The cluster has no projections yet: no processor ever ran on it."""
-
 
 #: offsets read per backward step
 WINDOW = 2000

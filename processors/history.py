@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from omium.processors.changelog import NoViews
 from omium.processors.reader import ProjectionReader
-from omium.processors.service import NotFound, show
+from omium.processors.service import show
 from omium.processors.worker import CLOCK_SKEW_MS
 from omium.producers import EventLog, Record
 from omium.projections import (
@@ -25,7 +24,7 @@ from omium.projections import (
     replay,
     state_diff,
 )
-from omium.schemas import ConfigError, Run, from_dict
+from omium.schemas import ConfigError, NotFound, NoViews, Run, from_dict
 from omium.schemas.topics import COMMANDS
 
 

@@ -23,13 +23,9 @@ from omium.processors.reader import ProjectionReader
 from omium.processors.worker import GROUP
 from omium.producers import EventLog, LiveMembers
 from omium.projections import ExecutionView, fold
-from omium.schemas import ConfigError, Event, OmiumError, from_dict
+from omium.schemas import ConfigError, Event, InvalidSpec, NotFound, from_dict
 from omium.schemas.topics import COMMANDS
-from omium.schemas.workflow import InvalidSpec, WorkflowSpec, spec_from_data
-
-
-class NotFound(OmiumError):
-    """No execution has that id in this log."""
+from omium.schemas.workflow import WorkflowSpec, spec_from_data
 
 
 def load_workflow(path: Path) -> WorkflowSpec:

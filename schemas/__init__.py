@@ -22,12 +22,18 @@ from omium.schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, from_di
 from omium.schemas.commands import Cancel, Pause, Resume, Rollback, Run
 from omium.schemas.dlq import DeadLetter
 from omium.schemas.errors import (
+    CheckpointTooLarge,
     ConfigError,
     EventTooLarge,
     InvalidEvent,
+    InvalidSpec,
     LogError,
     LogUnavailable,
+    NoSuchPoint,
+    NotFound,
+    NoViews,
     OmiumError,
+    SyncCallOnLogLoop,
     TopicNotFound,
 )
 from omium.schemas.executions import (
@@ -67,6 +73,7 @@ __all__ = [
     "CheckpointRef",
     "CheckpointRunsDeleted",
     "CheckpointThreadDeleted",
+    "CheckpointTooLarge",
     "CheckpointWritesSaved",
     "CheckpointsPruned",
     "Command",
@@ -87,9 +94,13 @@ __all__ = [
     "HumanInputReceived",
     "HumanInputRequested",
     "InvalidEvent",
+    "InvalidSpec",
     "LLMCall",
     "LogError",
     "LogUnavailable",
+    "NoSuchPoint",
+    "NoViews",
+    "NotFound",
     "OmiumError",
     "Pause",
     "Payload",
@@ -102,6 +113,7 @@ __all__ = [
     "StepFailed",
     "StepRetried",
     "StepStarted",
+    "SyncCallOnLogLoop",
     "ToolCall",
     "TopicNotFound",
     "current_version",

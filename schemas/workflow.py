@@ -23,7 +23,9 @@ from pydantic import (
     model_validator,
 )
 
-from omium.schemas.errors import ConfigError
+# InvalidSpec is re-exported for modules that still import it from here (adapters/python.py,
+# adapters/crewai/llm.py, adapters/langgraph/runner.py); new code imports omium.schemas.
+from omium.schemas.errors import InvalidSpec as InvalidSpec
 from omium.schemas.workflow_frameworks import (
     CrewAgentSpec,
     CrewSection,
@@ -37,10 +39,6 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
-
-
-class InvalidSpec(ConfigError):
-    """A workflow file is not a valid spec (names the file and the field path)."""
 
 
 def parse_duration(value: object) -> float:

@@ -10,7 +10,8 @@
 
 from omium.adapters.langgraph.saver import DEFAULT_TIMEOUT, OmiumSaver
 from omium.adapters.langgraph.sink import CheckpointSink, Events, LogSink
-from omium.adapters.langgraph.values import CheckpointTooLarge, SyncCallOnLogLoop, render
+from omium.adapters.langgraph.values import render
+from omium.schemas import CheckpointTooLarge, SyncCallOnLogLoop
 
 __all__ = [
     "DEFAULT_TIMEOUT",

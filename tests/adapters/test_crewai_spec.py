@@ -30,7 +30,7 @@ from omium.adapters.crewai.payloads import (
 )
 from omium.adapters.pricing import cost_usd, price_of
 from omium.processors.service import parse_spec
-from omium.schemas.workflow import InvalidSpec
+from omium.schemas import InvalidSpec
 from omium.schemas.workflow_frameworks import LLMConfig
 
 TOOLS = '''

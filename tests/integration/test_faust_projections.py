@@ -25,10 +25,11 @@ import pytest
 from procs import tail, wait_for_line
 
 from omium.processors import history
-from omium.processors.changelog import ChangelogReader, NoViews
+from omium.processors.changelog import ChangelogReader
 from omium.processors.rebuild import differences, rebuild
 from omium.producers import EventLog, Position, Recorder, open_log
 from omium.projections import Until
+from omium.schemas import NoViews
 from omium.schemas.topics import DLQ
 
 pytestmark = pytest.mark.kafka
