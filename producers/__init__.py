@@ -10,6 +10,9 @@
 - :func:`llm_call` and :func:`tool_call`: calls recorded on a run and answered from the
   log when it is re-executed;
 - :func:`partition_for`, Kafka's default key -> partition function.
+
+Imports :mod:`omium.schemas` only. Importing it pulls neither aiokafka nor any framework:
+the Kafka adapter is imported when a ``kafka://`` log is opened.
 """
 
 from omium.producers.calls import llm_call, tool_call

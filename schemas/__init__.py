@@ -2,7 +2,10 @@
 
 Offers :class:`Event` and every concrete type (``StepCompleted``, ``LLMCall``, ``Run`` …),
 ``encode``/``decode`` with a size limit and upcasting, ``REGISTRY`` (type name -> class)
+the topics (:mod:`omium.schemas.topics`), workflow specs (:mod:`omium.schemas.workflow`)
 and the error tree in :mod:`omium.schemas.errors`.
+
+Imports nothing of omium, and no IO, clock or network module (import-linter checks).
 """
 
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall

@@ -14,6 +14,8 @@ Offers:
 - :class:`RecordedCalls`: re-execution with every LLM and tool answered from a recording,
   :class:`ReplayDiverged` when the crew asks something else;
 - :class:`OmiumListener`: the one listener on crewai's event bus, scoping events per run.
+
+Imports crewai, :mod:`omium.schemas` and :mod:`omium.adapters` helpers; no runtime.
 """
 
 from omium.adapters.crewai import _env  # noqa: F401 - sets the environment before crewai loads

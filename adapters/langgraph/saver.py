@@ -44,10 +44,16 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from omium.adapters.langgraph.bridge import Bridge, InlineBridge, LoopThread, drive
-from omium.adapters.langgraph.core import PutRequest, SaverCore, WritesRequest, config_of, where
-from omium.adapters.langgraph.index import Found
-from omium.adapters.langgraph.sink import CheckpointSink, CombiningCommit
-from omium.adapters.langgraph.values import created_payload, render, render_state
+from omium.adapters.langgraph.checkpoint_sink import CheckpointSink, CombiningCommit
+from omium.adapters.langgraph.payloads import created_payload, render, render_state
+from omium.adapters.langgraph.thread_index import Found
+from omium.adapters.langgraph.thread_store import (
+    PutRequest,
+    SaverCore,
+    WritesRequest,
+    config_of,
+    where,
+)
 from omium.producers import EventLog, RunsInline, Settings, open_log
 from omium.schemas import OmiumError
 

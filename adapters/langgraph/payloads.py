@@ -1,4 +1,4 @@
-"""LangGraph values on the log: serialized snapshots, readable JSON, the too-large error.
+"""What checkpoint events carry: LangGraph's serialized values and their readable JSON.
 
 A checkpoint is stored twice in its ``checkpoint.created`` event, for two readers:
 

@@ -24,8 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import get_checkpoint_id
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from omium.adapters.langgraph.index import Entry, Found, Saved, ThreadIndex, readable
-from omium.adapters.langgraph.sink import (
+from omium.adapters.langgraph.checkpoint_sink import (
     ROLLED_BACK,
     CheckpointSink,
     CombiningCommit,
@@ -33,7 +32,7 @@ from omium.adapters.langgraph.sink import (
     LogSink,
     Stamped,
 )
-from omium.adapters.langgraph.values import (
+from omium.adapters.langgraph.payloads import (
     Typed,
     created_payload,
     event_size,
@@ -41,6 +40,7 @@ from omium.adapters.langgraph.values import (
     serialized,
     too_large,
 )
+from omium.adapters.langgraph.thread_index import Entry, Found, Saved, ThreadIndex, readable
 from omium.producers import EventLog
 from omium.schemas import Event, EventTooLarge, decode, from_dict
 from omium.schemas.topics import EVENTS
