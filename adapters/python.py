@@ -22,7 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from omium.schemas.workflow import InvalidSpec, WorkflowSpec
+from omium.schemas import InvalidSpec
+from omium.schemas.workflow import WorkflowSpec
 
 StepFunction = Callable[
     [dict[str, Any]], "dict[str, Any] | None | Awaitable[dict[str, Any] | None]"

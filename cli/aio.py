@@ -9,14 +9,17 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+# the commands exit with it when a run (or a check) did not succeed
+from omium.schemas.errors import EXIT_FAILED as EXIT_FAILED
+
 T = TypeVar("T")
 
 #: options shared by the commands
 UrlOpt = Annotated[str | None, typer.Option(help="Log URL (default: OMIUM_LOG_URL).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 
-#: exit codes: 1 = the operation failed, 2 = the user's input was wrong, 130 = interrupted.
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+#: exit code after Ctrl-C (1 and 2 are defined with the error tree: omium.schemas.errors)
+EXIT_INTERRUPTED = 130
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -8,8 +8,7 @@ import typer
 
 from omium import __version__
 from omium.cli import executions, history, log, projections, runs, schemas, topics
-from omium.cli.aio import EXIT_FAILED, EXIT_USAGE
-from omium.schemas import ConfigError, InvalidEvent, OmiumError
+from omium.schemas import OmiumError
 
 app = typer.Typer(
     name="omium",
@@ -36,8 +35,8 @@ def version() -> None:
 
 
 def exit_code(error: OmiumError) -> int:
-    """The exit code for a deliberate error."""
-    return EXIT_USAGE if isinstance(error, ConfigError | InvalidEvent) else EXIT_FAILED
+    """The exit code for a deliberate error: its class says (see ``omium.schemas.errors``)."""
+    return error.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

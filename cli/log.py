@@ -13,6 +13,7 @@ from rich.table import Table
 from omium.cli.aio import run
 from omium.producers import EventLog, Record, open_log
 from omium.schemas import InvalidEvent
+from omium.schemas.topics import EVENTS
 
 app = typer.Typer(help="Read the raw event log.", no_args_is_help=True)
 
@@ -24,7 +25,7 @@ def read(
     execution: Annotated[
         str | None, typer.Option("--execution", "-e", help="Only this execution's records.")
     ] = None,
-    topic: Annotated[str, typer.Option(help="Logical topic name.")] = "omium.events",
+    topic: Annotated[str, typer.Option(help="Logical topic name.")] = EVENTS.name,
     partition: Annotated[
         int | None, typer.Option(help="Only this partition (default: all).")
     ] = None,

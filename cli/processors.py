@@ -14,16 +14,11 @@ from typing import Annotated
 import typer
 
 from omium.cli.aio import UrlOpt, run
-from omium.infra.topics import TOPICS, VIEWS_CHANGELOG
 from omium.processors.projector import Projector
-from omium.processors.view_store import SqliteViews, store_path_for
-from omium.producers import EventLog, Settings, open_log
+from omium.processors.view_store import views_beside
+from omium.producers import BrokerCluster, EventLog, Settings, open_log
 from omium.schemas import ConfigError
-
-
-def is_kafka(log: EventLog) -> bool:
-    """Whether ``log`` is a Kafka cluster (else the embedded log)."""
-    return log.url.startswith("kafka://")
+from omium.schemas.topics import TOPICS, VIEWS_CHANGELOG
 
 
 def processors_command(
@@ -49,12 +44,9 @@ def processors_command(
     """
     settings = Settings.load()
     log = open_log(url, settings)
-    if not is_kafka(log):
+    if not isinstance(log, BrokerCluster):  # no cluster for faust to join: fold in-process
         run(_embedded(log))
         return
-    from omium.producers.kafka import KafkaLog
-
-    assert isinstance(log, KafkaLog)
     bootstrap, prefix = log.bootstrap, log.prefix
     run(_create_topics(log))
     try:
@@ -90,7 +82,7 @@ async def _create_topics(log: EventLog) -> None:
 
 def projector(log: EventLog) -> Projector:
     """The embedded projector, on the view store beside the log file."""
-    return Projector(log, SqliteViews(store_path_for(str(getattr(log, "path", ":memory:")))))
+    return Projector(log, views_beside(log))
 
 
 async def _embedded(log: EventLog) -> None:

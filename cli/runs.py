@@ -28,7 +28,7 @@ from omium.cli.tail import tail_command
 from omium.processors import service
 from omium.processors.control import load_view
 from omium.processors.worker import Worker
-from omium.producers import EventLog, open_log
+from omium.producers import BrokerCluster, EventLog, open_log
 from omium.projections import ExecutionView
 from omium.schemas import (
     AgentHandoff,
@@ -252,7 +252,7 @@ def worker_command(
         stop = asyncio.Event()
         side: list[asyncio.Task[None]] = []
         children: list[subprocess.Popen[bytes]] = []
-        if processors and procs.is_kafka(log):
+        if processors and isinstance(log, BrokerCluster):
             children.append(procs.spawn(log.url))
             side.append(asyncio.create_task(procs.supervise(children, log.url, stop)))
         elif processors:

@@ -10,8 +10,8 @@ import typer
 import yaml
 
 from omium import __version__
-from omium.infra.topics import TOPICS
 from omium.schemas.export import asyncapi, event_json_schemas
+from omium.schemas.topics import TOPICS
 
 app = typer.Typer(help="Publish the event contract.", no_args_is_help=True)
 

@@ -13,6 +13,7 @@ from omium.cli.aio import run
 from omium.cli.log import record_json
 from omium.producers import Record, open_log
 from omium.schemas import InvalidEvent
+from omium.schemas.topics import EVENTS
 
 
 def tail_command(
@@ -40,7 +41,7 @@ def tail_command(
         # a group of its own: tailing never moves a worker's offsets
         group = f"omium-tail-{uuid.uuid4().hex[:8]}"
         try:
-            async with log.subscribe(group, ["omium.events"], from_beginning=from_beginning) as sub:
+            async with log.subscribe(group, [EVENTS.name], from_beginning=from_beginning) as sub:
                 while max_events is None or seen < max_events:
                     records = await sub.poll(timeout=0.5)
                     if not records and idle is not None and time.monotonic() - last > idle:

@@ -1,4 +1,4 @@
-"""``omium topics``: create and list the log's topics from ``omium.infra.topics``."""
+"""``omium topics``: create and list the log's topics from ``omium.schemas.topics``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import orjson
 import typer
 
 from omium.cli.aio import UrlOpt, run
-from omium.infra.topics import TOPICS
 from omium.producers import open_log
+from omium.schemas.topics import TOPICS
 
 app = typer.Typer(help="Create and inspect the log's topics.", no_args_is_help=True)
 

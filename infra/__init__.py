@@ -1,7 +1,7 @@
-"""Real services and their definitions.
+"""Real services: the Kafka broker scripts (``infra/kafka``) and the published contract.
 
-The Kafka broker scripts (``infra/kafka``), the topic definitions
-(:mod:`omium.infra.topics`) and the generated AsyncAPI document.
+``asyncapi.yaml`` and ``schemas/*.json`` are generated from :mod:`omium.schemas` by
+``omium schemas export``; the topics themselves are defined in :mod:`omium.schemas.topics`.
 
-Nothing here imports the rest of omium; the rest may read these definitions.
+No Python here imports omium, and omium imports nothing from here (import-linter checks).
 """

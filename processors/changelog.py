@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import orjson
 
-from omium.infra.topics import VIEWS_CHANGELOG
 from omium.producers import EventLog, Record
 from omium.producers.partitioner import partition_for
 from omium.projections import ExecutionView, view_from_dict
-from omium.schemas import LogError, TopicNotFound
-
-
-class NoViews(LogError):
-    """The cluster has no projections yet: no processor ever ran on it."""
-
+from omium.schemas import NoViews, TopicNotFound
+from omium.schemas.topics import VIEWS_CHANGELOG
 
 #: offsets read per backward step
 WINDOW = 2000

@@ -35,10 +35,10 @@ from typing import Any, NoReturn
 import faust
 import orjson
 
-from omium.infra.topics import DLQ, EVENTS, VIEWS_APP, VIEWS_CHANGELOG
 from omium.processors.projector import Folded, fold_records
 from omium.producers import Position, Record
 from omium.projections import ExecutionView, view_from_dict, view_to_dict, without_states
+from omium.schemas.topics import DLQ, EVENTS, VIEWS_APP, VIEWS_CHANGELOG
 
 logger = logging.getLogger("omium.processors")
 

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from omium.processors.changelog import NoViews
 from omium.processors.reader import ProjectionReader
-from omium.processors.service import NotFound, show
-from omium.processors.worker import CLOCK_SKEW_MS, COMMANDS
+from omium.processors.service import show
+from omium.processors.worker import CLOCK_SKEW_MS
 from omium.producers import EventLog, Record
 from omium.projections import (
     CheckpointView,
@@ -25,7 +24,8 @@ from omium.projections import (
     replay,
     state_diff,
 )
-from omium.schemas import ConfigError, Run, from_dict
+from omium.schemas import ConfigError, NotFound, NoViews, Run, from_dict
+from omium.schemas.topics import COMMANDS
 
 
 def _pairs(records: list[Record]) -> list[tuple[Any, tuple[str, int, int]]]:
@@ -161,7 +161,7 @@ async def original_run(log: EventLog, view: ExecutionView, action: str) -> Run:
     """The ``run`` command that started the execution (its workflow, spec and source)."""
     # the run command came shortly before the first event (less a margin for clocks)
     since = int(view.submitted_at.timestamp() * 1000) - CLOCK_SKEW_MS if view.submitted_at else None
-    commands = await log.read_execution(view.execution_id, topic=COMMANDS, since_ms=since)
+    commands = await log.read_execution(view.execution_id, topic=COMMANDS.name, since_ms=since)
     original = next((c for c in (r.event() for r in commands) if isinstance(c, Run)), None)
     if original is None:
         raise ConfigError(

@@ -22,9 +22,8 @@ from omium.processors.view_store import SqliteViews
 from omium.producers import EventLog, Record
 from omium.projections import ExecutionView, apply_at
 from omium.schemas import DeadLetter, InvalidEvent
+from omium.schemas.topics import DLQ, EVENTS
 
-EVENTS = "omium.events"
-DLQ = "omium.dlq"
 CHUNK = 2000
 
 
@@ -82,7 +81,7 @@ async def send_dead(log: EventLog, dead: list[DeadLetter]) -> None:
     """Append dead letters to ``omium.dlq``, keyed by the original key."""
     if dead:
         await log.append_records(
-            [(DLQ, d.key, orjson.dumps(d.model_dump(mode="json"))) for d in dead]
+            [(DLQ.name, d.key, orjson.dumps(d.model_dump(mode="json"))) for d in dead]
         )
 
 
@@ -107,7 +106,7 @@ class Projector:
         """
         async with self._lock:
             total = 0
-            ends = await self.log.end_offsets(EVENTS)
+            ends = await self.log.end_offsets(EVENTS.name)
             for partition, end in sorted(ends.items()):
                 while True:
                     read = await self._chunk(partition, end, until)
@@ -121,7 +120,9 @@ class Projector:
             start = self.store.applied().get(partition, 0)
             if start >= end:
                 return 0
-            records = await self.log.read(EVENTS, partition, start, min(end, start + self.chunk))
+            records = await self.log.read(
+                EVENTS.name, partition, start, min(end, start + self.chunk)
+            )
             if until is not None:
                 kept = [r for r in records if not until(r)]
                 if len(kept) < len(records):

@@ -5,16 +5,23 @@
   whether or not a worker runs.
 - Kafka: :class:`~omium.processors.changelog.ChangelogReader` reads the faust tables'
   changelog topics, so any process with access to the cluster answers for any execution.
+
+:func:`open_reader` picks the reader by the log URL's scheme through :data:`READERS`, a
+plain dict like the log drivers (``omium.producers.DRIVERS``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
+from urllib.parse import urlsplit
 
+from omium.processors.changelog import ChangelogReader
 from omium.processors.projector import Projector
-from omium.processors.view_store import SqliteViews, store_path_for
+from omium.processors.view_store import SqliteViews, views_beside
 from omium.producers import EventLog
 from omium.projections import ExecutionView
+from omium.schemas import ConfigError
 
 
 class ProjectionReader(Protocol):
@@ -55,11 +62,28 @@ class EmbeddedReader:
         self.store.close()
 
 
-def open_reader(log: EventLog) -> ProjectionReader:
-    """The reader that fits ``log``: the faust tables on Kafka, the view store otherwise."""
-    if log.url.startswith("kafka://"):
-        from omium.processors.changelog import ChangelogReader
+def _embedded(log: EventLog) -> ProjectionReader:
+    return EmbeddedReader(log, views_beside(log))
 
-        return ChangelogReader(log)
-    path = getattr(log, "path", ":memory:")
-    return EmbeddedReader(log, SqliteViews(store_path_for(str(path))))
+
+def _changelog(log: EventLog) -> ProjectionReader:
+    return ChangelogReader(log)
+
+
+#: log URL scheme -> the reader that fits: the faust tables on Kafka, the view store otherwise.
+READERS: dict[str, Callable[[EventLog], ProjectionReader]] = {
+    "sqlite": _embedded,
+    "kafka": _changelog,
+}
+
+
+def open_reader(log: EventLog) -> ProjectionReader:
+    """The reader that fits ``log``, chosen by its URL's scheme (see :data:`READERS`)."""
+    scheme = urlsplit(log.url).scheme
+    builder = READERS.get(scheme)
+    if builder is None:
+        raise ConfigError(
+            f"no projection reader for {log.url!r}",
+            hint=f"readers exist for: {', '.join(f'{s}://' for s in READERS)}",
+        )
+    return builder(log)

@@ -8,25 +8,24 @@ execution's own events.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
+import yaml
 
 from omium.processors.control import load_view
 from omium.processors.frameworks import framework
 from omium.processors.reader import ProjectionReader
-from omium.processors.worker import COMMANDS, GROUP
-from omium.producers import EventLog
+from omium.processors.worker import GROUP
+from omium.producers import EventLog, LiveMembers
 from omium.projections import ExecutionView, fold
-from omium.schemas import ConfigError, Event, OmiumError, from_dict
-from omium.schemas.workflow import InvalidSpec, WorkflowSpec, parse_spec
-
-
-class NotFound(OmiumError):
-    """No execution has that id in this log."""
+from omium.schemas import ConfigError, Event, InvalidSpec, NotFound, from_dict
+from omium.schemas.topics import COMMANDS
+from omium.schemas.workflow import WorkflowSpec, spec_from_data
 
 
 def load_workflow(path: Path) -> WorkflowSpec:
@@ -41,6 +40,17 @@ def load_workflow(path: Path) -> WorkflowSpec:
     # the workflow's code is imported now, so a typo fails here and not in a worker
     framework(spec.framework).check(spec, path.resolve().parent, str(path))
     return spec
+
+
+def parse_spec(text: str, filename: str) -> WorkflowSpec:
+    """Parse a YAML or JSON workflow file's text (``filename`` is for messages)."""
+    try:
+        data = json.loads(text) if filename.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise InvalidSpec(f"{filename}: not valid YAML/JSON{line}: {exc}".splitlines()[0]) from None
+    return spec_from_data(data, filename)
 
 
 def parse_inputs(
@@ -135,7 +145,7 @@ async def show(
     else:
         view = await load_view(log, execution_id)
     if view.status == "unknown":
-        pending = await log.read_execution(execution_id, topic=COMMANDS)
+        pending = await log.read_execution(execution_id, topic=COMMANDS.name)
         if not pending:
             raise NotFound(
                 f"no execution {execution_id!r} in {log.url}",
@@ -181,8 +191,6 @@ async def follow(
 
 async def live_workers(log: EventLog) -> int | None:
     """How many workers are in the executor group, where the log can tell (else None)."""
-    members = getattr(log, "live_members", None)
-    if members is None:
+    if not isinstance(log, LiveMembers):
         return None
-    count = await members(GROUP)
-    return int(count)
+    return await log.live_members(GROUP)

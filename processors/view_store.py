@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 
+from omium.producers import EventLog, LocalFile
 from omium.projections import ExecutionView, view_from_dict, view_to_dict
 from omium.schemas import LogUnavailable
 
@@ -35,6 +36,11 @@ def store_path_for(log_path: str) -> str:
         return ":memory:"
     path = Path(log_path)
     return str(path.with_name(f"{path.stem}.views.db"))
+
+
+def views_beside(log: EventLog) -> SqliteViews:
+    """The view store beside ``log``'s file (in memory for a log without one)."""
+    return SqliteViews(store_path_for(log.path if isinstance(log, LocalFile) else ":memory:"))
 
 
 class SqliteViews:

@@ -21,8 +21,8 @@ from omium.processors.execution import ExecutionRunner
 from omium.producers import EventLog, Record, Subscription
 from omium.projections import ExecutionView
 from omium.schemas import Cancel, Event, InvalidEvent, Pause, Resume, Rollback, Run
+from omium.schemas.topics import COMMANDS
 
-COMMANDS = "omium.commands"
 GROUP = "omium-executor"
 CLOCK_SKEW_MS = 5 * 60 * 1000
 _KEEP_FAILED = 1000
@@ -71,7 +71,9 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume commands until ``stop`` is set; then abandon what still runs."""
-        async with self.log.subscribe(self.group, [COMMANDS], on_revoked=self._hand_over) as sub:
+        async with self.log.subscribe(
+            self.group, [COMMANDS.name], on_revoked=self._hand_over
+        ) as sub:
             try:
                 while not stop.is_set():
                     records = await sub.poll(timeout=self.poll_timeout)

@@ -1,6 +1,8 @@
 """The event log and the SDK that writes to it.
 
 - :class:`EventLog` (the port), :class:`Position`, :class:`Record`, :class:`Subscription`;
+- what only some logs can do, as sub-protocols to test with ``isinstance``:
+  :class:`LiveMembers`, :class:`LocalFile`, :class:`BrokerCluster`, :class:`RunsInline`;
 - :func:`open_log` picks the adapter by URL: ``sqlite:///…`` (embedded, the default) or
   ``kafka://host:port`` (needs ``omium[kafka]``);
 - :class:`Recorder`, :func:`recording`, :func:`emit` and the :func:`step` decorator for
@@ -8,21 +10,37 @@
 - :func:`llm_call` and :func:`tool_call`: calls recorded on a run and answered from the
   log when it is re-executed;
 - :func:`partition_for`, Kafka's default key -> partition function.
+
+Imports :mod:`omium.schemas` only. Importing it pulls neither aiokafka nor any framework:
+the Kafka adapter is imported when a ``kafka://`` log is opened.
 """
 
 from omium.producers.calls import llm_call, tool_call
 from omium.producers.partitioner import murmur2, partition_for
-from omium.producers.port import EventLog, Position, Record, Subscription
+from omium.producers.port import (
+    BrokerCluster,
+    EventLog,
+    LiveMembers,
+    LocalFile,
+    Position,
+    Record,
+    RunsInline,
+    Subscription,
+)
 from omium.producers.sdk import Appended, Recorder, current_recorder, emit, recording, step
 from omium.producers.settings import DRIVERS, Settings, open_log
 
 __all__ = [
     "DRIVERS",
     "Appended",
+    "BrokerCluster",
     "EventLog",
+    "LiveMembers",
+    "LocalFile",
     "Position",
     "Record",
     "Recorder",
+    "RunsInline",
     "Settings",
     "Subscription",
     "current_recorder",

@@ -24,11 +24,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from omium.infra.topics import TOPICS, TopicSpec
 from omium.producers.partitioner import partition_for
 from omium.producers.port import OnRevoked, Position, Record
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogError, LogUnavailable, TopicNotFound
 from omium.schemas import encode as encode_event
+from omium.schemas.topics import EVENTS, TOPICS, TopicSpec
 
 T = TypeVar("T")
 
@@ -36,7 +36,11 @@ _TOPIC_EXISTS = 36
 
 
 class KafkaLog:
-    """An :class:`~omium.producers.port.EventLog` on a Kafka cluster."""
+    """An :class:`~omium.producers.port.EventLog` on a Kafka cluster.
+
+    Also a :class:`~omium.producers.port.BrokerCluster`: ``bootstrap`` and ``prefix`` are
+    what a faust app needs to join the same cluster and topics.
+    """
 
     def __init__(
         self,
@@ -285,7 +289,7 @@ class KafkaLog:
         self,
         execution_id: str,
         *,
-        topic: str = "omium.events",
+        topic: str = EVENTS.name,
         start: int = 0,
         end: int | None = None,
         since_ms: int | None = None,

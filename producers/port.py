@@ -3,6 +3,15 @@
 A record's place is a :class:`Position` ``(topic, partition, offset)``. Topics are named
 logically (``omium.events``); an adapter may map them to prefixed physical names. Ranges
 are half-open, like Python slices: ``start`` included, ``end`` excluded.
+
+What only some logs can do is a sub-protocol of :class:`EventLog`, asked for with
+``isinstance(log, Capability)`` (never by the log's URL or class):
+
+- :class:`LiveMembers`: counts the live members of a consumer group;
+- :class:`LocalFile`: kept in a local file (or in memory); stores of its own go beside it;
+- :class:`BrokerCluster`: a broker cluster other clients (the faust processors) can join;
+- :class:`RunsInline`: its coroutines never suspend, so any thread can drive them without
+  an event loop.
 """
 
 from __future__ import annotations
@@ -10,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import ClassVar, Literal, Protocol, Self, runtime_checkable
 
-from omium.infra.topics import TOPICS, TopicSpec
 from omium.schemas import Event, decode
+from omium.schemas.topics import EVENTS, TOPICS, TopicSpec
 
 #: Called with the ``(topic, partition)`` pairs a group member is about to lose.
 OnRevoked = Callable[[frozenset[tuple[str, int]]], Awaitable[None]]
@@ -120,7 +129,7 @@ class EventLog(Protocol):
         self,
         execution_id: str,
         *,
-        topic: str = "omium.events",
+        topic: str = EVENTS.name,
         start: int = 0,
         end: int | None = None,
         since_ms: int | None = None,
@@ -162,3 +171,44 @@ class EventLog(Protocol):
     async def close(self) -> None:
         """Flush and release connections. Safe to call twice."""
         ...
+
+
+@runtime_checkable
+class LiveMembers(EventLog, Protocol):
+    """A log that can tell how many members of a consumer group are alive."""
+
+    async def live_members(self, group: str) -> int:
+        """How many members of consumer group ``group`` are alive (polled recently)."""
+        ...
+
+
+@runtime_checkable
+class LocalFile(EventLog, Protocol):
+    """A log kept in one local file; whatever it keeps beside itself goes next to ``path``.
+
+    ``path`` is ``":memory:"`` for a log that lives in this process only.
+    """
+
+    path: str
+
+
+@runtime_checkable
+class BrokerCluster(EventLog, Protocol):
+    """A log on a broker cluster that other clients (the faust processors) can join."""
+
+    #: the cluster's bootstrap servers, ``host:port[,host:port…]``
+    bootstrap: str
+    #: prepended to every logical topic name on the brokers
+    prefix: str
+
+
+@runtime_checkable
+class RunsInline(EventLog, Protocol):
+    """A log whose coroutines complete without ever suspending (the embedded SQLite log).
+
+    Any thread can drive them to completion with ``coroutine.send(None)``, no event loop
+    needed, as long as one call runs at a time: a LangGraph saver that owns such a log runs
+    it on its callers' threads instead of handing each call to a loop thread.
+    """
+
+    runs_inline: ClassVar[Literal[True]]

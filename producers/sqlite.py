@@ -20,12 +20,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar, Literal
 
-from omium.infra.topics import TOPICS, TopicSpec
 from omium.producers.partitioner import partition_for
 from omium.producers.port import OnRevoked, Position, Record
 from omium.producers.sqlite_groups import SESSION_TIMEOUT, SqliteSubscription, live_members
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogUnavailable, TopicNotFound, encode
+from omium.schemas.topics import EVENTS, TOPICS, TopicSpec
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
@@ -70,7 +71,13 @@ def _rowid(topic_id: int, partition: int, offset: int) -> int:
 
 
 class SqliteLog:
-    """An :class:`~omium.producers.port.EventLog` on one SQLite file (or ``:memory:``)."""
+    """An :class:`~omium.producers.port.EventLog` on one SQLite file (or ``:memory:``).
+
+    Also :class:`~omium.producers.port.LocalFile`, :class:`~omium.producers.port.LiveMembers`
+    and :class:`~omium.producers.port.RunsInline`: every call is synchronous SQLite work.
+    """
+
+    runs_inline: ClassVar[Literal[True]] = True
 
     def __init__(
         self,
@@ -268,7 +275,7 @@ class SqliteLog:
         self,
         execution_id: str,
         *,
-        topic: str = "omium.events",
+        topic: str = EVENTS.name,
         start: int = 0,
         end: int | None = None,
         since_ms: int | None = None,

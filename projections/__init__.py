@@ -2,13 +2,15 @@
 
 Offers :class:`ExecutionView` (status, steps, checkpoints, state, usage of one execution)
 with :func:`fold`; :class:`Timeline` with :func:`fold_timeline`; :func:`replay` up to a
-chosen point; and :func:`view_to_dict` / :func:`view_from_dict` for stores.
+chosen point (``omium.schemas.NoSuchPoint`` when it is not there); and
+:func:`view_to_dict` / :func:`view_from_dict` for stores.
+
+Imports :mod:`omium.schemas` only.
 """
 
 from omium.projections.executions import applies, apply, apply_at, fold
 from omium.projections.replay import (
     Mismatch,
-    NoSuchPoint,
     Replayed,
     StateDiff,
     Until,
@@ -33,7 +35,6 @@ __all__ = [
     "CheckpointView",
     "ExecutionView",
     "Mismatch",
-    "NoSuchPoint",
     "Pos",
     "Replayed",
     "StateDiff",

@@ -16,11 +16,7 @@ from typing import Any
 from omium.projections.executions import apply_at
 from omium.projections.timeline import Timeline, fold_timeline
 from omium.projections.views import ExecutionView, Pos
-from omium.schemas import CheckpointCreated, Event, OmiumError
-
-
-class NoSuchPoint(OmiumError):
-    """The replay target is not in the execution's events."""
+from omium.schemas import CheckpointCreated, Event, NoSuchPoint
 
 
 @dataclass(frozen=True, slots=True)

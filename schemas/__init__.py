@@ -2,7 +2,10 @@
 
 Offers :class:`Event` and every concrete type (``StepCompleted``, ``LLMCall``, ``Run`` …),
 ``encode``/``decode`` with a size limit and upcasting, ``REGISTRY`` (type name -> class)
+the topics (:mod:`omium.schemas.topics`), workflow specs (:mod:`omium.schemas.workflow`)
 and the error tree in :mod:`omium.schemas.errors`.
+
+Imports nothing of omium, and no IO, clock or network module (import-linter checks).
 """
 
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
@@ -22,12 +25,18 @@ from omium.schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, from_di
 from omium.schemas.commands import Cancel, Pause, Resume, Rollback, Run
 from omium.schemas.dlq import DeadLetter
 from omium.schemas.errors import (
+    CheckpointTooLarge,
     ConfigError,
     EventTooLarge,
     InvalidEvent,
+    InvalidSpec,
     LogError,
     LogUnavailable,
+    NoSuchPoint,
+    NotFound,
+    NoViews,
     OmiumError,
+    SyncCallOnLogLoop,
     TopicNotFound,
 )
 from omium.schemas.executions import (
@@ -67,6 +76,7 @@ __all__ = [
     "CheckpointRef",
     "CheckpointRunsDeleted",
     "CheckpointThreadDeleted",
+    "CheckpointTooLarge",
     "CheckpointWritesSaved",
     "CheckpointsPruned",
     "Command",
@@ -87,9 +97,13 @@ __all__ = [
     "HumanInputReceived",
     "HumanInputRequested",
     "InvalidEvent",
+    "InvalidSpec",
     "LLMCall",
     "LogError",
     "LogUnavailable",
+    "NoSuchPoint",
+    "NoViews",
+    "NotFound",
     "OmiumError",
     "Pause",
     "Payload",
@@ -102,6 +116,7 @@ __all__ = [
     "StepFailed",
     "StepRetried",
     "StepStarted",
+    "SyncCallOnLogLoop",
     "ToolCall",
     "TopicNotFound",
     "current_version",

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, JsonValue
 
 from omium.schemas.base import Event, Payload
+from omium.schemas.topics import ALERTS
 
 
 class AlertRaisedPayload(Payload):
@@ -21,7 +22,7 @@ class AlertRaisedPayload(Payload):
 class AlertRaised(Event):
     """A condition a rule watches for happened (raised once per condition)."""
 
-    TOPIC: ClassVar[str] = "omium.alerts"
+    TOPIC: ClassVar[str] = ALERTS.name
 
     type: Literal["alert.raised"] = "alert.raised"
     version: Literal[1] = 1

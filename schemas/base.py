@@ -16,6 +16,8 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omium.schemas.topics import COMMANDS, EVENTS
+
 #: An upcaster turns the payload of version ``i + 1`` into the payload of version ``i + 2``.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -75,7 +77,7 @@ class Event(BaseModel):
     #: Upcasters, oldest first; the current version is ``len(MIGRATIONS) + 1``.
     MIGRATIONS: ClassVar[tuple[Upcaster, ...]] = ()
     #: The topic this kind of record is written to.
-    TOPIC: ClassVar[str] = "omium.events"
+    TOPIC: ClassVar[str] = EVENTS.name
 
     event_id: UUID = Field(default_factory=uuid4)
     type: str
@@ -97,4 +99,4 @@ class Event(BaseModel):
 class Command(Event):
     """Base of commands: what a user asked for, on ``omium.commands``."""
 
-    TOPIC: ClassVar[str] = "omium.commands"
+    TOPIC: ClassVar[str] = COMMANDS.name

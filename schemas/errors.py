@@ -2,19 +2,41 @@
 
 ::
 
-    OmiumError                  one-line message + .hint (the fix); .retriable
+    OmiumError                  one-line message + .hint (the fix); .retriable; .exit_code
     ├── InvalidEvent            an event or record fails validation (names the field)
     │   └── EventTooLarge       encoded size over the limit (names the largest field)
-    ├── ConfigError             a setting or URL is wrong (names the variable)
-    └── LogError                the event log failed
-        ├── LogUnavailable      cannot open / reach the log in time (retriable)
-        └── TopicNotFound       the topic does not exist (run `omium topics create`)
+    │       └── CheckpointTooLarge  a LangGraph checkpoint or writes over it (names channels)
+    ├── ConfigError             a setting, URL, flag or file is wrong (names the variable)
+    │   └── InvalidSpec         a workflow file is not a valid spec (file and field path)
+    ├── NotFound                no execution with that id (or not started yet)
+    │   └── NoSuchPoint         the replay point (seq, offset, checkpoint, time…) is not there
+    ├── LogError                the event log failed
+    │   ├── LogUnavailable      cannot open / reach the log in time (retriable)
+    │   ├── TopicNotFound       the topic does not exist (run `omium topics create`)
+    │   └── NoViews             no projection processor ever ran on the cluster
+    └── SyncCallOnLogLoop       a blocking call made on the loop that runs the log it needs
 
-The CLI prints ``str(error)`` on one line (never a traceback) and maps the class to an
-exit code; the gateway maps it to problem+json. Other exceptions are bugs.
+The CLI prints ``str(error)`` on one line (never a traceback) and exits with the class's
+``exit_code``; the gateway maps the class to problem+json. Other exceptions are bugs.
+
+=====  =====================================================================================
+exit   meaning
+=====  =====================================================================================
+0      the command did what was asked (``omium run``: the execution completed)
+1      it did not: a run failed, was cancelled or timed out; ``replay --verify`` found a
+       difference; the log failed (``LogError`` and below); any ``OmiumError`` not below
+2      bad input: you asked for something that is invalid (``ConfigError``, ``InvalidEvent``
+       and below, a usage error) or does not exist (``NotFound`` and below)
+130    interrupted (Ctrl-C)
+=====  =====================================================================================
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+#: exit codes (see the table above)
+EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 class OmiumError(Exception):
@@ -23,9 +45,11 @@ class OmiumError(Exception):
     Attributes:
         hint: what the user can do about it, appended to the message.
         retriable: whether trying the same thing again later may succeed.
+        exit_code: what the CLI exits with when this error ends a command.
     """
 
-    retriable: bool = False
+    retriable: ClassVar[bool] = False
+    exit_code: ClassVar[int] = EXIT_FAILED
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
@@ -36,6 +60,8 @@ class OmiumError(Exception):
 class InvalidEvent(OmiumError, ValueError):
     """An event (or a raw record) does not match the schema of its type."""
 
+    exit_code = EXIT_USAGE
+
     def __init__(self, message: str, *, field: str | None = None, hint: str | None = None):
         self.field = field
         super().__init__(message, hint=hint)
@@ -44,23 +70,73 @@ class InvalidEvent(OmiumError, ValueError):
 class EventTooLarge(InvalidEvent):
     """An encoded event is larger than the configured limit."""
 
-    def __init__(self, message: str, *, size: int, limit: int, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        size: int,
+        limit: int,
+        field: str | None = None,
+        hint: str | None = None,
+    ):
         self.size = size
         self.limit = limit
         super().__init__(
             message,
             field=field,
-            hint="store big values elsewhere and record a reference, "
-            "or raise OMIUM_MAX_EVENT_BYTES",
+            hint=hint
+            or "store big values elsewhere and record a reference, or raise OMIUM_MAX_EVENT_BYTES",
         )
 
 
+class CheckpointTooLarge(EventTooLarge):
+    """A LangGraph checkpoint or a task's writes do not fit in one event of the log.
+
+    Attributes:
+        thread_id: the LangGraph thread (omium execution).
+        largest: ``(channel, bytes)`` of the biggest contributor, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        size: int,
+        limit: int,
+        thread_id: str,
+        largest: tuple[str, int] | None,
+        hint: str | None = None,
+    ) -> None:
+        self.thread_id = thread_id
+        self.largest = largest
+        field = f"channel {largest[0]}" if largest else None
+        super().__init__(message, size=size, limit=limit, field=field, hint=hint)
+
+
 class ConfigError(OmiumError):
-    """A setting, URL or file given to omium is wrong."""
+    """A setting, URL, flag or file given to omium is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class InvalidSpec(ConfigError):
+    """A workflow file is not a valid spec (names the file and the field path)."""
+
+
+class NotFound(OmiumError):
+    """No execution has that id in this log (or it has not started yet)."""
+
+    exit_code = EXIT_USAGE
+
+
+class NoSuchPoint(NotFound):
+    """The replay target is not in the execution's events."""
 
 
 class LogError(OmiumError):
     """The event log could not do what was asked."""
+
+    exit_code = EXIT_FAILED
 
 
 class LogUnavailable(LogError):
@@ -71,3 +147,15 @@ class LogUnavailable(LogError):
 
 class TopicNotFound(LogError):
     """A topic the caller named does not exist on the log."""
+
+
+class NoViews(LogError):
+    """The cluster has no projections yet: no processor ever ran on it."""
+
+
+class SyncCallOnLogLoop(OmiumError, RuntimeError):
+    """A blocking call was made on the event loop that runs the log it waits for.
+
+    Waiting there would block the loop the answer has to come from; the message names the
+    async call to use instead.
+    """

@@ -7,7 +7,7 @@ committed ones so the published contract never drifts from the code.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -15,25 +15,9 @@ from pydantic.json_schema import models_json_schema
 from omium.schemas.base import Event
 from omium.schemas.dlq import DeadLetter
 from omium.schemas.registry import COMMAND_TYPES, FACT_TYPES, type_name
+from omium.schemas.topics import DLQ, TopicSpec
 
 _REF = "#/components/schemas/{model}"
-
-
-class TopicLike(Protocol):
-    """What the export needs to know of a topic (``omium.infra.topics.TopicSpec`` fits)."""
-
-    @property
-    def name(self) -> str: ...  # noqa: D102
-    @property
-    def partitions(self) -> int: ...  # noqa: D102
-    @property
-    def key(self) -> str: ...  # noqa: D102
-    @property
-    def description(self) -> str: ...  # noqa: D102
-    @property
-    def retention_ms(self) -> int: ...  # noqa: D102
-    @property
-    def cleanup_policy(self) -> str: ...  # noqa: D102
 
 
 def event_json_schemas() -> dict[str, dict[str, Any]]:
@@ -43,12 +27,12 @@ def event_json_schemas() -> dict[str, dict[str, Any]]:
 
 def messages_for(topic: str) -> tuple[type[BaseModel], ...]:
     """Which record classes travel on a (logical) topic."""
-    if topic == "omium.dlq":
+    if topic == DLQ.name:
         return (DeadLetter,)
     return tuple(cls for cls in (*FACT_TYPES, *COMMAND_TYPES) if cls.TOPIC == topic)
 
 
-def asyncapi(topics: Sequence[TopicLike], *, version: str) -> dict[str, Any]:
+def asyncapi(topics: Sequence[TopicSpec], *, version: str) -> dict[str, Any]:
     """The AsyncAPI 3.0 document for ``topics``."""
     classes = [cls for t in topics for cls in messages_for(t.name)]
     _, defs = models_json_schema([(cls, "validation") for cls in classes], ref_template=_REF)

@@ -1,19 +1,17 @@
 """Workflow specs: what ``omium run FILE`` executes, validated before anything runs.
 
-Pure: :func:`parse_spec` takes the file's text and name (the caller reads the file) and
-returns a :class:`WorkflowSpec`, or raises ``InvalidSpec`` naming the file, the field path
-and what was expected::
+Pure: :func:`spec_from_data` takes the file's decoded content and name (the caller reads
+and decodes the YAML or JSON) and returns a :class:`WorkflowSpec`, or raises ``InvalidSpec``
+naming the file, the field path and what was expected::
 
     pipeline.yaml: steps[1].timeout: expected a duration like 500ms, 30s, 10m or 1h, got '3 parsecs'
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from omium.schemas.errors import ConfigError
+from omium.schemas.errors import InvalidSpec
 from omium.schemas.workflow_frameworks import (
     CrewAgentSpec,
     CrewSection,
@@ -39,10 +37,6 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
-
-
-class InvalidSpec(ConfigError):
-    """A workflow file is not a valid spec (names the file and the field path)."""
 
 
 def parse_duration(value: object) -> float:
@@ -171,14 +165,8 @@ class WorkflowSpec(BaseModel):
         return self
 
 
-def parse_spec(text: str, filename: str) -> WorkflowSpec:
-    """Parse a YAML or JSON workflow file's text (``filename`` is for messages)."""
-    try:
-        data = json.loads(text) if filename.endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise InvalidSpec(f"{filename}: not valid YAML/JSON{line}: {exc}".splitlines()[0]) from None
+def spec_from_data(data: object, filename: str) -> WorkflowSpec:
+    """Check a decoded workflow file (``filename`` is for messages)."""
     if not isinstance(data, dict):
         raise InvalidSpec(
             f"{filename}: expected a mapping with name and steps, got {type(data).__name__}"

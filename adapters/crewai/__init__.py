@@ -15,6 +15,8 @@ Offers:
   from a recording (:class:`~omium.producers.recorded.Diverged` when the crew asks
   something else);
 - :class:`OmiumListener`: the one listener on crewai's event bus, scoping events per run.
+
+Imports crewai, :mod:`omium.schemas` and :mod:`omium.adapters` helpers; no runtime.
 """
 
 from omium.adapters.crewai import _env  # noqa: F401 - sets the environment before crewai loads

@@ -1,7 +1,7 @@
 """Crews from a workflow spec: a ``crew: module:factory`` function, or agents and tasks inline.
 
 :func:`crew_factory` checks and imports everything the spec names *now* (modules, tools,
-LLM fixtures), raising :class:`~omium.schemas.workflow.InvalidSpec` one-liners naming the
+LLM fixtures), raising :class:`~omium.schemas.InvalidSpec` one-liners naming the
 field; the function it returns builds a fresh :class:`crewai.Crew` on every call (crewai
 mutates agents and tasks while a crew runs, so runs must not share them)::
 
@@ -34,7 +34,8 @@ from crewai.tools import BaseTool, tool
 
 from omium.adapters.crewai.llm import llm_recipe
 from omium.adapters.python import import_attr
-from omium.schemas.workflow import InvalidSpec, WorkflowSpec
+from omium.schemas import InvalidSpec
+from omium.schemas.workflow import WorkflowSpec
 from omium.schemas.workflow_frameworks import CrewAgentSpec, CrewSection, CrewTaskSpec
 
 CrewFactory = Callable[[], Crew]

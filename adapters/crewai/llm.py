@@ -33,7 +33,7 @@ from crewai.utilities.types import LLMMessage
 from pydantic import BaseModel, JsonValue, PrivateAttr
 
 from omium.producers.recorded import ScriptExhausted
-from omium.schemas.workflow import InvalidSpec
+from omium.schemas import InvalidSpec
 from omium.schemas.workflow_frameworks import LLMConfig
 
 

@@ -23,8 +23,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, cast
 
-from omium.adapters.langgraph.values import SyncCallOnLogLoop
-from omium.schemas import LogUnavailable, OmiumError
+from omium.schemas import LogUnavailable, OmiumError, SyncCallOnLogLoop
 
 T = TypeVar("T")
 Factory = Callable[[], Coroutine[Any, Any, T]]
@@ -73,7 +72,7 @@ class Bridge:
         except RuntimeError:
             running = None
         if running is self.loop:
-            raise SyncCallOnLogLoop(method)
+            raise _on_log_loop(method)
         self._check_alive()
         future = asyncio.run_coroutine_threadsafe(factory(), self.loop)
         try:
@@ -134,6 +133,16 @@ class InlineBridge:
     async def acall(self, method: str, factory: Factory[T]) -> T:
         """:meth:`call`, for async callers (the work blocks the loop no longer than it would)."""
         return self.call(method, factory)
+
+
+def _on_log_loop(method: str) -> SyncCallOnLogLoop:
+    return SyncCallOnLogLoop(
+        f"OmiumSaver.{method}() was called on the event loop that runs its event log; "
+        "waiting there would block the loop the answer has to come from",
+        hint=f"use `await saver.a{method}(...)` (graph.ainvoke / astream call it), or "
+        "build the saver with OmiumSaver.from_url(...), which runs its own loop thread "
+        "so sync calls work from anywhere",
+    )
 
 
 def drive(coroutine: Coroutine[Any, Any, T], method: str = "call") -> T:

@@ -31,7 +31,8 @@ from langgraph.types import Command, StreamMode
 
 from omium.adapters.jsonable import jsonable
 from omium.adapters.python import import_attr
-from omium.schemas.workflow import InvalidSpec, WorkflowSpec
+from omium.schemas import InvalidSpec
+from omium.schemas.workflow import WorkflowSpec
 
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 _MODES: list[StreamMode] = ["tasks", "checkpoints"]

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Self, cast
-from urllib.parse import urlsplit
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -45,12 +44,17 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from omium.adapters.langgraph.bridge import Bridge, InlineBridge, LoopThread, drive
-from omium.adapters.langgraph.core import PutRequest, SaverCore, WritesRequest, config_of, where
-from omium.adapters.langgraph.index import Found
-from omium.adapters.langgraph.sink import CheckpointSink, CombiningCommit
-from omium.adapters.langgraph.values import created_payload, render, render_state
-from omium.producers import EventLog, Settings, open_log
-from omium.producers.sqlite import SqliteLog
+from omium.adapters.langgraph.checkpoint_sink import CheckpointSink, CombiningCommit
+from omium.adapters.langgraph.payloads import created_payload, render, render_state
+from omium.adapters.langgraph.thread_index import Found
+from omium.adapters.langgraph.thread_store import (
+    PutRequest,
+    SaverCore,
+    WritesRequest,
+    config_of,
+    where,
+)
+from omium.producers import EventLog, RunsInline, Settings, open_log
 from omium.schemas import OmiumError
 
 #: Seconds any single call of the saver may wait for the log.
@@ -91,7 +95,7 @@ class OmiumSaver(BaseCheckpointSaver[int]):
         self._owns_log = owns_log
         inline = None
         self._bridge: Bridge | InlineBridge
-        if owns_log and isinstance(log, SqliteLog):  # no loop needed: see .bridge
+        if owns_log and isinstance(log, RunsInline):  # no loop needed: see .bridge
             self._bridge = InlineBridge(timeout)
             inline = CombiningCommit(log, self._bridge.lock, timeout)
         else:
@@ -132,8 +136,8 @@ class OmiumSaver(BaseCheckpointSaver[int]):
             "max_threads": max_threads,
             "owns_log": True,
         }
-        if urlsplit(settings.resolved_log_url() if url is None else url).scheme == "sqlite":
-            log = open_log(url, settings)
+        log = open_log(url, settings)  # builds the adapter; nothing connects yet
+        if isinstance(log, RunsInline):
             try:
                 drive(log.create_topics())
             except BaseException:
@@ -141,14 +145,8 @@ class OmiumSaver(BaseCheckpointSaver[int]):
                 raise
             return cls(log, **options)
         thread = LoopThread()
-
-        async def opened() -> EventLog:
-            log = open_log(url, settings)
-            await log.create_topics()
-            return log
-
         try:
-            log = Bridge(thread.loop, timeout).call("from_url", opened)
+            Bridge(thread.loop, timeout).call("from_url", log.create_topics)
         except BaseException:
             thread.stop()
             raise

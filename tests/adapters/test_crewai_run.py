@@ -21,9 +21,9 @@ from omium.adapters.crewai import (
     crew_factory,
 )
 from omium.adapters.pricing import cost_usd
+from omium.processors.service import parse_spec
 from omium.producers.recorded import Diverged
 from omium.schemas.agents import AgentHandoffPayload, LLMCallPayload, ToolCallPayload
-from omium.schemas.workflow import parse_spec
 
 REMINDER = "You ONLY have access to the following tools"
 
@@ -588,7 +588,7 @@ import asyncio, sys, threading, time
 from pathlib import Path
 
 from omium.adapters.crewai import CrewRun, ScriptedLLM, crew_factory
-from omium.schemas.workflow import parse_spec
+from omium.processors.service import parse_spec
 
 FOLDER = Path(sys.argv[1])
 busy = threading.Event()

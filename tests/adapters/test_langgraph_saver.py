@@ -28,7 +28,7 @@ from omium.adapters.langgraph import (
     SyncCallOnLogLoop,
     render,
 )
-from omium.adapters.langgraph.sink import LogSink
+from omium.adapters.langgraph.checkpoint_sink import LogSink
 from omium.producers import EventLog, Position, Recorder, Settings, open_log
 from omium.schemas import (
     CheckpointCreated,

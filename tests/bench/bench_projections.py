@@ -62,7 +62,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from omium.infra.topics import EVENTS, VIEWS_APP
 from omium.processors.changelog import ChangelogReader
 from omium.processors.projector import Projector
 from omium.processors.reader import EmbeddedReader, ProjectionReader
@@ -71,6 +70,7 @@ from omium.producers import EventLog, Position, open_log, partition_for
 from omium.producers.sqlite import SqliteLog
 from omium.projections import Until, replay
 from omium.schemas import Event, decode, encode, from_dict
+from omium.schemas.topics import EVENTS, VIEWS_APP
 
 PER_EXECUTION = 100
 CHUNK = 5_000  # events per append_batch

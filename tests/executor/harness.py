@@ -13,7 +13,7 @@ from omium.processors import service
 from omium.processors.worker import Worker
 from omium.producers import EventLog
 from omium.projections import ExecutionView
-from omium.schemas import Event
+from omium.schemas import Event, NotFound
 from omium.schemas.workflow import WorkflowSpec
 
 HERE = Path(__file__).resolve().parent
@@ -66,7 +66,7 @@ class Harness:
         while True:
             try:
                 view = await service.show(self.log, execution_id)
-            except service.NotFound:
+            except NotFound:
                 view = ExecutionView(execution_id=execution_id)
             if predicate(view):
                 return view

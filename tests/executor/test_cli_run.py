@@ -121,7 +121,7 @@ def test_control__unknown_and_finished_executions(
     url: str, flow: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = cli(capsys, "pause", "no-such-run", "--url", url)
-    assert code == 1 and "no execution 'no-such-run'" in err
+    assert code == 2 and "no execution 'no-such-run'" in err
     cli(capsys, "run", str(flow), "--url", url, "--execution-id", "done-1")
     code, _, err = cli(capsys, "resume", "done-1", "--url", url)
     assert code == 2 and "already completed; nothing to resume" in err

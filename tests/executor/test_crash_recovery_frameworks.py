@@ -34,7 +34,6 @@ import yaml
 from harness import HERE, SOURCE
 
 from omium.processors import service
-from omium.processors.changelog import NoViews
 from omium.processors.reader import open_reader
 from omium.processors.rebuild import differences, rebuild
 from omium.producers import EventLog, open_log
@@ -46,6 +45,7 @@ from omium.schemas import (
     HumanInputReceived,
     HumanInputRequested,
     LLMCall,
+    NoViews,
     StepCompleted,
     StepStarted,
     ToolCall,

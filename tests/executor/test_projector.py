@@ -8,7 +8,7 @@ import orjson
 from harness import Harness, spec
 
 from omium.processors import history
-from omium.processors.projector import DLQ, Projector
+from omium.processors.projector import Projector
 from omium.processors.reader import EmbeddedReader
 from omium.processors.rebuild import differences, rebuild
 from omium.processors.view_store import SqliteViews
@@ -16,12 +16,13 @@ from omium.producers import EventLog, Record, Recorder
 from omium.producers.partitioner import partition_for
 from omium.projections import Until
 from omium.schemas import encode, from_dict
+from omium.schemas.topics import DLQ
 
 
 async def dead_letters(log: EventLog) -> list[dict[str, object]]:
     found = []
-    for partition in range(await log.partitions(DLQ)):
-        found += [orjson.loads(r.value) for r in await log.read(DLQ, partition)]
+    for partition in range(await log.partitions(DLQ.name)):
+        found += [orjson.loads(r.value) for r in await log.read(DLQ.name, partition)]
     return found
 
 

@@ -25,11 +25,12 @@ import pytest
 from procs import tail, wait_for_line
 
 from omium.processors import history
-from omium.processors.changelog import ChangelogReader, NoViews
-from omium.processors.projector import DLQ
+from omium.processors.changelog import ChangelogReader
 from omium.processors.rebuild import differences, rebuild
 from omium.producers import EventLog, Position, Recorder, open_log
 from omium.projections import Until
+from omium.schemas import NoViews
+from omium.schemas.topics import DLQ
 
 pytestmark = pytest.mark.kafka
 
@@ -129,8 +130,8 @@ async def history_of(log: EventLog, diffs: dict[str, list[str]]) -> str:
 
 async def dead_letters(log: EventLog) -> set[tuple[int, int]]:
     found = set()
-    for partition in range(await log.partitions(DLQ)):
-        for record in await log.read(DLQ, partition):
+    for partition in range(await log.partitions(DLQ.name)):
+        for record in await log.read(DLQ.name, partition):
             letter = orjson.loads(record.value)
             found.add((letter["partition"], letter["offset"]))
     return found

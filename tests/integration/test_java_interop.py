@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from omium.infra.topics import TopicSpec
 from omium.producers import partition_for
 from omium.producers.kafka import KafkaLog
 from omium.schemas import StepStarted, encode
+from omium.schemas.topics import TopicSpec
 
 pytestmark = pytest.mark.kafka
 

@@ -24,10 +24,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from omium.infra.topics import TOPICS
 from omium.producers import partition_for
 from omium.producers.kafka import KafkaLog
 from omium.schemas import StepStarted
+from omium.schemas.topics import TOPICS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.three_nodes, pytest.mark.timeout(300)]
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from omium import schemas
 from omium.cli import main
+from omium.cli.app import exit_code
 from omium.producers import Recorder, open_log
 
 
@@ -66,6 +68,28 @@ def test_errors__one_line_and_an_exit_code(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (schemas.OmiumError("x"), 1),
+        (schemas.LogError("x"), 1),
+        (schemas.LogUnavailable("x"), 1),
+        (schemas.TopicNotFound("x"), 1),
+        (schemas.NoViews("x"), 1),
+        (schemas.SyncCallOnLogLoop("x"), 1),
+        (schemas.ConfigError("x"), 2),
+        (schemas.InvalidSpec("x"), 2),
+        (schemas.InvalidEvent("x"), 2),
+        (schemas.EventTooLarge("x", size=2, limit=1), 2),
+        (schemas.CheckpointTooLarge("x", size=2, limit=1, thread_id="t", largest=None), 2),
+        (schemas.NotFound("x"), 2),
+        (schemas.NoSuchPoint("x"), 2),
+    ],
+)
+def test_exit_code__one_per_error_class(error: schemas.OmiumError, code: int) -> None:
+    assert exit_code(error) == code
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

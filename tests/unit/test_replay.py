@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from omium.projections import NoSuchPoint, Until, replay, state_diff
-from omium.schemas import Event, from_dict
+from omium.projections import Until, replay, state_diff
+from omium.schemas import Event, NoSuchPoint, from_dict
 
 T0 = datetime(2026, 11, 26, 10, tzinfo=UTC)
 

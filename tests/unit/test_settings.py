@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from omium.producers import Settings, open_log
+from omium.producers import (
+    BrokerCluster,
+    LiveMembers,
+    LocalFile,
+    RunsInline,
+    Settings,
+    open_log,
+)
 from omium.producers.kafka import KafkaLog
 from omium.producers.sqlite import SqliteLog
 from omium.schemas import ConfigError
@@ -39,6 +46,19 @@ def test_kafka_url__takes_brokers_prefix_and_timeout() -> None:
     assert log.bootstrap == "h1:9092,h2:9092"
     assert log.physical("omium.events") == "dev.omium.events"
     assert log.timeout == 3.0
+
+
+def test_capabilities__each_log_offers_what_it_can() -> None:
+    embedded = open_log("sqlite:///:memory:")
+    assert isinstance(embedded, LocalFile) and embedded.path == ":memory:"
+    assert isinstance(embedded, LiveMembers) and isinstance(embedded, RunsInline)
+    assert not isinstance(embedded, BrokerCluster)
+    kafka = open_log("kafka://h1:9092?topic_prefix=dev.")
+    assert isinstance(kafka, BrokerCluster) and (kafka.bootstrap, kafka.prefix) == (
+        "h1:9092",
+        "dev.",
+    )
+    assert not isinstance(kafka, LocalFile | LiveMembers | RunsInline)
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from omium.processors.service import load_workflow, parse_inputs
-from omium.schemas import ConfigError
-from omium.schemas.workflow import InvalidSpec, Retries, parse_duration, parse_spec
+from omium.processors.service import load_workflow, parse_inputs, parse_spec
+from omium.schemas import ConfigError, InvalidSpec
+from omium.schemas.workflow import Retries, parse_duration
 
 GOOD = """
 name: pipeline

@@ -44,6 +44,7 @@ from omium.schemas import (
     encode,
     from_dict,
 )
+from omium.schemas.topics import EVENTS
 
 #: ``(event type, payload)`` pairs, e.g. ``("checkpoint.created", {"checkpoint_id": ...})``.
 Events = list[tuple[str, dict[str, Any]]]
@@ -52,7 +53,6 @@ Raw = tuple[str, str | None, bytes]
 
 #: The event that opens a new attempt of the execution (a fork, in standalone mode).
 ROLLED_BACK = "execution.rolled_back"
-TOPIC = "omium.events"
 WRITES = "checkpoint.writes_saved"
 _FAST = frozenset({"checkpoint.created", WRITES})
 _VERSIONS = {name: current_version(cls) for name, cls in REGISTRY.items()}
@@ -264,7 +264,7 @@ class LogSink:
         # the seqs are taken now, before waiting, so a concurrent call stamps after them
         # (as with a Recorder, a failed append leaves a gap: seq stays monotonic)
         self._threads[thread_id] = head
-        records: list[Raw] = [(TOPIC, thread_id, s.value) for s in stamped]
+        records: list[Raw] = [(EVENTS.name, thread_id, s.value) for s in stamped]
         if isinstance(self._group, CombiningCommit):
             # a thread on an event loop (ainvoke) must not linger: it would block the loop
             # its own checkpoint has to come from

@@ -20,7 +20,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import writes_sort_key
 
-from omium.adapters.langgraph.values import Typed, typed_of
+from omium.adapters.langgraph.payloads import Typed, typed_of
 from omium.producers import Record
 from omium.schemas import (
     CheckpointCreated,

@@ -1,4 +1,4 @@
-"""LangGraph values on the log: serialized snapshots, readable JSON, and the errors around them.
+"""What checkpoint events carry: LangGraph's serialized values and their readable JSON.
 
 A checkpoint is stored twice in its ``checkpoint.created`` event, for two readers:
 
@@ -23,7 +23,7 @@ import orjson
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from omium.adapters.jsonable import jsonable
-from omium.schemas import EventTooLarge, InvalidEvent, OmiumError, SerializedValue
+from omium.schemas import CheckpointTooLarge, EventTooLarge, SerializedValue
 
 #: A value as LangGraph's serializer wrote it: ``(type tag, bytes)``.
 Typed = tuple[str, bytes]
@@ -94,37 +94,6 @@ def event_size(serde: SerializerProtocol, value: Any) -> int:
         return len(orjson.dumps(render(value)))
 
 
-class CheckpointTooLarge(EventTooLarge):
-    """A checkpoint or a task's writes do not fit in one event of the log.
-
-    Attributes:
-        thread_id: the LangGraph thread (omium execution).
-        largest: ``(channel, bytes)`` of the biggest contributor, when known.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        size: int,
-        limit: int,
-        thread_id: str,
-        largest: tuple[str, int] | None,
-    ) -> None:
-        self.size = size
-        self.limit = limit
-        self.thread_id = thread_id
-        self.largest = largest
-        InvalidEvent.__init__(
-            self,
-            message,
-            field=f"channel {largest[0]}" if largest else None,
-            hint="keep large values out of the graph state (store them elsewhere and keep "
-            "a reference such as a path or URL in the state), or raise OMIUM_MAX_EVENT_BYTES "
-            "(on Kafka also the broker's message.max.bytes); nothing was recorded",
-        )
-
-
 def too_large(
     exc: EventTooLarge, *, thread_id: str, what: str, sizes: Mapping[str, int]
 ) -> CheckpointTooLarge:
@@ -138,17 +107,7 @@ def too_large(
         limit=exc.limit,
         thread_id=thread_id,
         largest=ranked[0] if ranked else None,
+        hint="keep large values out of the graph state (store them elsewhere and keep "
+        "a reference such as a path or URL in the state), or raise OMIUM_MAX_EVENT_BYTES "
+        "(on Kafka also the broker's message.max.bytes); nothing was recorded",
     )
-
-
-class SyncCallOnLogLoop(OmiumError, RuntimeError):
-    """A blocking saver method was called on the event loop that runs the saver's log."""
-
-    def __init__(self, method: str) -> None:
-        super().__init__(
-            f"OmiumSaver.{method}() was called on the event loop that runs its event log; "
-            "waiting there would block the loop the answer has to come from",
-            hint=f"use `await saver.a{method}(...)` (graph.ainvoke / astream call it), or "
-            "build the saver with OmiumSaver.from_url(...), which runs its own loop thread "
-            "so sync calls work from anywhere",
-        )

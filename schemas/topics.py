@@ -1,4 +1,7 @@
-"""The topics omium uses: the one place their partitions, retention and policies live.
+"""The topics omium uses: the one place their names, partitions, retention and policies live.
+
+Part of the published contract (``omium schemas export`` writes them into AsyncAPI); code
+names a topic through these specs (``EVENTS.name``), never by a string of its own.
 
 Both logs create topics from these definitions, idempotently: Kafka through its admin API,
 the embedded SQLite log as rows with the same partition counts (so a key lands on the same

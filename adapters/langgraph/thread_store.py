@@ -24,8 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import get_checkpoint_id
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from omium.adapters.langgraph.index import Entry, Found, Saved, ThreadIndex, readable
-from omium.adapters.langgraph.sink import (
+from omium.adapters.langgraph.checkpoint_sink import (
     ROLLED_BACK,
     CheckpointSink,
     CombiningCommit,
@@ -33,7 +32,7 @@ from omium.adapters.langgraph.sink import (
     LogSink,
     Stamped,
 )
-from omium.adapters.langgraph.values import (
+from omium.adapters.langgraph.payloads import (
     Typed,
     created_payload,
     event_size,
@@ -41,10 +40,11 @@ from omium.adapters.langgraph.values import (
     serialized,
     too_large,
 )
+from omium.adapters.langgraph.thread_index import Entry, Found, Saved, ThreadIndex, readable
 from omium.producers import EventLog
 from omium.schemas import Event, EventTooLarge, decode, from_dict
+from omium.schemas.topics import EVENTS
 
-TOPIC = "omium.events"
 _CHECKPOINT_TYPE = b'"type":"checkpoint.'
 
 
@@ -129,10 +129,10 @@ class SaverCore:
         """Every thread with checkpoint events on the log (reads the whole topic)."""
         found: dict[str, list[Event]] = {}
         with self._log_lock:
-            partitions = await self.log.partitions(TOPIC)
+            partitions = await self.log.partitions(EVENTS.name)
         for partition in range(partitions):
             with self._log_lock:
-                records = await self.log.read(TOPIC, partition)
+                records = await self.log.read(EVENTS.name, partition)
             for record in records:
                 key = record.key
                 if key is None or key in self._threads:
