@@ -18,6 +18,7 @@ from omium.projections.views import (
     ExecutionView,
     Pos,
     StepView,
+    already_applied,
     with_positions,
 )
 from omium.schemas import (
@@ -67,7 +68,7 @@ def fold(
 
 def applies(event: Event, view: ExecutionView) -> bool:
     """Whether folding ``event`` would change ``view`` (it is not a redelivery)."""
-    return not (event.seq and event.seq <= view.last_seq.get(event.attempt, 0))
+    return not already_applied(event, view.last_seq)
 
 
 def apply_at(event: Event, view: ExecutionView, position: Pos | None) -> ExecutionView:
