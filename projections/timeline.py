@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from omium.projections.views import Pos, already_applied, with_positions
+from omium.projections.views import Pos, already_applied, mark_applied, with_positions
 from omium.schemas import (
     AgentHandoff,
     CheckpointCreated,
@@ -69,7 +69,7 @@ def fold_timeline(
         if already_applied(event, last_seq):
             continue
         entries.append(_entry(event, position))
-        last_seq[event.attempt] = event.seq
+        last_seq = mark_applied(event, last_seq)
     return replace(timeline, entries=tuple(entries), last_seq=last_seq)
 
 
@@ -84,7 +84,7 @@ def apply_timeline(event: Event, timeline: Timeline, position: Pos | None = None
     return replace(
         timeline,
         entries=(*timeline.entries, _entry(event, position)),
-        last_seq={**timeline.last_seq, event.attempt: event.seq},
+        last_seq=mark_applied(event, timeline.last_seq),
     )
 
 

@@ -37,6 +37,11 @@ def already_applied(event: Event, last_seq: Mapping[int, int]) -> bool:
     return bool(event.seq) and event.seq <= last_seq.get(event.attempt, 0)
 
 
+def mark_applied(event: Event, last_seq: Mapping[int, int]) -> dict[int, int]:
+    """``last_seq`` once ``event`` is applied: an unnumbered event (seq 0) moves nothing back."""
+    return {**last_seq, event.attempt: max(event.seq, last_seq.get(event.attempt, 0))}
+
+
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
 
 
@@ -66,6 +71,10 @@ class CheckpointView:
     seq: int
     state: dict[str, Any] | None
     position: Pos | None = None
+    #: the framework's namespace ('' = the root graph) and the run its metadata names:
+    #: what a checkpointer's tombstones (``checkpoint.pruned``/``runs_deleted``) select by
+    ns: str = ""
+    run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
