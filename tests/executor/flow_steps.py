@@ -98,3 +98,14 @@ async def ask(state: dict[str, Any]) -> dict[str, Any]:
     reply = await llm_call("scripted", {"q": state["question"] + suffix}, provider)
     length = await tool_call("count", {"text": state["question"]}, count)
     return {"answer": reply["answer"], "length": length}
+
+
+async def priced_call(state: dict[str, Any]) -> dict[str, Any]:
+    """One call to a model named like a priced one, with the usage a provider reports."""
+    from omium.producers import llm_call
+
+    def provider() -> dict[str, Any]:
+        return {"text": "ok", "usage": {"prompt_tokens": 12_000, "completion_tokens": 800}}
+
+    reply = await llm_call("gpt-4o-mini", {"q": "price me"}, provider)
+    return {"answer": reply["text"]}
