@@ -88,23 +88,39 @@ def test_rollback__follow_runs_the_new_attempt_in_process(
     assert [(s["name"], s["attempt"]) for s in shown["steps"]][-2:] == [("double", 2), ("inc", 2)]
 
 
+#: "not found / invalid request" exits 2; cases that exit 1 today wait for the new mapping
+EXIT_MAPPING = pytest.mark.xfail(
+    strict=True, reason="exit-code mapping: being fixed on house-ports"
+)
+
+
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "code", "message"),
     [
-        (["rollback", "{id}", "--to", "nope"], "has no checkpoint 'nope'; its checkpoints: a1-0"),
-        (["rollback", "{id}", "--to", "a1-0-add", "--set", "x"], "--set 'x': expected key=value"),
-        (["replay", "{id}", "--to-seq", "999"], "attempt 1 has no seq 999"),
-        (["replay", "{id}", "--to-time", "yesterday"], "--to-time 'yesterday': not an ISO 8601"),
-        (["replay", "ex-missing"], "no execution 'ex-missing'"),
-        (["diff", "{id}", "a1-0-add", "zzz"], "has no checkpoint 'zzz'"),
+        (
+            ["rollback", "{id}", "--to", "nope"],
+            2,
+            "has no checkpoint 'nope'; its checkpoints: a1-0",
+        ),
+        (
+            ["rollback", "{id}", "--to", "a1-0-add", "--set", "x"],
+            2,
+            "--set 'x': expected key=value",
+        ),
+        pytest.param(
+            ["replay", "{id}", "--to-seq", "999"], 2, "attempt 1 has no seq 999", marks=EXIT_MAPPING
+        ),
+        (["replay", "{id}", "--to-time", "yesterday"], 2, "--to-time 'yesterday': not an ISO 8601"),
+        pytest.param(["replay", "ex-missing"], 2, "no execution 'ex-missing'", marks=EXIT_MAPPING),
+        (["diff", "{id}", "a1-0-add", "zzz"], 2, "has no checkpoint 'zzz'"),
     ],
 )
 def test_history_commands__bad_input_is_one_line(
-    run_id: str, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    run_id: str, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, message: str
 ) -> None:
-    code, _, err = cli(capsys, *[a.replace("{id}", run_id) for a in argv])
-    assert code in (1, 2)
+    exited, _, err = cli(capsys, *[a.replace("{id}", run_id) for a in argv])
     assert message in err and len(err.strip().splitlines()) == 1, err
+    assert exited == code
 
 
 def test_replay__reexecute_runs_the_steps_again_here(

@@ -51,10 +51,13 @@ def test_topics_list(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     ("argv", "code", "message"),
     [
         (["log", "read", "--url", "redis://x"], 2, "unknown event log URL"),
-        (
+        pytest.param(
             ["log", "read", "--topic", "nope", "--url", "sqlite:///:memory:"],
-            1,
+            2,
             "topic 'nope' does not exist",
+            marks=pytest.mark.xfail(
+                strict=True, reason="exit-code mapping: being fixed on house-ports"
+            ),
         ),
         (["log", "read", "--no-such-flag"], 2, "No such option"),
     ],
@@ -62,10 +65,11 @@ def test_topics_list(url: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_errors__one_line_and_an_exit_code(
     argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(argv) == code
+    exited = main(argv)
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+    assert exited == code
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
