@@ -109,3 +109,11 @@ async def priced_call(state: dict[str, Any]) -> dict[str, Any]:
 
     reply = await llm_call("gpt-4o-mini", {"q": "price me"}, provider)
     return {"answer": reply["text"]}
+
+
+async def gate(state: dict[str, Any]) -> dict[str, Any]:
+    """Waits until the test creates ``gate_file``: the run is held mid-way, not slept."""
+    gate_file = Path(state["gate_file"])
+    while not gate_file.exists():
+        await asyncio.sleep(0.02)
+    return {"gated": True}
