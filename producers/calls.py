@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
+from omium.producers.pricing import cost_usd
 from omium.producers.sdk import _current
 
 Call = Callable[[], Any]
@@ -97,6 +98,7 @@ def call_payload(
             "latency_ms": latency_ms,
             "input_tokens": tokens_in,
             "output_tokens": tokens_out,
+            "cost_usd": cost_usd(name, tokens_in, tokens_out),
             **extra,
         }
         return "llm.call", payload

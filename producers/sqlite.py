@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from omium.producers.clock import now_ms
 from omium.producers.partitioner import partition_for
 from omium.producers.port import OnRevoked, Position, Record
 from omium.producers.sqlite_groups import SESSION_TIMEOUT, SqliteSubscription, live_members
@@ -54,10 +54,6 @@ CREATE TABLE IF NOT EXISTS group_members (
     PRIMARY KEY (grp, member)
 ) WITHOUT ROWID;
 """
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 # A record's rowid is its position: 7 bits of topic id, 16 of partition, 40 of offset.
@@ -224,7 +220,7 @@ class SqliteLog:
         for name, key, value in records:
             topic_id, count = self._topic(name)
             rows.append((name, topic_id, partition_for(key or "", count), key, value))
-        ts = _now_ms()
+        ts = now_ms()
         positions: list[Position] = []
         with self._write() as db:
             heads: dict[tuple[int, int], int] = {}

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from omium.producers.clock import now_ms
 from omium.producers.port import OnRevoked, Record
 
 if TYPE_CHECKING:
@@ -28,15 +29,11 @@ Pair = tuple[str, int]
 SESSION_TIMEOUT = 5.0
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def live_members(db: sqlite3.Connection, group: str, session_timeout: float) -> int:
     """Members of ``group`` that polled within ``session_timeout`` seconds."""
     (count,) = db.execute(
         "SELECT COUNT(*) FROM group_members WHERE grp = ? AND heartbeat_ms >= ?",
-        (group, _now_ms() - int(session_timeout * 1000)),
+        (group, now_ms() - int(session_timeout * 1000)),
     ).fetchone()
     return int(count)
 
@@ -79,7 +76,7 @@ class SqliteSubscription:
 
     def _members(self, db: sqlite3.Connection) -> list[str]:
         """Heartbeat, drop silent members, and list the live ones."""
-        now = _now_ms()
+        now = now_ms()
         db.execute(
             "INSERT INTO group_members VALUES (?, ?, ?) ON CONFLICT (grp, member) "
             "DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",

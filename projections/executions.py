@@ -7,7 +7,7 @@ applied) changes nothing. The executor derives recovery from this view; the CLI 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import singledispatch
 from typing import Any
@@ -18,10 +18,15 @@ from omium.projections.views import (
     ExecutionView,
     Pos,
     StepView,
+    already_applied,
+    mark_applied,
     with_positions,
 )
 from omium.schemas import (
     CheckpointCreated,
+    CheckpointRunsDeleted,
+    CheckpointsPruned,
+    CheckpointThreadDeleted,
     Event,
     ExecutionCancelled,
     ExecutionCompleted,
@@ -67,14 +72,14 @@ def fold(
 
 def applies(event: Event, view: ExecutionView) -> bool:
     """Whether folding ``event`` would change ``view`` (it is not a redelivery)."""
-    return not (event.seq and event.seq <= view.last_seq.get(event.attempt, 0))
+    return not already_applied(event, view.last_seq)
 
 
 def apply_at(event: Event, view: ExecutionView, position: Pos | None) -> ExecutionView:
     """Apply one event unless it was already applied (same attempt, seq not newer)."""
     if not applies(event, view):
         return view
-    updates: dict[str, Any] = {"last_seq": {**view.last_seq, event.attempt: event.seq}}
+    updates: dict[str, Any] = {"last_seq": mark_applied(event, view.last_seq)}
     if position is not None:
         updates["last_position"] = position
         if view.first_position is None:
@@ -256,6 +261,8 @@ def _(event: CheckpointCreated, view: ExecutionView) -> ExecutionView:
         event.attempt,
         event.seq,
         dict(event.payload.state),
+        ns=event.payload.ns,
+        run_id=_run_id(event.payload.metadata),
     )
     view = replace(view, checkpoints=(*view.checkpoints, checkpoint))
     if event.payload.checkpoint is not None and event.payload.ns == "":
@@ -264,6 +271,37 @@ def _(event: CheckpointCreated, view: ExecutionView) -> ExecutionView:
         if event.attempt == view.attempt and (event.payload.state or not view.state):
             view = replace(view, state=dict(event.payload.state))
     return view
+
+
+def _run_id(metadata: dict[str, Any] | None) -> str | None:
+    run_id = (metadata or {}).get("run_id")
+    return run_id if isinstance(run_id, str) else None  # run_ids of a tombstone are str
+
+
+# A framework checkpointer forgets checkpoints with tombstones; the view forgets what the
+# checkpointer forgets (as ``ThreadIndex`` in omium.adapters.langgraph.index reads them),
+# so `omium checkpoints` and rollback never offer a checkpoint the saver no longer has.
+
+
+@apply.register
+def _(event: CheckpointThreadDeleted, view: ExecutionView) -> ExecutionView:
+    return replace(view, checkpoints=())
+
+
+@apply.register
+def _(event: CheckpointsPruned, view: ExecutionView) -> ExecutionView:
+    kept = {(ref.ns, ref.checkpoint_id) for ref in event.payload.kept}
+    return _keep(view, lambda c: (c.ns, c.checkpoint_id) in kept)
+
+
+@apply.register
+def _(event: CheckpointRunsDeleted, view: ExecutionView) -> ExecutionView:
+    run_ids = set(event.payload.run_ids)
+    return _keep(view, lambda c: c.run_id not in run_ids)
+
+
+def _keep(view: ExecutionView, live: Callable[[CheckpointView], bool]) -> ExecutionView:
+    return replace(view, checkpoints=tuple(c for c in view.checkpoints if live(c)))
 
 
 @apply.register

@@ -72,6 +72,8 @@ def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]
                 c.seq,
                 c.state if states else None,
                 list(c.position) if c.position else None,
+                c.ns,
+                c.run_id,
             ]
             for c in view.checkpoints
         ],
@@ -116,10 +118,7 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
         output=data["output"],
         error=data["error"],
         step_map={(s.attempt, s.index): s for s in steps},
-        checkpoints=tuple(
-            CheckpointView(cid, step, index, attempt, seq, state, _pos(position))
-            for cid, step, index, attempt, seq, state, position in data["checkpoints"]
-        ),
+        checkpoints=tuple(_checkpoint(c) for c in data["checkpoints"]),
         branches=tuple(Branch(*b) for b in data["branches"]),
         usage=Usage(*data["usage"]),
         last_seq={int(a): int(s) for a, s in data["last_seq"]},
@@ -132,6 +131,13 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
         waiting=data.get("waiting"),
         human_inputs=data.get("human_inputs", {}),
     )
+
+
+def _checkpoint(row: list[Any]) -> CheckpointView:
+    # rows stored before checkpoints carried ``ns``/``run_id`` have 7 fields
+    cid, step, index, attempt, seq, state, position, *rest = row
+    ns, run_id = (rest + ["", None])[:2]
+    return CheckpointView(cid, step, index, attempt, seq, state, _pos(position), ns, run_id)
 
 
 def without_states(view: ExecutionView) -> ExecutionView:

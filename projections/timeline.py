@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from omium.projections.views import Pos, with_positions
+from omium.projections.views import Pos, already_applied, mark_applied, with_positions
 from omium.schemas import (
     AgentHandoff,
     CheckpointCreated,
@@ -66,10 +66,10 @@ def fold_timeline(
         timeline = Timeline(execution_id=pairs[0][0].execution_id if pairs else "")
     entries, last_seq = list(timeline.entries), dict(timeline.last_seq)
     for event, position in pairs:
-        if event.seq and event.seq <= last_seq.get(event.attempt, 0):
+        if already_applied(event, last_seq):
             continue
         entries.append(_entry(event, position))
-        last_seq[event.attempt] = event.seq
+        last_seq = mark_applied(event, last_seq)
     return replace(timeline, entries=tuple(entries), last_seq=last_seq)
 
 
@@ -79,12 +79,12 @@ def _entry(event: Event, position: Pos | None) -> TimelineEntry:
 
 def apply_timeline(event: Event, timeline: Timeline, position: Pos | None = None) -> Timeline:
     """Add ``event``'s entry unless it was already applied."""
-    if event.seq and event.seq <= timeline.last_seq.get(event.attempt, 0):
+    if already_applied(event, timeline.last_seq):
         return timeline
     return replace(
         timeline,
         entries=(*timeline.entries, _entry(event, position)),
-        last_seq={**timeline.last_seq, event.attempt: event.seq},
+        last_seq=mark_applied(event, timeline.last_seq),
     )
 
 

@@ -8,7 +8,7 @@ position and is read from there when needed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,21 @@ def with_positions(
     items = list(events)
     where = list(positions) if positions is not None else [None] * len(items)
     return list(zip(items, where, strict=True))
+
+
+def already_applied(event: Event, last_seq: Mapping[int, int]) -> bool:
+    """Whether a fold that applied up to ``last_seq`` (attempt -> seq) has seen ``event``.
+
+    The one redelivery check of every fold: an event whose ``seq`` is not newer than its
+    attempt's last applied one is a redelivery and changes nothing. A ``seq`` of 0 (not
+    numbered) is never a redelivery.
+    """
+    return bool(event.seq) and event.seq <= last_seq.get(event.attempt, 0)
+
+
+def mark_applied(event: Event, last_seq: Mapping[int, int]) -> dict[int, int]:
+    """``last_seq`` once ``event`` is applied: an unnumbered event (seq 0) moves nothing back."""
+    return {**last_seq, event.attempt: max(event.seq, last_seq.get(event.attempt, 0))}
 
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
@@ -56,6 +71,10 @@ class CheckpointView:
     seq: int
     state: dict[str, Any] | None
     position: Pos | None = None
+    #: the framework's namespace ('' = the root graph) and the run its metadata names:
+    #: what a checkpointer's tombstones (``checkpoint.pruned``/``runs_deleted``) select by
+    ns: str = ""
+    run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,12 @@ class Payload(BaseModel):
     model_config = _FROZEN
 
 
+class ReasonPayload(Payload):
+    """A free-text reason (pause, resume, cancel: commands and facts; a deleted thread)."""
+
+    reason: str | None = None
+
+
 class ErrorInfo(BaseModel):
     """An exception as data: enough to show, search and compare, never re-raised."""
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field, JsonValue
 
-from omium.schemas.base import Event, Payload
+from omium.schemas.base import Event, Payload, ReasonPayload
 
 
 def step_checkpoint_id(attempt: int, index: int, step: str) -> str:
@@ -84,18 +84,12 @@ class CheckpointWritesSaved(Event):
     payload: CheckpointWritesSavedPayload
 
 
-class CheckpointThreadDeletedPayload(Payload):
-    """The payload of :class:`CheckpointThreadDeleted`."""
-
-    reason: str | None = None
-
-
 class CheckpointThreadDeleted(Event):
     """Every checkpoint and pending write recorded before this one is forgotten."""
 
     type: Literal["checkpoint.thread_deleted"] = "checkpoint.thread_deleted"
     version: Literal[1] = 1
-    payload: CheckpointThreadDeletedPayload = CheckpointThreadDeletedPayload()
+    payload: ReasonPayload = ReasonPayload()
 
 
 class CheckpointRef(Payload):

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, JsonValue
 
-from omium.schemas.base import Command, Payload
+from omium.schemas.base import Command, Payload, ReasonPayload
 
 
 class RunPayload(Payload):
@@ -36,24 +36,17 @@ class Run(Command):
     payload: RunPayload
 
 
-class CommandReasonPayload(Payload):
-    """A free-text reason (pause, cancel)."""
-
-    reason: str | None = None
-
-
 class Pause(Command):
     """Stop between steps until resumed."""
 
     type: Literal["pause"] = "pause"
     version: Literal[1] = 1
-    payload: CommandReasonPayload = CommandReasonPayload()
+    payload: ReasonPayload = ReasonPayload()
 
 
-class ResumePayload(Payload):
-    """The payload of :class:`Resume`."""
+class ResumePayload(ReasonPayload):
+    """The payload of :class:`Resume`: a reason, and the answer to a human input request."""
 
-    reason: str | None = None
     input: JsonValue = None
 
 
@@ -70,7 +63,7 @@ class Cancel(Command):
 
     type: Literal["cancel"] = "cancel"
     version: Literal[1] = 1
-    payload: CommandReasonPayload = CommandReasonPayload()
+    payload: ReasonPayload = ReasonPayload()
 
 
 class RollbackPayload(Payload):

@@ -12,7 +12,7 @@
     │   └── NoSuchPoint         the replay point (seq, offset, checkpoint, time…) is not there
     ├── LogError                the event log failed
     │   ├── LogUnavailable      cannot open / reach the log in time (retriable)
-    │   ├── TopicNotFound       the topic does not exist (run `omium topics create`)
+    │   ├── TopicNotFound       the topic does not exist (run `omium topics create`); exit 2
     │   └── NoViews             no projection processor ever ran on the cluster
     └── SyncCallOnLogLoop       a blocking call made on the loop that runs the log it needs
 
@@ -24,9 +24,11 @@ exit   meaning
 =====  =====================================================================================
 0      the command did what was asked (``omium run``: the execution completed)
 1      it did not: a run failed, was cancelled or timed out; ``replay --verify`` found a
-       difference; the log failed (``LogError`` and below); any ``OmiumError`` not below
+       difference; the log failed (``LogError`` and below, but ``TopicNotFound``); any
+       ``OmiumError`` not below
 2      bad input: you asked for something that is invalid (``ConfigError``, ``InvalidEvent``
-       and below, a usage error) or does not exist (``NotFound`` and below)
+       and below, a usage error) or does not exist (``NotFound`` and below,
+       ``TopicNotFound``)
 130    interrupted (Ctrl-C)
 =====  =====================================================================================
 """
@@ -146,7 +148,9 @@ class LogUnavailable(LogError):
 
 
 class TopicNotFound(LogError):
-    """A topic the caller named does not exist on the log."""
+    """A topic the caller named does not exist on the log (exit 2: it was asked for)."""
+
+    exit_code = EXIT_USAGE
 
 
 class NoViews(LogError):

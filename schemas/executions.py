@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, JsonValue
 
-from omium.schemas.base import ErrorInfo, Event, Payload
+from omium.schemas.base import ErrorInfo, Event, Payload, ReasonPayload
 
 
 class ExecutionSubmittedPayload(Payload):
@@ -38,12 +38,6 @@ class ExecutionStarted(Event):
     type: Literal["execution.started"] = "execution.started"
     version: Literal[1] = 1
     payload: ExecutionStartedPayload
-
-
-class ReasonPayload(Payload):
-    """A free-text reason (pause, resume, cancel)."""
-
-    reason: str | None = None
 
 
 class ExecutionPaused(Event):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 from pydantic import Field
 
@@ -63,33 +63,16 @@ AnyFact = Annotated[
 AnyCommand = Annotated[Run | Pause | Resume | Cancel | Rollback, Field(discriminator="type")]
 """Any command (imperative), discriminated by ``type``."""
 
-FACT_TYPES: tuple[type[Event], ...] = (
-    ExecutionSubmitted,
-    ExecutionStarted,
-    ExecutionPaused,
-    ExecutionResumed,
-    ExecutionCancelled,
-    ExecutionCompleted,
-    ExecutionFailed,
-    ExecutionTimedOut,
-    ExecutionRolledBack,
-    StepStarted,
-    StepCompleted,
-    StepFailed,
-    StepRetried,
-    AgentHandoff,
-    LLMCall,
-    ToolCall,
-    CheckpointCreated,
-    CheckpointWritesSaved,
-    CheckpointThreadDeleted,
-    CheckpointsPruned,
-    CheckpointRunsDeleted,
-    HumanInputRequested,
-    HumanInputReceived,
-    AlertRaised,
-)
-COMMAND_TYPES: tuple[type[Event], ...] = (Run, Pause, Resume, Cancel, Rollback)
+
+def _members(union: object) -> tuple[type[Event], ...]:
+    """The classes of an ``Annotated[A | B | …, Field(…)]`` union, in order."""
+    return tuple(get_args(get_args(union)[0]))
+
+
+#: Every fact class, read off :data:`AnyFact` (the union is the one list).
+FACT_TYPES: tuple[type[Event], ...] = _members(AnyFact)
+#: Every command class, read off :data:`AnyCommand`.
+COMMAND_TYPES: tuple[type[Event], ...] = _members(AnyCommand)
 
 
 def type_name(cls: type[Event]) -> str:

@@ -35,8 +35,6 @@ from omium.schemas.workflow_frameworks import (
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 
 
 def parse_duration(value: object) -> float:
@@ -91,16 +89,12 @@ class PythonStep(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"a step name is letters, digits, '_', '-' or '.', got {value!r}")
-        return value
+        return check_name(value, what="a step name")
 
     @field_validator("call")
     @classmethod
     def _call(cls, value: str) -> str:
-        if not _CALL.match(value):
-            raise ValueError(f"expected module:function (e.g. pipeline_steps:fetch), got {value!r}")
-        return value
+        return check_call(value, target="function", example="pipeline_steps:fetch")
 
 
 _CREW_FIELDS = ("crew", "process", "llm", "manager_llm", "agents", "tasks")

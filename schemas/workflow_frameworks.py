@@ -29,17 +29,34 @@ _CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 
 
-def check_call(value: str) -> str:
-    """``module:attribute``, resolved relative to the workflow's folder."""
+def check_call(value: str, *, target: str = "attribute", example: str = "my_module:build") -> str:
+    """``module:attribute``, resolved relative to the workflow's folder.
+
+    Args:
+        value: the text of the spec's field.
+        target: what the attribute is, for the message (``function`` for a step).
+        example: a valid value, for the message.
+
+    Raises:
+        ValueError: naming what was expected and what was given.
+    """
     if not _CALL.match(value):
-        raise ValueError(f"expected module:attribute (e.g. my_module:build), got {value!r}")
+        raise ValueError(f"expected module:{target} (e.g. {example}), got {value!r}")
     return value
 
 
-def check_name(value: str) -> str:
-    """Names of steps, agents and tasks: letters, digits, ``_``, ``-`` or ``.``."""
+def check_name(value: str, *, what: str = "a name") -> str:
+    """Names of steps, agents and tasks: letters, digits, ``_``, ``-`` or ``.``.
+
+    Args:
+        value: the name.
+        what: what is named, for the message (``a step name``).
+
+    Raises:
+        ValueError: naming the allowed characters and what was given.
+    """
     if not _NAME.match(value):
-        raise ValueError(f"a name is letters, digits, '_', '-' or '.', got {value!r}")
+        raise ValueError(f"{what} is letters, digits, '_', '-' or '.', got {value!r}")
     return value
 
 

@@ -27,6 +27,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every case that needs the broker ``kafka``, so ``-m "not kafka"`` needs none.
+
+    A case needs it when it is parametrized with the log kind ``"kafka"`` (the ``log``
+    fixture, or a suite's own ``kind``) or asks for ``kafka_bootstrap`` itself.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kinds = callspec.params.values() if callspec is not None else ()
+        if "kafka" in kinds or "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
     address = request.config.getoption("--kafka")

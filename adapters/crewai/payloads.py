@@ -7,7 +7,7 @@ the building is plain data in, plain data out, so it is tested without a crew.
 
 - ``llm.call``: one per finished (or failed) model call, paired by crewai's ``call_id``;
   ``step`` is the name of the crew's task being run, ``cost_usd`` from
-  :func:`omium.adapters.pricing.cost_usd`, ``request`` the messages, ``response`` the text.
+  :func:`omium.producers.pricing.cost_usd`, ``request`` the messages, ``response`` the text.
 - ``tool.call``: one per tool call as the agent made it (after crewai's own retries),
   ``result`` being what the tool returned; ``shown_to_agent`` is the text crewai handed
   back to the agent, only when it is not ``result`` as text (crewai appends its tool-format
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from omium.adapters.pricing import cost_usd
+from omium.producers.pricing import cost_usd
 
 Payload = tuple[str, dict[str, Any]]
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
+from omium.adapters.langgraph.models import ScriptedChatModel, record_model
+
 
 class Count(TypedDict, total=False):
     n: int
@@ -47,4 +49,20 @@ def broken() -> StateGraph[Count]:
     graph.add_node("boom", boom)
     graph.add_edge(START, "boom")
     graph.add_edge("boom", END)
+    return graph
+
+
+def priced() -> StateGraph[Count]:
+    """One node asks a recorded model named like a priced one (``gpt-4o-mini``)."""
+
+    model = record_model(ScriptedChatModel(script=["three words here"]), name="gpt-4o-mini")
+
+    async def ask(state: Count) -> dict[str, Any]:
+        await model.ainvoke("how many words are in this question")
+        return {"n": 1}
+
+    graph = StateGraph(Count)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, "ask")
+    graph.add_edge("ask", END)
     return graph

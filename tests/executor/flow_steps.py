@@ -109,3 +109,22 @@ async def busy_then_count(state: dict[str, Any]) -> dict[str, Any]:
     with sqlite3.connect(state["log_path"]) as db:
         [(count,)] = db.execute("SELECT count(*) FROM records WHERE key = ?", (state["run_key"],))
     return {"seen": [*state.get("seen", []), count]}
+
+
+async def priced_call(state: dict[str, Any]) -> dict[str, Any]:
+    """One call to a model named like a priced one, with the usage a provider reports."""
+    from omium.producers import llm_call
+
+    def provider() -> dict[str, Any]:
+        return {"text": "ok", "usage": {"prompt_tokens": 12_000, "completion_tokens": 800}}
+
+    reply = await llm_call("gpt-4o-mini", {"q": "price me"}, provider)
+    return {"answer": reply["text"]}
+
+
+async def gate(state: dict[str, Any]) -> dict[str, Any]:
+    """Waits until the test creates ``gate_file``: the run is held mid-way, not slept."""
+    gate_file = Path(state["gate_file"])
+    while not gate_file.exists():
+        await asyncio.sleep(0.02)
+    return {"gated": True}

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from omium.processors import service
 from omium.processors.worker import Worker
-from omium.producers import EventLog
+from omium.producers import EventLog, partition_for
 from omium.projections import ExecutionView
-from omium.schemas import Event, NotFound
+from omium.schemas import Event, ExecutionStarted, NotFound, Run
 from omium.schemas.workflow import WorkflowSpec
 
 HERE = Path(__file__).resolve().parent
@@ -51,10 +51,38 @@ class Harness:
 
     group = "omium-executor"
 
-    async def submit(self, workflow: WorkflowSpec, **inputs: Any) -> str:
-        execution_id = f"ex-{uuid.uuid4().hex[:10]}"
+    async def submit(
+        self, workflow: WorkflowSpec, *, execution_id: str | None = None, **inputs: Any
+    ) -> str:
+        execution_id = execution_id or f"ex-{uuid.uuid4().hex[:10]}"
         inputs.setdefault("run_key", execution_id)
         return await service.submit(self.log, workflow, SOURCE, inputs, execution_id=execution_id)
+
+    async def ids_on_every_partition(self) -> list[str]:
+        """Fresh execution ids whose commands land on every partition, one each.
+
+        Whichever partitions a joining worker is given, some of these executions move to it.
+        """
+        partitions = await self.log.partitions(Run.TOPIC)
+        found: dict[int, str] = {}
+        while len(found) < partitions:
+            execution_id = f"ex-{uuid.uuid4().hex[:10]}"
+            found.setdefault(partition_for(execution_id, partitions), execution_id)
+        return list(found.values())
+
+    async def id_on_the_partition_of(self, execution_id: str) -> str:
+        """A fresh execution id whose commands land on ``execution_id``'s partition."""
+        partitions = await self.log.partitions(Run.TOPIC)
+        wanted = partition_for(execution_id, partitions)
+        while True:
+            other = f"ex-{uuid.uuid4().hex[:10]}"
+            if partition_for(other, partitions) == wanted:
+                return other
+
+    async def workers_of(self, execution_id: str) -> list[str | None]:
+        """Which workers started (or resumed) the execution, in log order."""
+        events = await self.events(execution_id)
+        return [e.payload.worker for e in events if isinstance(e, ExecutionStarted)]
 
     async def events(self, execution_id: str) -> list[Event]:
         return [r.event() for r in await self.log.read_execution(execution_id)]
@@ -72,6 +100,16 @@ class Harness:
                 return view
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting; last view: {view.status} {view.steps}")
+            await asyncio.sleep(0.05)
+
+    async def log_shows(
+        self, what: str, check: Callable[[], Awaitable[bool]], timeout: float = 60
+    ) -> None:
+        """Wait until ``check`` holds (a condition read from the log, never a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while not await check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting until {what}")
             await asyncio.sleep(0.05)
 
     async def finished(self, execution_id: str, timeout: float = 60) -> ExecutionView:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
+from pathlib import Path
 
 from harness import SOURCE, Harness, spec
 
@@ -40,10 +40,14 @@ async def test_pause__stops_between_steps_until_resumed(harness: Harness) -> Non
     await service.command(harness.log, ex, "pause")
     paused = await harness.wait_for(ex, lambda v: v.status == "paused")
     done_when_paused = sum(s.status == "completed" for s in paused.steps)
-    await asyncio.sleep(0.8)  # nothing moves while paused
+    # a barrier, not a sleep: the same worker runs another execution from start to end,
+    # slower than a step of the paused one, and the paused one still records nothing
+    other = await harness.submit(spec("slow", "slow"), slow_s=0.4)
+    assert (await harness.finished(other)).status == "completed"
     still = await service.show(harness.log, ex)
     assert still.status == "paused"
     assert sum(s.status == "completed" for s in still.steps) == done_when_paused < 3
+    assert (await harness.events(ex))[-1].type == "execution.paused"
     await service.command(harness.log, ex, "resume")
     view = await harness.finished(ex)
     assert view.status == "completed"
@@ -129,23 +133,36 @@ async def test_duplicate_run__starts_one_execution(harness: Harness) -> None:
     await service.submit(harness.log, workflow, SOURCE, {}, execution_id=ex)
     await harness.start_worker()
     await harness.finished(ex)
-    await asyncio.sleep(0.5)
+    # a barrier: a run after the duplicate on the same partition has finished, so the
+    # worker has handled the duplicate (commands of a partition are handled in order)
+    after = await harness.submit(workflow, execution_id=await harness.id_on_the_partition_of(ex))
+    await harness.finished(after)
     types = [e.type for e in await harness.events(ex)]
     assert types.count("execution.submitted") == 1
     assert types.count("step.started") == 1
 
 
-async def test_two_workers__never_run_an_execution_twice(harness: Harness) -> None:
-    await harness.start_worker()
-    await harness.start_worker()
-    executions = [await harness.submit(spec("add", "slow"), slow_s=0.05) for _ in range(12)]
-    for ex in executions:
-        assert (await harness.finished(ex)).status == "completed"
+async def test_two_workers__share_the_runs_and_never_run_one_twice(harness: Harness) -> None:
+    await harness.start_worker(name="w1")
+    await harness.start_worker(name="w2")
+    # one execution per partition: each worker owns some partitions once the group settled
+    # (a run submitted before that may all go to the first), so submit until both ran some
+    executions: list[str] = []
+    ran_by: set[str | None] = set()
+    for _ in range(5):
+        batch = await harness.ids_on_every_partition()
+        for ex in batch:
+            await harness.submit(spec("add", "slow"), slow_s=0.05, execution_id=ex)
+        for ex in batch:
+            assert (await harness.finished(ex)).status == "completed"
+            ran_by.update(await harness.workers_of(ex))
+        executions += batch
+        if ran_by == {"w1", "w2"}:
+            break
+    assert ran_by == {"w1", "w2"}  # both shared the load
     for ex in executions:
         started = [e for e in await harness.events(ex) if isinstance(e, StepStarted)]
         assert len(started) == 2, [e.payload.step for e in started]
-    workers = {w.name for w, _, _ in harness.workers}
-    assert len(workers) == 1 or True  # both live in this process; ownership is by partition
 
 
 async def test_pause_of_a_finished_execution__is_a_clear_error(harness: Harness) -> None:
@@ -203,15 +220,25 @@ async def test_a_step_calling_sys_exit__fails_and_the_worker_lives_on(harness: H
 
 
 async def test_a_worker_joining_mid_run__takes_over_without_running_in_parallel(
-    harness: Harness,
+    harness: Harness, tmp_path: Path
 ) -> None:
-    await harness.start_worker()
-    executions = [
-        await harness.submit(spec(*["slow_sync"] * 12, "add"), slow_s=0.05, total=i)
-        for i in range(8)
-    ]
-    await asyncio.sleep(0.6)  # runs are mid-way when the second worker joins
-    await harness.start_worker()
+    await harness.start_worker(name="w1", concurrency=16)
+    gate_file = tmp_path / "gate"  # every run waits at its gate step until the file exists
+    steps = [*["slow_sync"] * 6, "gate", *["slow_sync"] * 6, "add"]
+    executions = await harness.ids_on_every_partition()
+    for i, ex in enumerate(executions):
+        await harness.submit(
+            spec(*steps), slow_s=0.05, total=i, gate_file=str(gate_file), execution_id=ex
+        )
+    for ex in executions:  # every run is mid-way: held at its gate
+        await harness.wait_for(ex, lambda v: any(s.name == "gate6" for s in v.steps))
+    await harness.start_worker(name="w2")
+
+    async def taken_over() -> bool:
+        return "w2" in [w for ex in executions for w in await harness.workers_of(ex)]
+
+    await harness.log_shows("the joining worker took over a run", taken_over)
+    gate_file.touch()
     for ex in executions:
         view = await harness.finished(ex)
         assert view.status == "completed"

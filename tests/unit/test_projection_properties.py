@@ -24,18 +24,33 @@ T0 = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 class Script:
-    """Builds one execution's events the way the executor records them."""
+    """Builds one execution's events the way the executor records them, and what they mean.
+
+    Besides the events it keeps an oracle of its own, written straight from the rules (not
+    with the fold under test): the state, the output, the checkpoints a view must list
+    (tombstones applied), the usage, and the newest seq of each attempt.
+    """
 
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.attempt = 1
         self.seq: dict[int, int] = {}
-        self.checkpoints: list[tuple[str, int]] = []  # (id, attempt)
-        self.states: dict[str, dict[str, Any]] = {}
+        self.states: dict[str, dict[str, Any]] = {}  # step checkpoint id -> its snapshot
+        # the oracle
+        self.state: dict[str, Any] = {}
+        self.output: dict[str, Any] | None = None
+        #: (checkpoint id, attempt, ns, run_id) of every checkpoint not forgotten
+        self.live: list[tuple[str, int, str, str | None]] = []
+        self.llm_calls = self.tool_calls = 0
 
-    def add(self, kind: str, **payload: Any) -> None:
-        seq = self.seq.get(self.attempt, 0) + 1
-        self.seq[self.attempt] = seq
+    def __repr__(self) -> str:
+        return "Script(" + ", ".join(f"{e.type}@{e.attempt}.{e.seq}" for e in self.events) + ")"
+
+    def add(self, kind: str, *, numbered: bool = True, **payload: Any) -> None:
+        seq = 0
+        if numbered:  # an unnumbered fact (seq 0) does not advance its attempt
+            seq = self.seq.get(self.attempt, 0) + 1
+            self.seq[self.attempt] = seq
         self.events.append(
             from_dict(
                 {
@@ -49,31 +64,54 @@ class Script:
             )
         )
 
+    def checkpoint(self, cid: str, *, ns: str = "", run_id: str | None = None, **more: Any) -> None:
+        metadata = {"run_id": run_id} if run_id is not None else None
+        self.add("checkpoint.created", checkpoint_id=cid, ns=ns, metadata=metadata, **more)
+        self.live.append((cid, self.attempt, ns, run_id))
+
 
 @st.composite
 def executions(draw: st.DrawFn) -> list[Event]:
-    """A plausible run: steps with outputs, usage, pauses, rollbacks, an ending."""
+    return draw(scripts()).events
+
+
+@st.composite
+def scripts(draw: st.DrawFn) -> Script:
+    """A plausible run: steps with outputs, usage, pauses, rollbacks, a framework's
+    checkpoints and its tombstones, facts without a seq, an ending."""
     s = Script()
-    s.add("execution.submitted", workflow="w", inputs={"n": draw(st.integers(0, 9))})
+    inputs = {"n": draw(st.integers(0, 9))}
+    s.add("execution.submitted", workflow="w", inputs=inputs)
+    s.state = dict(inputs)
     s.add("execution.started", workflow="w")
     index = 0
-    for _ in range(draw(st.integers(0, 8))):
-        move = draw(st.sampled_from(["step", "step", "llm", "tool", "pause", "rollback", "fail"]))
+    moves = ["step", "step", "llm", "tool", "pause", "rollback", "fail", "framework", "forget"]
+    for _ in range(draw(st.integers(0, 10))):
+        move = draw(st.sampled_from(moves))
         if move == "step":
             name = f"s{index}"
             s.add("step.started", step=name, index=index)
             out = {draw(st.sampled_from("abc")): draw(st.integers(0, 99))}
             s.add("step.completed", step=name, index=index, output=out)
+            s.state.update(out)
             cid = f"a{s.attempt}-{index}-{name}"
-            state = dict(fold(s.events).state)
-            s.add("checkpoint.created", checkpoint_id=cid, step=name, index=index, state=state)
-            s.checkpoints.append((cid, s.attempt))
-            s.states[cid] = state
+            s.checkpoint(cid, step=name, index=index, state=dict(s.state))
+            s.states[cid] = dict(s.state)
             index += 1
         elif move == "llm":
-            s.add("llm.call", model="m", input_tokens=3, output_tokens=5, cost_usd=0.25)
+            numbered = draw(st.booleans())
+            s.add(
+                "llm.call",
+                numbered=numbered,
+                model="m",
+                input_tokens=3,
+                output_tokens=5,
+                cost_usd=0.25,
+            )
+            s.llm_calls += 1
         elif move == "tool":
-            s.add("tool.call", tool="grep")
+            s.add("tool.call", numbered=draw(st.booleans()), tool="grep")
+            s.tool_calls += 1
         elif move == "pause":
             s.add("execution.paused")
             s.add("execution.resumed")
@@ -81,8 +119,19 @@ def executions(draw: st.DrawFn) -> list[Event]:
             s.add(
                 "step.retried", step="x", index=index, retry=1, error={"type": "E", "message": "m"}
             )
-        elif move == "rollback" and s.checkpoints:
-            cid, from_attempt = draw(st.sampled_from(s.checkpoints))
+        elif move == "framework":  # a LangGraph checkpoint: a namespace, a run, a snapshot
+            ns = draw(st.sampled_from(["", "sub:1"]))
+            run_id = draw(st.sampled_from(["r1", "r2", None]))
+            cid = f"lg-{len(s.events)}"
+            snapshot = {"type": "msgpack", "data": ""}
+            s.checkpoint(cid, ns=ns, run_id=run_id, state=dict(s.state), checkpoint=snapshot)
+        elif move == "forget":
+            forget(draw, s)
+        elif move == "rollback":
+            steps = [(cid, a) for cid, a, _, _ in s.live if cid in s.states]
+            if not steps:
+                continue
+            cid, from_attempt = draw(st.sampled_from(steps))
             s.attempt = max(s.seq) + 1
             s.add(
                 "execution.rolled_back",
@@ -92,13 +141,49 @@ def executions(draw: st.DrawFn) -> list[Event]:
                 overrides={"edited": True},
                 state={**s.states[cid], "edited": True},
             )
+            s.state = {**s.states[cid], "edited": True}
             index = int(cid.split("-")[1]) + 1
-    s.add("execution.completed", output=dict(fold(s.events).state))
-    return s.events
+    s.output = dict(s.state)
+    s.add("execution.completed", output=s.output)
+    return s
+
+
+def forget(draw: st.DrawFn, s: Script) -> None:
+    """A tombstone, as a checkpointer writes it, and what it forgets."""
+    kind = draw(st.sampled_from(["thread_deleted", "pruned", "runs_deleted"]))
+    if kind == "thread_deleted":
+        s.add("checkpoint.thread_deleted")
+        s.live = []
+    elif kind == "pruned":
+        kept = draw(
+            st.lists(st.sampled_from([(ns, cid) for cid, _, ns, _ in s.live] or [("", "x")]))
+        )
+        refs = [{"ns": ns, "checkpoint_id": cid} for ns, cid in kept]
+        s.add("checkpoint.pruned", strategy="keep_latest", kept=refs)
+        s.live = [c for c in s.live if (c[2], c[0]) in set(kept)]
+    else:
+        run_ids = draw(st.lists(st.sampled_from(["r1", "r2", "r3"]), min_size=1, unique=True))
+        s.add("checkpoint.runs_deleted", run_ids=run_ids)
+        s.live = [c for c in s.live if c[3] not in run_ids]
 
 
 def positions(events: list[Event]) -> list[tuple[str, int, int]]:
     return [("omium.events", 3, 100 + i) for i in range(len(events))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(script=scripts())
+def test_fold__agrees_with_the_scripts_own_model(script: Script) -> None:
+    """The fold against an oracle written independently of it (the Script's bookkeeping)."""
+    view = fold(script.events)
+    assert view.status == "completed"
+    assert (view.attempt, view.state, view.output) == (script.attempt, script.state, script.output)
+    assert view.last_seq == script.seq
+    assert [(c.checkpoint_id, c.attempt, c.ns, c.run_id) for c in view.checkpoints] == script.live
+    usage = view.usage
+    assert (usage.llm_calls, usage.tool_calls) == (script.llm_calls, script.tool_calls)
+    assert (usage.input_tokens, usage.output_tokens) == (3 * script.llm_calls, 5 * script.llm_calls)
+    assert usage.cost_usd == 0.25 * script.llm_calls
 
 
 @settings(max_examples=150, deadline=None)
@@ -130,8 +215,11 @@ def test_fold__ignores_redelivered_events(events: list[Event], data: st.DataObje
     where = positions(events)
     items = list(zip(events, where, strict=True))
     redelivered = list(items)
+    # an unnumbered fact (seq 0) cannot be told from its redelivery by seq: only numbered
+    # ones are redelivered here (seq-0 facts still sit among them, and must not reset it)
+    numbered = [item for item in items if item[0].seq]
     for _ in range(data.draw(st.integers(1, 6))):
-        original = items[data.draw(st.integers(0, len(items) - 1))]
+        original = numbered[data.draw(st.integers(0, len(numbered) - 1))]
         # a redelivery comes after its original, with the same position
         first = redelivered.index(original)
         redelivered.insert(data.draw(st.integers(first + 1, len(redelivered))), original)

@@ -9,6 +9,7 @@ from omium.schemas import (
     COMMAND_TYPES,
     FACT_TYPES,
     REGISTRY,
+    Event,
     EventTooLarge,
     InvalidEvent,
     LLMCall,
@@ -84,6 +85,23 @@ def test_registry__covers_the_architectures_types() -> None:
 @pytest.mark.parametrize("cls", FACT_TYPES + COMMAND_TYPES, ids=type_name)
 def test_every_type__writes_its_current_version(cls: type) -> None:
     assert cls.model_fields["version"].default == current_version(cls)
+
+
+def _concrete(cls: type[Event]) -> set[type[Event]]:
+    found = set()
+    for sub in cls.__subclasses__():
+        if sub.__module__.startswith("omium.schemas.") and isinstance(
+            sub.model_fields["type"].default, str
+        ):
+            found.add(sub)
+        found |= _concrete(sub)
+    return found
+
+
+def test_fact_and_command_lists__name_every_event_class_once() -> None:
+    listed = FACT_TYPES + COMMAND_TYPES
+    assert len(set(listed)) == len(listed)
+    assert set(listed) == _concrete(Event)
 
 
 def test_commands_and_facts__go_to_their_own_topics() -> None:

@@ -1,4 +1,4 @@
-"""The recorder stamps execution, attempt, seq and causation, and serializes appends."""
+"""The recorder stamps execution, attempt, seq and causation, and serializes appends (every log)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import asyncio
 
 import pytest
 
-from omium.producers import Recorder, emit, open_log, recording
+from omium.producers import EventLog, Recorder, emit, recording
 from omium.schemas import InvalidEvent
 
 
-async def test_recording__stamps_and_chains_events() -> None:
-    log = open_log("sqlite:///:memory:")
+async def test_recording__stamps_and_chains_events(log: EventLog) -> None:
     async with recording(log, "ex-1", attempt=2, tenant_id="acme") as rec:
         first = await emit("step.started", step="fetch", index=0)
         second = await emit("step.completed", step="fetch", index=0, output={"n": 1})
@@ -24,8 +23,7 @@ async def test_recording__stamps_and_chains_events() -> None:
     assert [r.event() for r in await log.read_execution("ex-1")] == [first.event, second.event]
 
 
-async def test_recorder__resume_continues_after_the_last_seq_of_its_attempt() -> None:
-    log = open_log("sqlite:///:memory:")
+async def test_recorder__resume_continues_after_the_last_seq_of_its_attempt(log: EventLog) -> None:
     rec = Recorder(log, "ex-1")
     for i in range(3):
         await rec.emit("step.started", step="s", index=i)
@@ -34,16 +32,14 @@ async def test_recorder__resume_continues_after_the_last_seq_of_its_attempt() ->
     assert (await resumed.emit("step.started", step="s", index=3)).event.seq == 4
 
 
-async def test_recorder__concurrent_emits_keep_seq_in_log_order() -> None:
-    log = open_log("sqlite:///:memory:")
+async def test_recorder__concurrent_emits_keep_seq_in_log_order(log: EventLog) -> None:
     rec = Recorder(log, "ex-1")
     await asyncio.gather(*(rec.emit("step.started", step="s", index=i) for i in range(50)))
     seqs = [r.event().seq for r in await log.read_execution("ex-1")]
     assert seqs == list(range(1, 51))
 
 
-async def test_emit__a_bad_payload_is_refused_and_nothing_is_recorded() -> None:
-    log = open_log("sqlite:///:memory:")
+async def test_emit__a_bad_payload_is_refused_and_nothing_is_recorded(log: EventLog) -> None:
     async with recording(log, "ex-1") as rec:
         with pytest.raises(InvalidEvent, match="payload.index: required field is missing"):
             await emit("step.started", step="fetch")
@@ -58,7 +54,7 @@ async def test_emit__outside_a_recording_says_how_to_fix_it() -> None:
         await emit("step.started", step="s", index=0)
 
 
-async def test_step_decorator__records_steps_and_checkpoints() -> None:
+async def test_step_decorator__records_steps_and_checkpoints(log: EventLog) -> None:
     import omium
 
     @omium.step
@@ -69,7 +65,6 @@ async def test_step_decorator__records_steps_and_checkpoints() -> None:
     async def total(extra: int) -> int:
         return extra * 2
 
-    log = open_log("sqlite:///:memory:")
     async with recording(log, "ex-1"):
         assert await fetch(3) == {"rows": 3}
         assert await total(5) == 10
@@ -87,14 +82,13 @@ async def test_step_decorator__records_steps_and_checkpoints() -> None:
     assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
 
 
-async def test_step_decorator__records_the_failure_and_reraises() -> None:
+async def test_step_decorator__records_the_failure_and_reraises(log: EventLog) -> None:
     from omium.producers import step
 
     @step
     async def broken() -> None:
         raise KeyError("missing")
 
-    log = open_log("sqlite:///:memory:")
     async with recording(log, "ex-1"):
         with pytest.raises(KeyError):
             await broken()
@@ -113,7 +107,9 @@ async def test_step_decorator__outside_a_recording_just_runs() -> None:
     assert await plain(1) == 2
 
 
-async def test_step_decorator__a_resumed_recording_continues_numbering_and_state() -> None:
+async def test_step_decorator__a_resumed_recording_continues_numbering_and_state(
+    log: EventLog,
+) -> None:
     from omium.producers import step
 
     @step
@@ -124,7 +120,6 @@ async def test_step_decorator__a_resumed_recording_continues_numbering_and_state
     def parse() -> dict[str, int]:
         return {"parsed": 2}
 
-    log = open_log("sqlite:///:memory:")
     async with recording(log, "ex-1"):
         await fetch()
     async with recording(log, "ex-1") as rec:  # e.g. the program restarted

@@ -55,7 +55,7 @@ def test_topics_list(url: str, capsys: pytest.CaptureFixture[str]) -> None:
         (["log", "read", "--url", "redis://x"], 2, "unknown event log URL"),
         (
             ["log", "read", "--topic", "nope", "--url", "sqlite:///:memory:"],
-            1,
+            2,
             "topic 'nope' does not exist",
         ),
         (["log", "read", "--no-such-flag"], 2, "No such option"),
@@ -64,10 +64,11 @@ def test_topics_list(url: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_errors__one_line_and_an_exit_code(
     argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(argv) == code
+    exited = main(argv)
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+    assert exited == code
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_errors__one_line_and_an_exit_code(
         (schemas.OmiumError("x"), 1),
         (schemas.LogError("x"), 1),
         (schemas.LogUnavailable("x"), 1),
-        (schemas.TopicNotFound("x"), 1),
+        (schemas.TopicNotFound("x"), 2),
         (schemas.NoViews("x"), 1),
         (schemas.SyncCallOnLogLoop("x"), 1),
         (schemas.ConfigError("x"), 2),
