@@ -33,10 +33,16 @@ _import_lock = threading.Lock()
 
 
 class StepTimeout(Exception):
-    """A step ran past its timeout."""
+    """A step ran past its timeout.
 
-    def __init__(self, step: str, seconds: float) -> None:
+    Attributes:
+        thread: a sync step's thread, which cannot be stopped and may still be running
+            (None for an async step, which was cancelled).
+    """
+
+    def __init__(self, step: str, seconds: float, thread: threading.Thread | None = None) -> None:
         super().__init__(f"step {step!r} ran past its {seconds:g} s timeout")
+        self.thread = thread
 
 
 class StepAborted(Exception):
@@ -152,10 +158,11 @@ async def run_step(
 ) -> dict[str, Any]:
     """Call the step with a copy of ``state``; return its updates (``{}`` for ``None``)."""
     argument = dict(state)
+    thread: threading.Thread | None = None
     if step.is_async:
         call: Awaitable[Any] = step.function(argument)  # type: ignore[assignment]
     else:
-        call = _in_thread(step.function, argument, step.name)
+        call, thread = _in_thread(step.function, argument, step.name)
     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as
     # the step finishes, and a cancel is how omium stops a run.
     deadline = asyncio.timeout(timeout)
@@ -164,7 +171,7 @@ async def run_step(
             result = await call
     except TimeoutError:
         if deadline.expired():
-            raise StepTimeout(step.name, timeout or 0) from None
+            raise StepTimeout(step.name, timeout or 0, thread) from None
         raise  # the step's own TimeoutError
     except (SystemExit, KeyboardInterrupt) as exc:
         # a step must not take the worker (and every other run in it) down with it
@@ -179,7 +186,9 @@ async def run_step(
     return result
 
 
-def _in_thread(function: StepFunction, argument: dict[str, Any], name: str) -> Awaitable[Any]:
+def _in_thread(
+    function: StepFunction, argument: dict[str, Any], name: str
+) -> tuple[Awaitable[Any], threading.Thread]:
     """Run a sync step on a daemon thread; cancelling the await abandons the thread."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
@@ -198,8 +207,9 @@ def _in_thread(function: StepFunction, argument: dict[str, Any], name: str) -> A
             pass  # the loop is gone: the step was abandoned and nobody waits for it
 
     # daemon: an abandoned step must not keep the process alive at exit
-    threading.Thread(target=target, name=f"omium-step-{name}", daemon=True).start()
-    return future
+    thread = threading.Thread(target=target, name=f"omium-step-{name}", daemon=True)
+    thread.start()
+    return future, thread
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

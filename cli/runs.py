@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -105,6 +106,7 @@ async def _run(
                     if progress is not None:
                         _print_event(progress, event)
         except asyncio.CancelledError:  # Ctrl-C: say what becomes of the run, then exit 130
+            local.interrupted()
             typer.echo(
                 f"omium: {execution_id} is left unfinished; `omium worker` continues it from "
                 f"its last checkpoint, `omium cancel {execution_id}` ends it",
@@ -168,8 +170,13 @@ class LocalWorker:
                     err=True,
                 )
 
+    def interrupted(self) -> None:
+        """Ctrl-C: stop at once, cutting the steps in flight (they run again later)."""
+        if self.worker is not None:
+            self.worker.hand_over_grace = 0
+
     async def close(self) -> None:
-        """Stop the in-process worker, if one was started."""
+        """Stop the in-process worker, if one was started (runs end at a step boundary)."""
         self.stop.set()
         if self.task is not None:
             with contextlib.suppress(Exception):
@@ -235,7 +242,11 @@ def worker_command(
     ] = True,
     url: UrlOpt = None,
 ) -> None:
-    """Run executions from the command topic until interrupted (Ctrl-C).
+    """Run executions from the command topic until interrupted (Ctrl-C) or SIGTERM.
+
+    On SIGTERM (and Ctrl-C) each run stops at its next step boundary, everything it did
+    recorded, and the next worker continues it; a step still running after 30 s is cut and
+    runs again there.
 
     With --processors (the default) the execution views are kept up to date beside it: on
     the embedded log in this process, on Kafka by an `omium processors` child process.
@@ -257,6 +268,12 @@ def worker_command(
             side.append(asyncio.create_task(procs.supervise(children, log.url, stop)))
         elif processors:
             side.append(asyncio.create_task(procs.projector(log).run(stop)))
+
+        def terminate() -> None:
+            typer.echo("omium worker: SIGTERM: stopping runs at their step boundaries", err=True)
+            stop.set()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
         try:
             await worker.run(stop)
         finally:

@@ -23,6 +23,7 @@ Re-execution (``omium replay --reexecute``) gets a :class:`ReexecutionRequest` a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -106,6 +107,10 @@ class RunContext(Protocol):
 
     async def between_steps(self) -> None:
         """A step boundary: act on a cancel, wait out a pause (record both)."""
+        ...
+
+    def idle(self) -> AbstractContextManager[None]:
+        """Wrap a wait for a person: not counted against the timeout; hand-over is at once."""
         ...
 
     async def completed(self, output: dict[str, Any]) -> str:

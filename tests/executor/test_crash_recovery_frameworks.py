@@ -126,7 +126,7 @@ def start_worker(url: str, log_file: Path, framework: str | None) -> subprocess.
     session timeout these tests need (see the last tests); preloaded, the kill is the only
     fault under test.
     """
-    preload = f"import omium.processors.{framework}_run; " if framework else ""
+    preload = f"import omium.processors.frameworks.{framework}; " if framework else ""
     with log_file.open("ab") as stderr:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             [sys.executable, "-c", preload + CLI, "worker", "--url", url, "--concurrency", "2"],
@@ -267,7 +267,7 @@ async def test_sigkill_mid_graph__the_next_worker_finishes_it_from_the_last_chec
     )
     ex = await service.submit(log, spec, SOURCE, {"until": TICKS, "slow_s": TICK_S})
     worker_log = tmp_path / "workers.log"
-    worker = start_worker(url, worker_log, "graph")
+    worker = start_worker(url, worker_log, "langgraph")
     first = name_of(worker)
     try:
         # kill in the middle of the 4th superstep: started, its second not over
@@ -280,7 +280,7 @@ async def test_sigkill_mid_graph__the_next_worker_finishes_it_from_the_last_chec
             worker,
         )
         kill(worker)
-        worker = start_worker(url, worker_log, "graph")
+        worker = start_worker(url, worker_log, "langgraph")
         second = name_of(worker)
         view = await finished(log, ex, 60, worker_log)
         found = await events(log, ex)
@@ -332,7 +332,7 @@ async def test_sigkill_mid_crew__the_next_worker_resumes_at_the_task_after_the_c
     log = await open_fresh(url)
     ex = await service.submit(log, crew_spec(), SOURCE, {})
     worker_log = tmp_path / "workers.log"
-    worker = start_worker(url, worker_log, "crew")
+    worker = start_worker(url, worker_log, "crewai")
     first = name_of(worker)
     try:
         # kill while the tool of task 2 (wait_more) sleeps, after task 1's checkpoint
@@ -346,7 +346,7 @@ async def test_sigkill_mid_crew__the_next_worker_resumes_at_the_task_after_the_c
         )
         await asyncio.sleep(0.3)
         kill(worker)
-        worker = start_worker(url, worker_log, "crew")
+        worker = start_worker(url, worker_log, "crewai")
         second = name_of(worker)
         # the same crew uninterrupted, run beside it by the new worker: the reference
         reference = await service.submit(log, crew_spec(), SOURCE, {})
@@ -405,7 +405,7 @@ async def test_sigkill_while_waiting_for_input__omium_resume_then_a_new_worker_f
     log = await open_fresh(url)
     ex = await service.submit(log, service.load_workflow(SUPPORT), SUPPORT, {})
     worker_log = tmp_path / "workers.log"
-    worker = start_worker(url, worker_log, "graph")
+    worker = start_worker(url, worker_log, "langgraph")
     first = name_of(worker)
     try:
         await wait_events(
@@ -425,7 +425,7 @@ async def test_sigkill_while_waiting_for_input__omium_resume_then_a_new_worker_f
         )
         assert answered.returncode == 0, answered.stderr
         assert f"input sent to {ex}" in answered.stdout
-        worker = start_worker(url, worker_log, "graph")
+        worker = start_worker(url, worker_log, "langgraph")
         second = name_of(worker)
         view = await finished(log, ex, 60, worker_log)
         found = await events(log, ex)

@@ -222,7 +222,8 @@ async def test_a_step_calling_sys_exit__fails_and_the_worker_lives_on(harness: H
 async def test_a_worker_joining_mid_run__takes_over_without_running_in_parallel(
     harness: Harness, tmp_path: Path
 ) -> None:
-    await harness.start_worker(name="w1", concurrency=16)
+    # its runs are held mid-step: handing them over, it waits 2 s for a boundary, then cuts
+    await harness.start_worker(name="w1", concurrency=16, hand_over_grace=2)
     gate_file = tmp_path / "gate"  # every run waits at its gate step until the file exists
     steps = [*["slow_sync"] * 6, "gate", *["slow_sync"] * 6, "add"]
     executions = await harness.ids_on_every_partition()
