@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from omium.schemas import InvalidSpec
+from omium.schemas.errors import InvalidSpec, StepAborted, StepOutputError, StepTimeout
 from omium.schemas.workflow import WorkflowSpec
 
 StepFunction = Callable[
@@ -30,27 +30,6 @@ StepFunction = Callable[
 ]
 
 _import_lock = threading.Lock()
-
-
-class StepTimeout(Exception):
-    """A step ran past its timeout.
-
-    Attributes:
-        thread: a sync step's thread, which cannot be stopped and may still be running
-            (None for an async step, which was cancelled).
-    """
-
-    def __init__(self, step: str, seconds: float, thread: threading.Thread | None = None) -> None:
-        super().__init__(f"step {step!r} ran past its {seconds:g} s timeout")
-        self.thread = thread
-
-
-class StepAborted(Exception):
-    """A step raised ``SystemExit`` or ``KeyboardInterrupt``; it fails like any error."""
-
-
-class StepOutputError(TypeError):
-    """A step returned something other than a dict of JSON values (or None)."""
 
 
 @dataclass(frozen=True, slots=True)

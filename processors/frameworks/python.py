@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omium.adapters.python import ResolvedStep, StepTimeout, resolve_steps, run_step
+from omium.adapters.python import ResolvedStep, resolve_steps, run_step
 from omium.processors.control import restore
 from omium.processors.frameworks.base import (
     ROLLBACK,
@@ -44,6 +44,7 @@ from omium.schemas import (
     StepStarted,
     ToolCall,
 )
+from omium.schemas.errors import StepTimeout
 from omium.schemas.workflow import WorkflowSpec
 
 
@@ -112,8 +113,12 @@ class PythonRun:
                 error = ErrorInfo(type="InvalidOutput", message=str(exc))
             except StepTimeout as exc:
                 error = ErrorInfo.of(exc)
-                if exc.thread is not None and retry + 1 < options.retries.max_attempts:
-                    error = await self._outlived(exc.thread, error)
+                thread = exc.thread
+                if (
+                    isinstance(thread, threading.Thread)
+                    and retry + 1 < options.retries.max_attempts
+                ):
+                    error = await self._outlived(thread, error)
             except Exception as exc:
                 error = ErrorInfo.of(exc)
             duration = (time.perf_counter() - began) * 1000

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 
 import yaml
-from harness import HERE, Harness
+from harness import HERE, Harness, spec
 
 from omium.processors import history, service
 from omium.processors.reexecute import reexecute
@@ -93,7 +92,11 @@ async def test_crew__pauses_between_tasks_until_resumed(harness: Harness) -> Non
     await service.command(harness.log, ex, "pause")
     paused = await harness.wait_for(ex, lambda v: v.status == "paused")
     assert [s.name for s in paused.steps if s.status == "completed"] == ["research", "wait"]
-    await asyncio.sleep(0.8)
+    # a barrier, not a sleep: the same worker runs another execution from start to end,
+    # slower than a step of the paused one, and the paused one still records nothing
+    other = await harness.submit(spec("slow", "slow"), slow_s=0.5)
+    assert (await harness.finished(other)).status == "completed"
+    assert (await harness.events(ex))[-1].type == "execution.paused"
     still = await service.show(harness.log, ex)
     assert still.status == "paused" and len(still.steps) == 2
     await service.command(harness.log, ex, "resume")

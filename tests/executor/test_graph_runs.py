@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from harness import HERE, Harness
+from harness import HERE, Harness, spec
 
 from omium.adapters.langgraph.models import ScriptedChatModel
 from omium.processors import history, service
@@ -128,7 +127,11 @@ async def test_pause__holds_between_supersteps_until_resumed(harness: Harness) -
     await service.command(harness.log, ex, "pause")
     paused = await harness.wait_for(ex, lambda v: v.status == "paused")
     done = sum(s.status == "completed" for s in paused.steps)
-    await asyncio.sleep(0.9)
+    # a barrier, not a sleep: the same worker runs another execution from start to end,
+    # slower than a step of the paused one, and the paused one still records nothing
+    other = await harness.submit(spec("slow", "slow"), slow_s=0.5)
+    assert (await harness.finished(other)).status == "completed"
+    assert (await harness.events(ex))[-1].type == "execution.paused"
     still = await service.show(harness.log, ex)
     assert still.status == "paused" and sum(s.status == "completed" for s in still.steps) == done
     await service.command(harness.log, ex, "resume")

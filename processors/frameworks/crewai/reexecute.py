@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from omium.adapters.crewai import CrewRun, CrewTaskFailed, TaskDone, crew_calls, crew_factory
+from omium.adapters.crewai import CrewRun, TaskDone, crew_calls, crew_factory
 from omium.adapters.crewai.prepare import step_name
 from omium.processors.frameworks.base import (
     Reexecution,
@@ -24,6 +24,7 @@ from omium.processors.frameworks.base import (
 from omium.processors.frameworks.crewai.run import split_state
 from omium.producers.recorded import Diverged
 from omium.schemas import LLMCall, StepCompleted, ToolCall
+from omium.schemas.errors import CrewTaskFailed
 
 
 async def reexecute(request: ReexecutionRequest) -> Reexecution:
