@@ -13,7 +13,7 @@ from omium.cli.aio import JsonOpt, UrlOpt, run
 from omium.processors import service
 from omium.processors.reader import open_reader
 from omium.producers import open_log
-from omium.projections import ExecutionView
+from omium.projections import STATUSES, ExecutionView
 
 app = typer.Typer(help="Look up executions.", no_args_is_help=True)
 
@@ -146,17 +146,20 @@ def print_json(console: Console, label: str, value: dict[str, Any]) -> None:
 
 @app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help=f"Only this status: {', '.join(sorted(STATUSES))}."),
+    ] = None,
     json_: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Every execution in the log, oldest first."""
+    """Every execution in the log, oldest first (``queued``: no worker took it yet)."""
 
     async def load() -> list[ExecutionView]:
         log = open_log(url)
         reader = open_reader(log)
         try:
-            return await reader.executions(status)
+            return await service.executions(reader, status)
         finally:
             await reader.close()
             await log.close()

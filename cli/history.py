@@ -12,6 +12,7 @@ from rich.table import Table
 
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.executions import print_json
+from omium.cli.queued import say_if_queued
 from omium.cli.runs import LocalWorker
 from omium.processors import history, service
 from omium.processors.reader import open_reader
@@ -333,6 +334,8 @@ def rollback_command(
             status = "requested"
             if follow:
                 status = await _follow_attempt(log, request, json_)
+            else:
+                await say_if_queued(log, execution_id, "the rollback")
             return {
                 "execution_id": execution_id,
                 "attempt": request.attempt,

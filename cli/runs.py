@@ -24,6 +24,7 @@ from rich.progress import (
 
 from omium.cli import processors as procs
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
+from omium.cli.queued import say_if_queued
 from omium.cli.tail import tail_command
 from omium.processors import service
 from omium.processors.control import load_view
@@ -95,6 +96,7 @@ async def _run(
     try:
         execution_id = await service.submit(log, spec, file, inputs, execution_id=execution_id)
         if detach:
+            await say_if_queued(log, execution_id, "the run")
             return {"execution_id": execution_id, "status": "queued", "attempt": 1, "output": None}
         if show:
             typer.echo(f"{execution_id}: {spec.name} on {log.url}", err=True)
@@ -282,6 +284,7 @@ def _control(kind: str) -> Any:
             log = open_log(url)
             try:
                 await service.command(log, execution_id, kind, reason=reason)
+                await say_if_queued(log, execution_id, f"the {kind}")
             finally:
                 await log.close()
 
@@ -321,6 +324,9 @@ def resume_command(
         log = open_log(url)
         try:
             await service.command(log, execution_id, "resume", **payload)
+            await say_if_queued(
+                log, execution_id, "the answer" if input_ is not None else "the resume"
+            )
         finally:
             await log.close()
 

@@ -22,7 +22,7 @@ from omium.processors.frameworks import framework
 from omium.processors.reader import ProjectionReader
 from omium.processors.worker import GROUP
 from omium.producers import EventLog, LiveMembers
-from omium.projections import ExecutionView, fold
+from omium.projections import STATUSES, ExecutionView, fold
 from omium.schemas import ConfigError, Event, InvalidSpec, NotFound, from_dict
 from omium.schemas.topics import COMMANDS
 from omium.schemas.workflow import WorkflowSpec, spec_from_data
@@ -157,6 +157,16 @@ async def show(
             workflow=pending[0].event().payload.model_dump().get("workflow"),
         )
     return view
+
+
+async def executions(reader: ProjectionReader, status: str | None = None) -> list[ExecutionView]:
+    """Every execution's view (of one status, checked), oldest submission first."""
+    if status is not None and status not in STATUSES:
+        raise ConfigError(
+            f"--status {status!r}: no execution has that status",
+            hint=f"use one of {', '.join(sorted(STATUSES))}",
+        )
+    return await reader.executions(status)
 
 
 async def follow(

@@ -43,6 +43,8 @@ def mark_applied(event: Event, last_seq: Mapping[int, int]) -> dict[int, int]:
 
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
+#: every status an execution view can have (``queued``: a run command no worker took yet)
+STATUSES = frozenset({"queued", "submitted", "running", "paused", "waiting"}) | TERMINAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,7 @@ class ExecutionView:
 
     execution_id: str
     workflow: str | None = None
-    status: str = "unknown"  # submitted | running | paused | waiting | + TERMINAL
+    status: str = "unknown"  # see STATUSES
     attempt: int = 1
     inputs: dict[str, Any] = field(default_factory=dict)
     #: the run's state derived from the inputs and the outputs of completed steps
