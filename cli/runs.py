@@ -59,7 +59,11 @@ def run_command(
     ] = None,
     execution_id: Annotated[
         str | None,
-        typer.Option("--execution-id", help="Choose the id (a second run with it is a no-op)."),
+        typer.Option(
+            "--execution-id",
+            help="Choose the id. The same submission again (workflow, spec, inputs) is a "
+            "no-op; another one with an existing id is refused (exit 2).",
+        ),
     ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,

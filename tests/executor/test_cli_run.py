@@ -237,3 +237,22 @@ def test_run__ctrl_c_exits_130_and_the_run_can_continue_later(
     # nothing recorded is lost: the execution is still there, unfinished, for a worker
     code_, out, _ = cli(capsys, "executions", "show", "int-1", "--url", url, "--json")
     assert code_ == 0 and orjson.loads(out)["status"] == "running"
+
+
+def test_run__an_existing_id_of_another_workflow_is_refused_exit_2(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = cli(capsys, "run", str(flow), "--url", url, "--execution-id", "ar1")
+    assert code == 0
+    boom = flow.with_name("boom.yaml")
+    boom.write_text(FLOW.replace("name: cli-flow", "name: boom"))
+    code, out, err = cli(capsys, "run", str(boom), "--url", url, "--execution-id", "ar1")
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        "omium: error: execution ar1 exists with workflow 'cli-flow', not 'boom'; "
+        "choose another --execution-id, or leave it out for a fresh one"
+    )
+    code, _, err = cli(
+        capsys, "run", str(flow), "--url", url, "--execution-id", "ar1", "--input", "total=2"
+    )
+    assert code == 2 and "exists with other inputs (differing: total)" in err
