@@ -48,8 +48,8 @@ def test_run__json_result_and_exit_0(
     code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--json", "--input", "total=5")
     assert code == 0
     result = orjson.loads(out)
-    assert set(result) == {"execution_id", "status", "attempt", "output"}
-    assert result["status"] == "completed" and result["attempt"] == 1
+    assert set(result) == {"execution_id", "status", "attempt", "output", "error"}
+    assert result["status"] == "completed" and result["attempt"] == 1 and result["error"] is None
     assert result["output"]["total"] == 12
 
     code, out, _ = cli(capsys, "executions", "show", result["execution_id"], "--url", url, "--json")
@@ -91,7 +91,13 @@ def test_run__a_failing_workflow_exits_1(
     flow.write_text(FLOW.replace("flow_steps:double", "flow_steps:boom"))
     code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--json")
     assert code == 1
-    assert orjson.loads(out)["status"] == "failed"
+    result = orjson.loads(out)
+    assert result["status"] == "failed" and result["output"] is None
+    assert result["error"] == {
+        "type": "ValueError",
+        "message": "boom: the input was wrong",
+        "step": "double",
+    }
 
 
 def test_run__bad_spec_is_one_line_and_exit_2(
@@ -256,3 +262,36 @@ def test_run__an_existing_id_of_another_workflow_is_refused_exit_2(
         capsys, "run", str(flow), "--url", url, "--execution-id", "ar1", "--input", "total=2"
     )
     assert code == 2 and "exists with other inputs (differing: total)" in err
+
+
+HALVES = """
+def one(state):
+    return {"a": "x" * 600_000}
+
+
+def two(state):
+    return {"b": "y" * 600_000}
+"""
+
+
+def test_run__a_failure_outside_a_step_says_why_live_and_in_json(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # each output fits in an event, the checkpoint after the second (both) does not
+    (flow.parent / "halves.py").write_text(HALVES)
+    flow.write_text(
+        "name: halves\nsteps:\n  - {name: h1, call: halves:one}\n  - {name: h2, call: halves:two}\n"
+    )
+    code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--follow", "--execution-id", "h-1")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("  ✓ h1  ") and lines[-1] == "h-1: failed"
+    [failed] = [line for line in lines if "✗" in line]
+    assert failed.startswith("  ✗ failed") and "TooLarge: " in failed  # the reason
+    code, out, _ = cli(capsys, "executions", "show", "h-1", "--url", url, "--json")
+    shown = orjson.loads(out)["error"]
+    code, out, _ = cli(
+        capsys, "run", str(flow), "--url", url, "--json", "--execution-id", "h-1"
+    )  # the same submission again: its result, with the error
+    error = orjson.loads(out)["error"]
+    assert error["type"].endswith("TooLarge") and f"{error['type']}: {error['message']}" == shown
