@@ -351,8 +351,14 @@ def _end_step(
         started_at=started,
         ended_at=event.ts,
         error=error,
+        duration_ms=_duration(event),
     )
     return _put_step(view, step)
+
+
+def _duration(event: StepCompleted | StepFailed | StepRetried) -> float | None:
+    """The measured run time of the step's code (a retry's payload has none)."""
+    return getattr(event.payload, "duration_ms", None)
 
 
 def queue(command: Run, view: ExecutionView) -> ExecutionView:

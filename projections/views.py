@@ -60,6 +60,9 @@ class StepView:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     error: str | None = None
+    #: how long the step's code ran, as the worker measured it (the events' timestamps
+    #: also hold the recording around it)
+    duration_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

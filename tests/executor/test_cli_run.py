@@ -11,6 +11,7 @@ import orjson
 import pytest
 from harness import HERE
 
+import omium
 from omium.cli import main
 
 FLOW = """
@@ -77,6 +78,8 @@ def test_run__json_result_and_exit_0(
         "started_at",
         "ended_at",
         "error",
+        "retry",
+        "duration_ms",
     }
     assert set(shown["checkpoints"][0]) == {"checkpoint_id", "step", "attempt", "seq", "position"}
     assert set(shown["checkpoints"][0]["position"]) == {"topic", "partition", "offset"}
@@ -295,3 +298,37 @@ def test_run__a_failure_outside_a_step_says_why_live_and_in_json(
     )  # the same submission again: its result, with the error
     error = orjson.loads(out)["error"]
     assert error["type"].endswith("TooLarge") and f"{error['type']}: {error['message']}" == shown
+
+
+RETRIED = """
+name: retried
+inputs: {total: 1, slow_s: 0.05, fail_times: 2, run_key: show-1}
+steps:
+  - {name: call, call: flow_steps:flaky, retries: {max_attempts: 3, initial: 10ms}}
+  - {name: wait, call: flow_steps:slow}
+"""
+
+
+def test_show__text_lists_steps_with_retries_and_live_durations_and_checkpoints(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow.write_text(RETRIED)
+    code, out, _ = cli(
+        capsys, "run", str(flow), "--url", url, "--follow", "--execution-id", "show-1"
+    )
+    assert code == 0, out
+    live = dict(line.split()[1:3] for line in out.splitlines() if line.startswith("  ✓ "))
+    code, out, _ = cli(capsys, "executions", "show", "show-1", "--url", url)
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows["call"][1:6] == ["1", "completed", "2", live["call"], "ms"]  # 2 retries
+    assert rows["wait"][1:5] == ["1", "completed", live["wait"], "ms"]
+    assert rows["checkpoint"] == ["checkpoint", "attempt", "seq", "after", "step"]
+    assert rows["a1-0-call"][-1] == "call" and rows["a1-1-wait"][-1] == "wait"
+
+
+def test_version__as_a_command_and_as_the_conventional_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli(capsys, "--version")[:2] == (0, f"{omium.__version__}\n")
+    assert cli(capsys, "version")[:2] == (0, f"{omium.__version__}\n")
