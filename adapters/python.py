@@ -157,12 +157,23 @@ async def run_step(
         raise StepAborted(f"step {step.name!r} raised {type(exc).__name__}: {exc}") from None
     if result is None:
         return {}
-    if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
+    if not isinstance(result, dict):
         raise StepOutputError(
             f"step {step.name!r} returned {type(result).__name__}; "
             "return a dict of state updates (str keys) or None"
         )
+    _check_keys(step.name, result)
     return result
+
+
+def _check_keys(name: str, result: dict[Any, Any]) -> None:
+    """A state update's keys name state entries: strings, or the message names one that is not."""
+    bad = [k for k in result if not isinstance(k, str)]
+    if bad:
+        raise StepOutputError(
+            f"step {name!r} returned a dict whose keys are not all strings "
+            f"(e.g. {bad[0]!r}, a {type(bad[0]).__name__}); the keys of a state update are str"
+        )
 
 
 def _in_thread(

@@ -8,13 +8,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from harness import HERE, Harness, spec
 
 from omium.adapters.langgraph.models import ScriptedChatModel
 from omium.processors import history, service
 from omium.processors.reexecute import reexecute
 from omium.projections import ExecutionView
-from omium.schemas import AgentHandoff, HumanInputReceived, HumanInputRequested, LLMCall, ToolCall
+from omium.schemas import (
+    AgentHandoff,
+    ConfigError,
+    HumanInputReceived,
+    HumanInputRequested,
+    LLMCall,
+    ToolCall,
+)
 from omium.schemas.workflow import WorkflowSpec
 
 EXAMPLES = HERE.parents[1] / "examples"
@@ -205,6 +213,10 @@ async def test_reexecute__reproduces_the_support_graph_with_no_model_call(
         ("send", "completed"),
     ]
     assert report.state["reply"].startswith("We are sorry")
+    with pytest.raises(ConfigError, match="the graph has no step 'nosuch'; steps: triage"):
+        await reexecute(harness.log, ex, live=frozenset({"nosuch"}))
+    with pytest.raises(ConfigError, match="--live send: a graph re-executes every step live"):
+        await reexecute(harness.log, ex, live=frozenset({"send"}))
 
 
 async def test_reexecute__reports_changed_code_as_the_first_divergence(
