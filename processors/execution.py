@@ -49,10 +49,11 @@ class ExecutionRunner:
 
     The bound: a timer writes the batch once the window is out, and every step boundary
     and recorded call writes it if its oldest event has waited out the window (the timer
-    cannot fire while a step keeps the event loop busy). So a crash loses at most the steps
-    completed within the last window, plus the step running then — a step that never
-    yields is recorded when it ends. Those steps run again on recovery (at-least-once, as
-    for a step the crash interrupted).
+    cannot fire while a step keeps the event loop busy). So a crash loses at most the step
+    running then and the steps completed within the window before it started (and a write
+    in flight). Those steps run again on recovery (at-least-once, as for a step the crash
+    interrupted). With ``durability: step`` the window is 0: every boundary writes, so a
+    step's completion and checkpoint are durable before the next step starts.
     """
 
     def __init__(
@@ -80,6 +81,11 @@ class ExecutionRunner:
     def spec(self) -> WorkflowSpec:
         """The workflow as submitted."""
         return WorkflowSpec.model_validate(self.command.payload.spec or {})
+
+    @functools.cached_property
+    def _window(self) -> float:
+        """How long a deferred event may wait at a step boundary (0: ``durability: step``)."""
+        return 0.0 if self.spec.durability == "step" else FLUSH_AFTER
 
     @property
     def source(self) -> Path:
@@ -137,7 +143,7 @@ class ExecutionRunner:
         that do not await, CPU-bound ones): checked at every step boundary and recorded
         call, this is what bounds what a crash can lose.
         """
-        if self._deferred and time.monotonic() - self._oldest >= FLUSH_AFTER:
+        if self._deferred and time.monotonic() - self._oldest >= self._window:
             await self.emit()
 
     def checkpoint(self, step: str, index: int, state: dict[str, Any]) -> Event:

@@ -25,7 +25,7 @@ from omium.producers import EventLog, LiveMembers
 from omium.projections import STATUSES, ExecutionView, fold
 from omium.schemas import ConfigError, Event, InvalidSpec, NotFound, Run, from_dict
 from omium.schemas.topics import COMMANDS
-from omium.schemas.workflow import WorkflowSpec, spec_from_data
+from omium.schemas.workflow import DURABILITY_MODES, WorkflowSpec, spec_from_data
 
 
 def load_workflow(path: Path) -> WorkflowSpec:
@@ -40,6 +40,22 @@ def load_workflow(path: Path) -> WorkflowSpec:
     # the workflow's code is imported now, so a typo fails here and not in a worker
     framework(spec.framework).check(spec, path.resolve().parent, str(path))
     return spec
+
+
+def with_durability(spec: WorkflowSpec, durability: str | None) -> WorkflowSpec:
+    """``spec`` with its ``durability`` set for this run (None: as the workflow says).
+
+    Raises:
+        ConfigError: not one of the modes.
+    """
+    if durability is None:
+        return spec
+    if durability not in DURABILITY_MODES:
+        raise ConfigError(
+            f"--durability {durability!r}: not a durability mode",
+            hint=f"use {' or '.join(DURABILITY_MODES)}",
+        )
+    return spec.model_copy(update={"durability": durability})
 
 
 def parse_spec(text: str, filename: str) -> WorkflowSpec:

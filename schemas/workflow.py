@@ -10,7 +10,7 @@ naming the file, the field path and what was expected::
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -100,6 +100,11 @@ class PythonStep(BaseModel):
 _CREW_FIELDS = ("crew", "process", "llm", "manager_llm", "agents", "tasks")
 
 
+#: how durable a run's step events are before its next step starts (see ``durability``)
+Durability = Literal["batched", "step"]
+DURABILITY_MODES: tuple[str, ...] = get_args(Durability)
+
+
 class WorkflowSpec(BaseModel):
     """A whole workflow file (framework sections: :mod:`omium.schemas.workflow_frameworks`)."""
 
@@ -110,6 +115,12 @@ class WorkflowSpec(BaseModel):
     framework: Literal["python", "langgraph", "crewai"] = "python"
     inputs: dict[str, JsonValue] = Field(default_factory=dict)
     timeout: Duration | None = None
+    durability: Durability = Field(
+        "batched",
+        description="batched: a step's events are written with the next ones within 20 ms "
+        "(group commit); step: a step's completion and checkpoint are durable before the "
+        "next step starts",
+    )
     # framework: python
     steps: list[PythonStep] = Field(default_factory=list)
     # framework: langgraph
