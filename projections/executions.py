@@ -151,23 +151,27 @@ def _(event: ExecutionResumed, view: ExecutionView) -> ExecutionView:
 
 @apply.register
 def _(event: ExecutionCancelled, view: ExecutionView) -> ExecutionView:
+    view = close_steps(view, event, "cancelled")
     return replace(view, status="cancelled", error=event.payload.reason, ended_at=event.ts)
 
 
 @apply.register
 def _(event: ExecutionCompleted, view: ExecutionView) -> ExecutionView:
+    view = close_steps(view, event, "abandoned")
     return replace(view, status="completed", output=dict(event.payload.output), ended_at=event.ts)
 
 
 @apply.register
 def _(event: ExecutionFailed, view: ExecutionView) -> ExecutionView:
     error = f"{event.payload.error.type}: {event.payload.error.message}"
+    view = close_steps(view, event, "abandoned")
     return replace(view, status="failed", error=error, ended_at=event.ts)
 
 
 @apply.register
 def _(event: ExecutionTimedOut, view: ExecutionView) -> ExecutionView:
     error = f"timed out after {event.payload.timeout_s:g} s"
+    view = close_steps(view, event, "timed_out")
     return replace(view, status="timed_out", error=error, ended_at=event.ts)
 
 
@@ -185,6 +189,7 @@ def _(event: ExecutionRolledBack, view: ExecutionView) -> ExecutionView:
     if base is None:  # recorded before rollbacks carried their state: find the snapshot
         source = view.checkpoint(payload.checkpoint_id)
         base = source.state if source is not None and source.state is not None else view.state
+    view = close_steps(view, event, "abandoned")  # the attempts it supersedes
     return replace(
         view,
         status="running",
@@ -227,6 +232,9 @@ def _(event: StepStarted, view: ExecutionView) -> ExecutionView:
         event.payload.retry,
         started_at=event.ts,
     )
+    ended = ended_as(view, event.attempt)
+    if ended is not None:  # a late write of an attempt that is over: it never ran on
+        step = replace(step, status=ended, ended_at=event.ts)
     return _put_step(view, step)
 
 
@@ -349,3 +357,35 @@ def _end_step(
         error=error,
     )
     return _put_step(view, step)
+
+
+# -- steps left unfinished when their attempt ends ----------------------------------------
+
+#: statuses of a step that has not ended (a retry waits for its next try)
+UNFINISHED = frozenset({"running", "retrying"})
+#: what an unfinished step becomes when its attempt ends with this status (else abandoned)
+_ENDED_AS = {"cancelled": "cancelled", "timed_out": "timed_out"}
+
+
+def close_steps(view: ExecutionView, event: Event, status: str) -> ExecutionView:
+    """Give each step that ``event`` ends (and is unfinished) the final ``status``.
+
+    A terminal fact ends its attempt and any earlier one; ``execution.rolled_back`` ends
+    the attempts before the one it opens (they are superseded).
+    """
+    last = event.attempt - 1 if isinstance(event, ExecutionRolledBack) else event.attempt
+    closed = {
+        key: replace(step, status=status, ended_at=event.ts)
+        for key, step in view.step_map.items()
+        if step.attempt <= last and step.status in UNFINISHED
+    }
+    return replace(view, step_map={**view.step_map, **closed}) if closed else view
+
+
+def ended_as(view: ExecutionView, attempt: int) -> str | None:
+    """The final status of a step that ``attempt`` left unfinished, if the attempt is over."""
+    if attempt < view.attempt:
+        return "abandoned"  # superseded by a rollback
+    if attempt == view.attempt and view.finished:
+        return _ENDED_AS.get(view.status, "abandoned")
+    return None

@@ -52,7 +52,10 @@ class StepView:
     name: str
     index: int
     attempt: int
-    status: str  # running | completed | failed | retrying
+    #: running | retrying (between tries) | completed | failed, or once its attempt ended
+    #: without it finishing: cancelled | timed_out | abandoned (the run failed, completed
+    #: without it, or a rollback superseded its attempt)
+    status: str
     seq: int
     retry: int = 0
     started_at: datetime | None = None

@@ -65,7 +65,7 @@ async def test_cancel__interrupts_a_long_async_step(harness: Harness) -> None:
     view = await harness.finished(ex, timeout=10)
     assert time.monotonic() - began < 5
     assert view.status == "cancelled" and view.error == "changed my mind"
-    assert [s.status for s in view.steps] == ["running"]  # never completed
+    assert [s.status for s in view.steps] == ["cancelled"]  # never completed
 
 
 async def test_cancel__abandons_a_long_sync_step(harness: Harness) -> None:
@@ -76,6 +76,7 @@ async def test_cancel__abandons_a_long_sync_step(harness: Harness) -> None:
     view = await harness.finished(ex, timeout=10)
     assert view.status == "cancelled"
     assert view.error == "cancelled by a user (sync step 'slow_sync0' was abandoned on its thread)"
+    assert [s.status for s in view.steps] == ["cancelled"]
 
 
 async def test_step_timeout__fails_the_step_and_the_execution(harness: Harness) -> None:
@@ -91,6 +92,7 @@ async def test_execution_timeout__is_recorded(harness: Harness) -> None:
     ex = await harness.submit(spec("slow", "slow", timeout="500ms"), slow_s=0.4)
     view = await harness.finished(ex, timeout=10)
     assert view.status == "timed_out"
+    assert [s.status for s in view.steps] == ["completed", "timed_out"]  # cut by the timeout
 
 
 async def test_retries__then_success(harness: Harness) -> None:
