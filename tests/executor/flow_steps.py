@@ -56,6 +56,10 @@ def not_json(state: dict[str, Any]) -> dict[str, Any]:
     return {"when": object()}
 
 
+def not_finite(state: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": 1, "scores": [0.5, float("nan")]}
+
+
 def mark(state: dict[str, Any]) -> dict[str, Any]:
     """Appends a line to a file per run of this step (counts re-runs across processes)."""
     path = Path(state["marks"])

@@ -129,6 +129,19 @@ async def test_step_error__and_non_json_output_fail_clearly(harness: Harness) ->
     assert error.startswith("InvalidOutput:") and "payload.output" in error
 
 
+async def test_a_step_returning_nan__fails_naming_the_key_path(harness: Harness) -> None:
+    """JSON has no NaN: refused like any non-JSON value, never recorded as null."""
+    await harness.start_worker()
+    ex = await harness.submit(spec("not_finite"))
+    view = await harness.finished(ex)
+    assert view.status == "failed" and [s.status for s in view.steps] == ["failed"]
+    assert view.error is not None and view.error.startswith(
+        "InvalidOutput: invalid step.completed event: payload.output.scores[1]: nan is not a "
+        "JSON number"
+    )
+    assert not [e for e in await harness.events(ex) if e.type == "step.completed"]
+
+
 async def test_duplicate_run__starts_one_execution(harness: Harness) -> None:
     workflow = spec("add")
     ex = await harness.submit(workflow)
