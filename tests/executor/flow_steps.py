@@ -76,6 +76,12 @@ def big_output(state: dict[str, Any]) -> dict[str, Any]:
     return {"blob": "x" * (2 << 20)}
 
 
+def big_part(state: dict[str, Any]) -> dict[str, Any]:
+    """``part<n>``: ``kib`` KiB of text (the n-th such part of the state)."""
+    n = sum(key.startswith("part") for key in state)
+    return {f"part{n}": "x" * (int(state.get("kib", 600)) << 10)}
+
+
 def exits(state: dict[str, Any]) -> dict[str, Any]:
     raise SystemExit(3)
 
