@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from omium.processors.reader import ProjectionReader
-from omium.processors.service import show
+from omium.processors.service import refuse_saver_thread, show
 from omium.processors.worker import CLOCK_SKEW_MS
 from omium.producers import EventLog, Record
 from omium.projections import (
@@ -134,6 +134,7 @@ async def rollback(
 ) -> RollbackRequest:
     """Ask the execution's worker to continue from ``checkpoint_id`` as a new attempt."""
     view, _ = await checkpoints(log, execution_id, reader=reader)
+    refuse_saver_thread(view)
     target = _checkpoint(view, checkpoint_id)
     if target.index is None:
         raise ConfigError(

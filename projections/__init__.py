@@ -25,6 +25,7 @@ from omium.projections.views import (
     CheckpointView,
     ExecutionView,
     Pos,
+    SaverThread,
     StepView,
     Usage,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "Mismatch",
     "Pos",
     "Replayed",
+    "SaverThread",
     "StateDiff",
     "StepView",
     "Timeline",

@@ -12,6 +12,7 @@ from dataclasses import replace
 from functools import singledispatch
 from typing import Any
 
+from omium.projections import saver_threads
 from omium.projections.views import (
     Branch,
     CheckpointView,
@@ -27,6 +28,7 @@ from omium.schemas import (
     CheckpointRunsDeleted,
     CheckpointsPruned,
     CheckpointThreadDeleted,
+    CheckpointWritesSaved,
     Event,
     ExecutionCancelled,
     ExecutionCompleted,
@@ -192,7 +194,7 @@ def _(event: ExecutionRolledBack, view: ExecutionView) -> ExecutionView:
     view = close_steps(view, event, "abandoned")  # the attempts it supersedes
     return replace(
         view,
-        status="running",
+        status="running" if view.saver is None else view.status,  # a thread's fork runs nothing
         attempt=event.attempt,
         state={**base, **branch.overrides},
         branches=(*view.branches, branch),
@@ -278,7 +280,12 @@ def _(event: CheckpointCreated, view: ExecutionView) -> ExecutionView:
         # (lists that append, …) are not a merge of the node outputs
         if event.attempt == view.attempt and (event.payload.state or not view.state):
             view = replace(view, state=dict(event.payload.state))
-    return view
+    return saver_threads.checkpointed(event, view)
+
+
+@apply.register
+def _(event: CheckpointWritesSaved, view: ExecutionView) -> ExecutionView:
+    return saver_threads.writes_saved(event, view)
 
 
 def _run_id(metadata: dict[str, Any] | None) -> str | None:

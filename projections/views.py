@@ -103,12 +103,41 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class SaverThread:
+    """What a LangGraph thread recorded by ``OmiumSaver`` outside the executor shows.
+
+    See :mod:`omium.projections.saver_threads`. Checkpoint ids are the root namespace's.
+    """
+
+    #: the newest checkpoint and when it was recorded
+    newest: str | None = None
+    last_checkpoint_at: datetime | None = None
+    #: checkpoint id -> the nodes that wrote against it, until its next checkpoint
+    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: checkpoints with a pending ``interrupt()`` / a task error among their writes
+    interrupted: frozenset[str] = frozenset()
+    errored: frozenset[str] = frozenset()
+
+    def forget(self, checkpoint_id: str) -> SaverThread:
+        """The thread once ``checkpoint_id``'s superstep is checkpointed."""
+        pending = {k: v for k, v in self.pending.items() if k != checkpoint_id}
+        return SaverThread(
+            self.newest,
+            self.last_checkpoint_at,
+            pending,
+            self.interrupted - {checkpoint_id},
+            self.errored - {checkpoint_id},
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionView:
     """Everything omium knows about one execution, as of the last event folded."""
 
     execution_id: str
     workflow: str | None = None
-    status: str = "unknown"  # submitted | running | paused | waiting | + TERMINAL
+    #: submitted | running | paused | waiting | + TERMINAL; a saver thread: idle | waiting
+    status: str = "unknown"
     attempt: int = 1
     inputs: dict[str, Any] = field(default_factory=dict)
     #: the run's state derived from the inputs and the outputs of completed steps
@@ -133,6 +162,8 @@ class ExecutionView:
     #: where the execution's first and newest folded events sit in the log
     first_position: Pos | None = None
     last_position: Pos | None = None
+    #: set for a LangGraph thread an ``OmiumSaver`` recorded outside the executor (no run)
+    saver: SaverThread | None = None
 
     @property
     def steps(self) -> tuple[StepView, ...]:
