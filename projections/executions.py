@@ -13,6 +13,7 @@ from functools import singledispatch
 from typing import Any
 
 from omium.projections import saver_threads
+from omium.projections.step_endings import close_steps, ended_as
 from omium.projections.views import (
     Branch,
     CheckpointView,
@@ -364,35 +365,3 @@ def _end_step(
         error=error,
     )
     return _put_step(view, step)
-
-
-# -- steps left unfinished when their attempt ends ----------------------------------------
-
-#: statuses of a step that has not ended (a retry waits for its next try)
-UNFINISHED = frozenset({"running", "retrying"})
-#: what an unfinished step becomes when its attempt ends with this status (else abandoned)
-_ENDED_AS = {"cancelled": "cancelled", "timed_out": "timed_out"}
-
-
-def close_steps(view: ExecutionView, event: Event, status: str) -> ExecutionView:
-    """Give each step that ``event`` ends (and is unfinished) the final ``status``.
-
-    A terminal fact ends its attempt and any earlier one; ``execution.rolled_back`` ends
-    the attempts before the one it opens (they are superseded).
-    """
-    last = event.attempt - 1 if isinstance(event, ExecutionRolledBack) else event.attempt
-    closed = {
-        key: replace(step, status=status, ended_at=event.ts)
-        for key, step in view.step_map.items()
-        if step.attempt <= last and step.status in UNFINISHED
-    }
-    return replace(view, step_map={**view.step_map, **closed}) if closed else view
-
-
-def ended_as(view: ExecutionView, attempt: int) -> str | None:
-    """The final status of a step that ``attempt`` left unfinished, if the attempt is over."""
-    if attempt < view.attempt:
-        return "abandoned"  # superseded by a rollback
-    if attempt == view.attempt and view.finished:
-        return _ENDED_AS.get(view.status, "abandoned")
-    return None
