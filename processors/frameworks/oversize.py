@@ -80,6 +80,15 @@ async def record_completed_then_fail(
     return "failed"
 
 
+def output_too_large(ctx: RunContext, completed: Event) -> ErrorInfo | None:
+    """Why a step's own ``step.completed`` cannot be recorded (it fails the step), if so."""
+    try:
+        ctx.sized(completed)
+    except EventTooLarge as exc:
+        return ErrorInfo(type="InvalidOutput", message=str(exc))
+    return None
+
+
 def checkpoint_or_error(
     ctx: RunContext, step: str, index: int, state: dict[str, Any]
 ) -> Event | ErrorInfo:

@@ -25,9 +25,13 @@ from omium.adapters.crewai import CrewRun, CrewTaskFailed, TaskDone, crew_factor
 from omium.adapters.crewai.prepare import step_name
 from omium.processors.control import restore
 from omium.processors.frameworks.base import ROLLBACK, Branch, RunContext
-from omium.processors.frameworks.oversize import checkpoint_or_error, record_completed_then_fail
+from omium.processors.frameworks.oversize import (
+    checkpoint_or_error,
+    output_too_large,
+    record_completed_then_fail,
+)
 from omium.projections import ExecutionView
-from omium.schemas import ErrorInfo, EventTooLarge
+from omium.schemas import ErrorInfo
 
 
 def split_state(
@@ -85,11 +89,9 @@ class CrewWorkflowRun:
                     output={done.name: done.output},  # the state gains the task's output
                     duration_ms=done.duration_ms,
                 )
-                try:
-                    ctx.sized(completed)
-                except EventTooLarge as exc:  # the task's own output: it fails, as a step's
-                    error = ErrorInfo(type="InvalidOutput", message=str(exc))
-                    return await ctx.step_failed(done.name, done.index, 0, error, 0.0)
+                too_big = output_too_large(ctx, completed)
+                if too_big is not None:  # the task's own output: it fails, as a step's
+                    return await ctx.step_failed(done.name, done.index, 0, too_big, 0.0)
                 checkpoint = checkpoint_or_error(ctx, done.name, done.index, self.state)
                 if isinstance(checkpoint, ErrorInfo):
                     return await record_completed_then_fail(ctx, completed, done.name, checkpoint)
