@@ -11,7 +11,13 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-adapters kafka-up kafka-down kafka-status clean
 
+# tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 install: $(STAMP)
+	@command -v tmux >/dev/null || $(SUDO) apt-get install -y -q tmux >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q tmux >/dev/null; } \
+		|| echo "note: tmux could not be installed; the terminal test skips locally and fails in CI"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from omium.schemas import InvalidSpec
+from omium.schemas.errors import InvalidSpec, StepAborted, StepOutputError, StepTimeout
 from omium.schemas.workflow import WorkflowSpec
 
 StepFunction = Callable[
@@ -30,21 +30,6 @@ StepFunction = Callable[
 ]
 
 _import_lock = threading.Lock()
-
-
-class StepTimeout(Exception):
-    """A step ran past its timeout."""
-
-    def __init__(self, step: str, seconds: float) -> None:
-        super().__init__(f"step {step!r} ran past its {seconds:g} s timeout")
-
-
-class StepAborted(Exception):
-    """A step raised ``SystemExit`` or ``KeyboardInterrupt``; it fails like any error."""
-
-
-class StepOutputError(TypeError):
-    """A step returned something other than a dict of JSON values (or None)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +137,11 @@ async def run_step(
 ) -> dict[str, Any]:
     """Call the step with a copy of ``state``; return its updates (``{}`` for ``None``)."""
     argument = dict(state)
+    thread: threading.Thread | None = None
     if step.is_async:
         call: Awaitable[Any] = step.function(argument)  # type: ignore[assignment]
     else:
-        call = _in_thread(step.function, argument, step.name)
+        call, thread = _in_thread(step.function, argument, step.name)
     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as
     # the step finishes, and a cancel is how omium stops a run.
     deadline = asyncio.timeout(timeout)
@@ -164,22 +150,35 @@ async def run_step(
             result = await call
     except TimeoutError:
         if deadline.expired():
-            raise StepTimeout(step.name, timeout or 0) from None
+            raise StepTimeout(step.name, timeout or 0, thread) from None
         raise  # the step's own TimeoutError
     except (SystemExit, KeyboardInterrupt) as exc:
         # a step must not take the worker (and every other run in it) down with it
         raise StepAborted(f"step {step.name!r} raised {type(exc).__name__}: {exc}") from None
     if result is None:
         return {}
-    if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
+    if not isinstance(result, dict):
         raise StepOutputError(
             f"step {step.name!r} returned {type(result).__name__}; "
             "return a dict of state updates (str keys) or None"
         )
+    _check_keys(step.name, result)
     return result
 
 
-def _in_thread(function: StepFunction, argument: dict[str, Any], name: str) -> Awaitable[Any]:
+def _check_keys(name: str, result: dict[Any, Any]) -> None:
+    """A state update's keys name state entries: strings, or the message names one that is not."""
+    bad = [k for k in result if not isinstance(k, str)]
+    if bad:
+        raise StepOutputError(
+            f"step {name!r} returned a dict whose keys are not all strings "
+            f"(e.g. {bad[0]!r}, a {type(bad[0]).__name__}); the keys of a state update are str"
+        )
+
+
+def _in_thread(
+    function: StepFunction, argument: dict[str, Any], name: str
+) -> tuple[Awaitable[Any], threading.Thread]:
     """Run a sync step on a daemon thread; cancelling the await abandons the thread."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
@@ -198,8 +197,9 @@ def _in_thread(function: StepFunction, argument: dict[str, Any], name: str) -> A
             pass  # the loop is gone: the step was abandoned and nobody waits for it
 
     # daemon: an abandoned step must not keep the process alive at exit
-    threading.Thread(target=target, name=f"omium-step-{name}", daemon=True).start()
-    return future
+    thread = threading.Thread(target=target, name=f"omium-step-{name}", daemon=True)
+    thread.start()
+    return future, thread
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

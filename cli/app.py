@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -32,6 +33,31 @@ app.add_typer(schemas.app, name="schemas")
 def version() -> None:
     """Print omium's version."""
     typer.echo(__version__)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print omium's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Durable, inspectable and reversible AI agent workflows on an event log.
+
+    The log is chosen by OMIUM_LOG_URL: unset means the embedded SQLite file .omium/log.db;
+    kafka://host:port uses a Kafka cluster.
+    """
 
 
 def exit_code(error: OmiumError) -> int:

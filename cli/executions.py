@@ -13,7 +13,7 @@ from omium.cli.aio import JsonOpt, UrlOpt, run
 from omium.processors import service
 from omium.processors.reader import open_reader
 from omium.producers import open_log
-from omium.projections import ExecutionView
+from omium.projections import STATUSES, ExecutionView
 
 app = typer.Typer(help="Look up executions.", no_args_is_help=True)
 
@@ -38,6 +38,8 @@ def as_json(view: ExecutionView) -> dict[str, Any]:
                 "started_at": s.started_at.isoformat() if s.started_at else None,
                 "ended_at": s.ended_at.isoformat() if s.ended_at else None,
                 "error": s.error,
+                "retry": s.retry,
+                "duration_ms": s.duration_ms,
             }
             for s in view.steps
         ],
@@ -78,7 +80,7 @@ def show(
     json_: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """One execution: status, steps and checkpoints."""
+    """One execution: status, steps (with retries and durations) and checkpoints."""
 
     async def load() -> ExecutionView:
         log = open_log(url)
@@ -120,19 +122,40 @@ def show(
             f"${u.cost_usd:.4f}; {u.tool_calls} tool calls",
             markup=False,
         )
-    table = Table("step", "attempt", "status", "duration", "error", box=None)
-    for s in view.steps:
-        took = (
-            (s.ended_at - s.started_at).total_seconds() * 1000
-            if s.ended_at and s.started_at
-            else None
-        )
-        table.add_row(
-            s.name, str(s.attempt), s.status, f"{took:,.0f} ms" if took else "", s.error or ""
-        )
-    console.print(table)
+    console.print(steps_table(view))
+    if view.checkpoints:
+        console.print(checkpoints_table(view))
     if view.output is not None:
         print_json(console, "output", view.output)
+
+
+def steps_table(view: ExecutionView) -> Table:
+    """One row per step of each attempt; a step tried again shows its retries."""
+    table = Table("step", "attempt", "status", "retries", "duration", "error", box=None)
+    for s in view.steps:
+        took = s.duration_ms  # what the live output showed: the step's code, measured
+        if took is None and s.ended_at and s.started_at:  # a view stored before durations
+            took = (s.ended_at - s.started_at).total_seconds() * 1000
+        table.add_row(
+            s.name,
+            str(s.attempt),
+            s.status,
+            str(s.retry) if s.retry else "",
+            f"{took:,.0f} ms" if took is not None else "",
+            s.error or "",
+        )
+    return table
+
+
+def checkpoints_table(view: ExecutionView) -> Table:
+    """The checkpoints a rollback can continue from (``omium checkpoints`` has their state)."""
+    table = Table(box=None)
+    table.add_column("checkpoint", no_wrap=True)  # the id to roll back to: never cut
+    for column in ("attempt", "seq", "after step"):
+        table.add_column(column)
+    for c in view.checkpoints:
+        table.add_row(c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "")
+    return table
 
 
 def print_json(console: Console, label: str, value: dict[str, Any]) -> None:
@@ -150,17 +173,20 @@ def print_json(console: Console, label: str, value: dict[str, Any]) -> None:
 
 @app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help=f"Only this status: {', '.join(sorted(STATUSES))}."),
+    ] = None,
     json_: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Every execution in the log, oldest first."""
+    """Every execution in the log, oldest first (``queued``: no worker took it yet)."""
 
     async def load() -> list[ExecutionView]:
         log = open_log(url)
         reader = open_reader(log)
         try:
-            return await reader.executions(status)
+            return await service.executions(reader, status)
         finally:
             await reader.close()
             await log.close()

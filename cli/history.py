@@ -12,6 +12,7 @@ from rich.table import Table
 
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.executions import print_json
+from omium.cli.queued import say_if_queued
 from omium.cli.runs import LocalWorker
 from omium.processors import history, service
 from omium.processors.reader import open_reader
@@ -101,7 +102,8 @@ def replay_command(
         list[str] | None,
         typer.Option(
             help="With --reexecute: run this step's code (default: serve its recorded "
-            "output). Repeat it, or give '*' for every step."
+            "output). Repeat it, or give '*' for every step. Python workflows only: crews "
+            "and graphs always run every step live (only '*' is accepted)."
         ),
     ] = None,
     until_step: Annotated[
@@ -312,7 +314,15 @@ def rollback_command(
     to: Annotated[str, typer.Option("--to", help="The checkpoint to continue from.")],
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="key=value to change in the restored state (a what-if)."),
+        typer.Option(
+            "--set",
+            help="key=value to change in the restored state (a what-if); the key must be "
+            "in the checkpoint's state (see `omium checkpoints`).",
+        ),
+    ] = None,
+    add: Annotated[
+        list[str] | None,
+        typer.Option("--add", help="key=value to put in the restored state, new keys too."),
     ] = None,
     follow: Annotated[bool, typer.Option(help="Wait for the new attempt to finish.")] = False,
     json_: JsonOpt = False,
@@ -324,15 +334,18 @@ def rollback_command(
     checkpoint with the state it recorded (and the --set edits).
     """
     overrides = service.parse_inputs(set_ or [], flag="--set")
+    added = service.parse_inputs(add or [], flag="--add")
 
     async def send() -> dict[str, Any]:
         log = open_log(url)
         reader = open_reader(log)
         try:
-            request = await history.rollback(log, execution_id, to, overrides, reader)
+            request = await history.rollback(log, execution_id, to, overrides, reader, added=added)
             status = "requested"
             if follow:
                 status = await _follow_attempt(log, request, json_)
+            else:
+                await say_if_queued(log, execution_id, "the rollback")
             return {
                 "execution_id": execution_id,
                 "attempt": request.attempt,

@@ -5,42 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from omium.cli import processors as procs
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
+from omium.cli.live import live_lines
+from omium.cli.queued import say_if_queued
 from omium.cli.tail import tail_command
 from omium.processors import service
 from omium.processors.control import load_view
 from omium.processors.worker import Worker
 from omium.producers import BrokerCluster, EventLog, open_log
 from omium.projections import ExecutionView
-from omium.schemas import (
-    AgentHandoff,
-    Event,
-    HumanInputReceived,
-    HumanInputRequested,
-    LogError,
-    StepCompleted,
-    StepFailed,
-    StepRetried,
-    StepStarted,
-)
+from omium.schemas import ExecutionFailed, LogError
 
 
 def run_command(
@@ -58,7 +43,11 @@ def run_command(
     ] = None,
     execution_id: Annotated[
         str | None,
-        typer.Option("--execution-id", help="Choose the id (a second run with it is a no-op)."),
+        typer.Option(
+            "--execution-id",
+            help="Choose the id. The same submission again (workflow, spec, inputs) is a "
+            "no-op; another one with an existing id is refused (exit 2).",
+        ),
     ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
@@ -95,16 +84,26 @@ async def _run(
     try:
         execution_id = await service.submit(log, spec, file, inputs, execution_id=execution_id)
         if detach:
-            return {"execution_id": execution_id, "status": "queued", "attempt": 1, "output": None}
+            await say_if_queued(log, execution_id, "the run")
+            return {
+                "execution_id": execution_id,
+                "status": "queued",
+                "attempt": 1,
+                "output": None,
+                "error": None,
+            }
         if show:
             typer.echo(f"{execution_id}: {spec.name} on {log.url}", err=True)
         local = LocalWorker(log, execution_id)
+        failed: ExecutionFailed | None = None
         try:
-            with _progress(show, len(spec.steps)) as progress:
+            with live_lines(show, len(spec.steps)) as lines:
                 async for event in service.follow(log, execution_id, check=local.check):
-                    if progress is not None:
-                        _print_event(progress, event)
+                    failed = event if isinstance(event, ExecutionFailed) else failed
+                    if lines is not None:
+                        lines.event(event)
         except asyncio.CancelledError:  # Ctrl-C: say what becomes of the run, then exit 130
+            local.interrupted()
             typer.echo(
                 f"omium: {execution_id} is left unfinished; `omium worker` continues it from "
                 f"its last checkpoint, `omium cancel {execution_id}` ends it",
@@ -119,9 +118,20 @@ async def _run(
             "status": view.status,
             "attempt": view.attempt,
             "output": view.output,
+            "error": run_error(view, failed),
         }
     finally:
         await log.close()
+
+
+def run_error(view: ExecutionView, failed: ExecutionFailed | None) -> dict[str, Any] | None:
+    """The ``error`` of ``run --json``: type, message and step of a run that did not complete."""
+    if view.status == "failed" and failed is not None and failed.attempt == view.attempt:
+        error = failed.payload.error
+        return {"type": error.type, "message": error.message, "step": failed.payload.step}
+    if view.finished and view.status != "completed":  # cancelled, timed out
+        return {"type": view.status, "message": view.error, "step": None}
+    return None
 
 
 class LocalWorker:
@@ -168,64 +178,17 @@ class LocalWorker:
                     err=True,
                 )
 
+    def interrupted(self) -> None:
+        """Ctrl-C: stop at once, cutting the steps in flight (they run again later)."""
+        if self.worker is not None:
+            self.worker.hand_over_grace = 0
+
     async def close(self) -> None:
-        """Stop the in-process worker, if one was started."""
+        """Stop the in-process worker, if one was started (runs end at a step boundary)."""
         self.stop.set()
         if self.task is not None:
             with contextlib.suppress(Exception):
                 await self.task
-
-
-@contextlib.contextmanager
-def _progress(show: bool, steps: int) -> Iterator[Progress | None]:
-    """A progress bar under the step lines (on a terminal; plain lines otherwise)."""
-    if not show:
-        yield None
-        return
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        disable=not sys.stdout.isatty(),
-    )
-    progress.add_task("steps", total=steps or None)  # a graph's steps are not known ahead
-    with progress:
-        yield progress
-
-
-def _print_event(progress: Progress, event: Event) -> None:
-    say = progress.console.print if sys.stdout.isatty() else typer.echo
-    if isinstance(event, StepStarted):
-        retry = f" (retry {event.payload.retry})" if event.payload.retry else ""
-        progress.update(progress.task_ids[0], description=f"{event.payload.step}{retry}")
-    elif isinstance(event, StepCompleted):
-        progress.update(progress.task_ids[0], completed=event.payload.index + 1)
-        say(f"  ✓ {event.payload.step}  {event.payload.duration_ms:,.0f} ms")
-    elif isinstance(event, StepRetried):
-        say(
-            f"  ↻ {event.payload.step}: {event.payload.error.type}: "
-            f"{event.payload.error.message} (again in {event.payload.delay_s:g} s)"
-        )
-    elif isinstance(event, StepFailed):
-        say(f"  ✗ {event.payload.step}: {event.payload.error.type}: {event.payload.error.message}")
-    elif isinstance(event, HumanInputRequested):
-        say(
-            f"  ⏸ waiting for input: {event.payload.prompt}\n"
-            f"    answer from any terminal: omium resume {event.execution_id} --input '<JSON>'"
-        )
-    elif isinstance(event, HumanInputReceived):
-        say(f"  ▶ input received: {orjson.dumps(event.payload.value).decode()[:200]}")
-    elif isinstance(event, AgentHandoff):
-        say(f"  ⇄ {event.payload.from_agent} → {event.payload.to_agent}")
-    elif event.type in (
-        "execution.paused",
-        "execution.resumed",
-        "execution.cancelled",
-        "execution.timed_out",
-    ):
-        say(f"  · {event.type.removeprefix('execution.')}")
 
 
 def worker_command(
@@ -235,7 +198,11 @@ def worker_command(
     ] = True,
     url: UrlOpt = None,
 ) -> None:
-    """Run executions from the command topic until interrupted (Ctrl-C).
+    """Run executions from the command topic until interrupted (Ctrl-C) or SIGTERM.
+
+    On SIGTERM (and Ctrl-C) each run stops at its next step boundary, everything it did
+    recorded, and the next worker continues it; a step still running after 30 s is cut and
+    runs again there.
 
     With --processors (the default) the execution views are kept up to date beside it: on
     the embedded log in this process, on Kafka by an `omium processors` child process.
@@ -257,6 +224,12 @@ def worker_command(
             side.append(asyncio.create_task(procs.supervise(children, log.url, stop)))
         elif processors:
             side.append(asyncio.create_task(procs.projector(log).run(stop)))
+
+        def terminate() -> None:
+            typer.echo("omium worker: SIGTERM: stopping runs at their step boundaries", err=True)
+            stop.set()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
         try:
             await worker.run(stop)
         finally:
@@ -282,6 +255,7 @@ def _control(kind: str) -> Any:
             log = open_log(url)
             try:
                 await service.command(log, execution_id, kind, reason=reason)
+                await say_if_queued(log, execution_id, f"the {kind}")
             finally:
                 await log.close()
 
@@ -321,6 +295,9 @@ def resume_command(
         log = open_log(url)
         try:
             await service.command(log, execution_id, "resume", **payload)
+            await say_if_queued(
+                log, execution_id, "the answer" if input_ is not None else "the resume"
+            )
         finally:
             await log.close()
 

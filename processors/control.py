@@ -35,6 +35,12 @@ class Control:
     answer: tuple[UUID, Any] | None = None
     #: set when an answer (or a rollback) arrives for a run that waits for input
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the worker hands the run over (its partition moves, or the worker stops): the run
+    #: ends at its next step boundary with everything it did recorded, unfinished
+    handing_over: bool = False
+    #: how many waits the run is parked in (paused, waiting for input): nothing is in
+    #: flight then, so a hand-over need not wait for a step boundary
+    parked: int = 0
 
     def __post_init__(self, paused: bool) -> None:
         if not paused:
@@ -55,6 +61,10 @@ class Control:
         self.rollback = command
         self.running.set()  # a paused run wakes up to roll back
         self.answered.set()  # so does one waiting for input
+
+    def hand_over(self) -> None:
+        """Ask the run to end at its next step boundary (see :attr:`handing_over`)."""
+        self.handing_over = True
 
     def give_input(self, cause: UUID, value: Any) -> None:
         """Answer the input the run waits for (kept until the run asks, if it does not yet)."""

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ class ExecutionRunner:
         self._flushing: asyncio.Task[None] | None = None
         self._last_write: asyncio.Task[None] | None = None
         self._rec: Recorder | None = None  # the current attempt's, set by run()
+        self._deadline: asyncio.Timeout | None = None  # the current attempt's timeout
 
     # -- what a framework's run sees (RunContext) ---------------------------------------
 
@@ -152,10 +154,13 @@ class ExecutionRunner:
         )
 
     async def between_steps(self) -> None:
-        """A step boundary: act on a cancel, wait out a pause (both recorded)."""
+        """A step boundary: act on a cancel or a hand-over, wait out a pause (recorded)."""
         await self._flush_overdue()
         self._check_cancelled()  # a cancel that landed as the last step finished
         control = self.control
+        if control.handing_over:
+            await self.emit()  # all it did is recorded: the next owner goes on from here
+            raise asyncio.CancelledError
         if control.running.is_set():
             return
         await self.emit(
@@ -163,7 +168,8 @@ class ExecutionRunner:
                 "execution.paused", caused_by=control.pause_cause, reason="paused by a user"
             )
         )
-        await control.running.wait()
+        with self.idle():
+            await control.running.wait()
         if control.rollback is not None:
             return  # the rollback records how the run goes on
         self.defer(
@@ -171,6 +177,25 @@ class ExecutionRunner:
                 "execution.resumed", caused_by=control.resume_cause, reason="resumed by a user"
             )
         )
+
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[None]:
+        """A wait for a person (a pause, an answer): it does not count against the timeout.
+
+        Nothing is in flight meanwhile, so a worker handing the run over stops it at once.
+        """
+        deadline, loop = self._deadline, asyncio.get_running_loop()
+        when = deadline.when() if deadline is not None and not deadline.expired() else None
+        began = loop.time()
+        if deadline is not None and when is not None:
+            deadline.reschedule(None)
+        self.control.parked += 1
+        try:
+            yield
+        finally:
+            self.control.parked -= 1
+            if deadline is not None and when is not None:
+                deadline.reschedule(when + (loop.time() - began))
 
     async def completed(self, output: dict[str, Any]) -> str:
         """Record ``execution.completed``; returns ``"completed"``."""
@@ -270,10 +295,12 @@ class ExecutionRunner:
         while True:
             if self.control.rollback is None:
                 try:
-                    async with asyncio.timeout(self.spec.timeout):
+                    async with asyncio.timeout(self.spec.timeout) as self._deadline:
                         status = await run.attempt()
                 except TimeoutError:
                     status = await self._timed_out()
+                finally:
+                    self._deadline = None
                 if self.control.rollback is None:
                     return status
             # asked for during the attempt, or as it ended: continue from the checkpoint

@@ -5,6 +5,11 @@ One agent consumes the events topic in batches; for each batch it calls the shar
 once into the ``executions`` table (raw bytes: the stored view as JSON). faust writes the
 table's changelog to the partition of the source record, so a view sits on the same
 partition number as its execution's events, where :class:`ChangelogReader` looks for it.
+A second agent folds the ``run`` commands of ``omium.commands`` into ``queued`` views
+(:func:`~omium.processors.projector.fold_commands`, idempotent by content, so it needs no
+offset marker). faust assigns partition N of both topics (12 each) to the same process,
+and both agents write a view in one step of the event loop (no await between the read and
+the write), so they never overwrite each other's update.
 
 Guarantees: at-least-once. Each batch's view writes are acknowledged by Kafka before its
 events are (see :func:`_fold_batch`), and faust commits acknowledged offsets every
@@ -28,17 +33,17 @@ import logging
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import faust
 import orjson
 
-from omium.processors.projector import Folded, fold_records
+from omium.processors.projector import Folded, fold_commands, fold_records
 from omium.producers import Position, Record
 from omium.projections import ExecutionView, view_from_dict, view_to_dict, without_states
-from omium.schemas.topics import DLQ, EVENTS, VIEWS_APP, VIEWS_CHANGELOG
+from omium.schemas.topics import COMMANDS, DLQ, EVENTS, VIEWS_APP, VIEWS_CHANGELOG
 
 logger = logging.getLogger("omium.processors")
 
@@ -77,6 +82,7 @@ def build_app(
     )
     raw = {**raw_types(), "key_serializer": "raw", "value_serializer": "raw"}
     events = app.topic(prefix + EVENTS.name, **raw)
+    commands = app.topic(prefix + COMMANDS.name, **raw)
     dlq = app.topic(prefix + DLQ.name, **raw)
     # use_partitioner: a batch mixes partitions, and faust would otherwise write every
     # view of the batch to the partition of its last record; murmur2 of the execution id
@@ -104,6 +110,15 @@ def build_app(
                 restart_unacked()
             except Exception:  # not a poison record (those go to the DLQ): stop unacked
                 logger.exception("omium projections: cannot fold a batch; restarting unacked")
+                restart_unacked()
+
+    @app.agent(commands)
+    async def queue_runs(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take_events(BATCH, within=WITHIN):  # type: ignore[attr-defined]
+            try:
+                await _queue_batch(batch, table, cache)
+            except Exception:  # as above: nothing of the batch is acknowledged
+                logger.exception("omium projections: cannot fold run commands; restarting unacked")
                 restart_unacked()
 
     return app
@@ -205,6 +220,42 @@ class ViewCache:
             self._views.popitem(last=False)
 
 
+def _records(batch: Sequence[Any], topic: str) -> list[Record]:
+    return [
+        Record(
+            Position(topic, e.message.partition, e.message.offset),
+            e.key.decode() if e.key is not None else None,
+            e.value,
+            int(e.message.timestamp * 1000),
+        )
+        for e in batch
+    ]
+
+
+def _loader(table: Any, cache: ViewCache) -> Callable[[str], ExecutionView | None]:
+    def load(execution_id: str) -> ExecutionView | None:
+        stored = table.get(execution_id.encode())
+        return cache.get(execution_id, stored) if stored is not None else None
+
+    return load
+
+
+def _write_views(table: Any, cache: ViewCache, folded: Folded) -> list[Awaitable[Any]]:
+    """``table[key] = value`` for each view, keeping the changelog writes' futures."""
+    sent: list[Awaitable[Any]] = []
+    for execution_id, view in folded.views.items():
+        stored, key = orjson.dumps(view_to_dict(view)), execution_id.encode()
+        table.data[key] = stored
+        sent.append(table.send_changelog(None, key, stored))
+        cache.put(execution_id, stored, view)
+    return sent
+
+
+async def _queue_batch(batch: Sequence[Any], table: Any, cache: ViewCache) -> None:
+    folded = fold_commands(_records(batch, COMMANDS.name), _loader(table, cache))
+    await asyncio.gather(*_write_views(table, cache, folded))
+
+
 async def _fold_batch(
     batch: Sequence[Any],
     table: Any,
@@ -213,32 +264,14 @@ async def _fold_batch(
     cache: ViewCache,
     markers: dict[int, int],
 ) -> None:
-    records = [
-        Record(
-            Position(EVENTS.name, e.message.partition, e.message.offset),
-            e.key.decode() if e.key is not None else None,
-            e.value,
-            int(e.message.timestamp * 1000),
-        )
-        for e in batch
-    ]
-
-    def load(execution_id: str) -> ExecutionView | None:
-        stored = table.get(execution_id.encode())
-        return cache.get(execution_id, stored) if stored is not None else None
-
-    folded: Folded = fold_records(records, load, processor=name)
+    records = _records(batch, EVENTS.name)
+    folded: Folded = fold_records(records, _loader(table, cache), processor=name)
     # What `table[key] = value` does, keeping the changelog write's future: the batch's
     # events are acknowledged (and later committed) only once Kafka has every view it
     # changed. faust's own flush before a commit gives up after 0.1 s per queued message,
     # and a message on its way from faust's buffer to aiokafka's is in neither; a kill
     # then lost views whose events were already committed (a view without a step's end).
-    sent: list[Awaitable[Any]] = []
-    for execution_id, view in folded.views.items():
-        stored, key = orjson.dumps(view_to_dict(view)), execution_id.encode()
-        table.data[key] = stored
-        sent.append(table.send_changelog(None, key, stored))
-        cache.put(execution_id, stored, view)
+    sent = _write_views(table, cache, folded)
     for partition, offset in markers.items():
         key, value = MARKER.format(partition).encode(), str(offset).encode()
         table.data[key] = value

@@ -131,8 +131,14 @@ async def rollback(
     checkpoint_id: str,
     overrides: Mapping[str, Any],
     reader: ProjectionReader | None = None,
+    *,
+    added: Mapping[str, Any] | None = None,
 ) -> RollbackRequest:
-    """Ask the execution's worker to continue from ``checkpoint_id`` as a new attempt."""
+    """Ask the execution's worker to continue from ``checkpoint_id`` as a new attempt.
+
+    ``overrides`` change keys the checkpoint's state has (another key is refused: a typo
+    would otherwise be a silent no-op); ``added`` may also set keys it does not have.
+    """
     view, _ = await checkpoints(log, execution_id, reader=reader)
     refuse_saver_thread(view)
     target = _checkpoint(view, checkpoint_id)
@@ -141,6 +147,14 @@ async def rollback(
             f"checkpoint {checkpoint_id} was not taken after a workflow step; "
             "only step checkpoints can be continued from"
         )
+    state = target.state or {}
+    unknown = sorted(set(overrides) - set(state))
+    if unknown:
+        raise ConfigError(
+            f"--set {', '.join(unknown)}: the state at {checkpoint_id} has no such key",
+            hint=f"its keys: {', '.join(state) or 'none'}; to add a key, use --add KEY=VALUE",
+        )
+    overrides = {**overrides, **(added or {})}
     original = await original_run(log, view, "rolled back")
     command = from_dict(
         {

@@ -8,6 +8,11 @@ into a :class:`DeadLetter` instead of stopping. The faust agents and the embedde
 The embedded projector reads each partition from the offset its store says it applied,
 folds a chunk, and writes the views with the new offsets in one transaction; a crash
 re-reads the chunk, and the fold's seq check makes the second pass change nothing.
+
+Both also read ``omium.commands``: a ``run`` command with no events yet is folded into a
+``queued`` view (:func:`~omium.projections.queue`, idempotent), so listings show work that
+waits for a worker without a scan of the commands on every list. Other commands, and
+records of it that do not decode, are the worker's business and are skipped here.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ import orjson
 
 from omium.processors.view_store import SqliteViews
 from omium.producers import EventLog, Record
-from omium.projections import ExecutionView, apply_at
-from omium.schemas import DeadLetter, InvalidEvent
-from omium.schemas.topics import DLQ, EVENTS
+from omium.projections import ExecutionView, apply_at, queue
+from omium.schemas import DeadLetter, InvalidEvent, Run
+from omium.schemas.topics import COMMANDS, DLQ, EVENTS
 
 CHUNK = 2000
 
@@ -60,6 +65,33 @@ def fold_records(
             )
         except Exception as exc:  # poison, or a fold bug: set it aside, keep the stream going
             out.dead.append(dead_letter(record, exc, processor))
+    return out
+
+
+def fold_commands(
+    records: Iterable[Record],
+    load: Callable[[str], ExecutionView | None],
+    *,
+    into: Folded | None = None,
+) -> Folded:
+    """Fold the ``run`` commands among ``records`` into ``queued`` views (see the module docs).
+
+    Only views that change are returned: a run whose execution has events changes nothing.
+    """
+    out = into or Folded()
+    for record in records:
+        try:
+            command = record.event()
+        except Exception:  # noqa: BLE001 - the worker sets bad commands aside, not us
+            continue
+        if not isinstance(command, Run):
+            continue
+        view = out.views.get(command.execution_id)
+        if view is None:
+            view = load(command.execution_id) or ExecutionView(execution_id=command.execution_id)
+        queued = queue(command, view)
+        if queued is not view:
+            out.views[command.execution_id] = queued
     return out
 
 
@@ -106,23 +138,24 @@ class Projector:
         """
         async with self._lock:
             total = 0
-            ends = await self.log.end_offsets(EVENTS.name)
-            for partition, end in sorted(ends.items()):
-                while True:
-                    read = await self._chunk(partition, end, until)
-                    total += read
-                    if read == 0:
-                        break
+            for topic in (EVENTS.name, COMMANDS.name):
+                ends = await self.log.end_offsets(topic)
+                for partition, end in sorted(ends.items()):
+                    while True:
+                        read = await self._chunk(topic, partition, end, until)
+                        total += read
+                        if read == 0:
+                            break
             return total
 
-    async def _chunk(self, partition: int, end: int, until: Callable[[Record], bool] | None) -> int:
+    async def _chunk(
+        self, topic: str, partition: int, end: int, until: Callable[[Record], bool] | None
+    ) -> int:
         with self.store.transaction():  # other processes' projectors wait here
-            start = self.store.applied().get(partition, 0)
+            start = self.store.applied(topic).get(partition, 0)
             if start >= end:
                 return 0
-            records = await self.log.read(
-                EVENTS.name, partition, start, min(end, start + self.chunk)
-            )
+            records = await self.log.read(topic, partition, start, min(end, start + self.chunk))
             if until is not None:
                 kept = [r for r in records if not until(r)]
                 if len(kept) < len(records):
@@ -130,11 +163,14 @@ class Projector:
                 records = kept
             if not records:
                 return 0
-            folded = fold_records(records, self.store.get, processor=self.name)
+            if topic == COMMANDS.name:
+                folded = fold_commands(records, self.store.get)
+            else:
+                folded = fold_records(records, self.store.get, processor=self.name)
             if self.send_dead:
                 await send_dead(self.log, folded.dead)
             self.dead_letters += len(folded.dead)
-            self.store.save(folded.views, {partition: records[-1].position.offset + 1})
+            self.store.save(folded.views, {partition: records[-1].position.offset + 1}, topic)
             return len(records)
 
     async def run(self, stop: asyncio.Event, interval: float = 0.2) -> None:

@@ -1,7 +1,8 @@
 """Rebuilding views from the log, as of now or of a past point, and comparing them.
 
-A rebuild folds ``omium.events`` from offset 0 into a fresh in-memory store with the same
-code the live processors run; comparing it with the live views field by field is how a
+A rebuild folds ``omium.events`` (and the ``run`` commands of ``omium.commands``, which make
+``queued`` views) from offset 0 into a fresh in-memory store with the same code the live
+processors run; comparing it with the live views field by field is how a
 test (or an operator) proves the live projections lost and double-applied nothing.
 """
 
@@ -15,6 +16,7 @@ from omium.processors.projector import Projector
 from omium.processors.view_store import SqliteViews
 from omium.producers import EventLog, Record
 from omium.projections import ExecutionView, without_states
+from omium.schemas.topics import EVENTS
 
 
 @dataclass(frozen=True)
@@ -29,13 +31,16 @@ class Rebuilt:
 async def rebuild(
     log: EventLog, *, to_offset: int | None = None, to_time: datetime | None = None
 ) -> Rebuilt:
-    """Fold the whole events topic (each partition up to ``to_offset``/``to_time``)."""
+    """Fold the whole events topic (each partition up to ``to_offset``/``to_time``).
+
+    An offset is a point of ``omium.events`` only: such a rebuild has no ``queued`` views.
+    """
     until: Callable[[Record], bool] | None = None
     if to_offset is not None:
         limit = to_offset
 
         def until(record: Record) -> bool:
-            return record.position.offset > limit
+            return record.position.topic != EVENTS.name or record.position.offset > limit
 
     elif to_time is not None:
         limit_ms = int(to_time.timestamp() * 1000)

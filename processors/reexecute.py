@@ -87,7 +87,7 @@ async def reexecute(
     """
     events = [r.event() for r in await events_of(log, execution_id, reader)]
     view = fold(events)
-    attempt = attempt or view.attempt
+    attempt = view.attempt if attempt is None else attempt
     if attempt not in view.last_seq:
         raise ConfigError(f"execution {execution_id} has no attempt {attempt}")
     run = await original_run(log, view, "re-executed")

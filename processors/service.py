@@ -22,8 +22,8 @@ from omium.processors.frameworks import framework
 from omium.processors.reader import ProjectionReader
 from omium.processors.worker import GROUP
 from omium.producers import EventLog, LiveMembers
-from omium.projections import ExecutionView, fold
-from omium.schemas import ConfigError, Event, InvalidSpec, NotFound, from_dict
+from omium.projections import STATUSES, ExecutionView, fold
+from omium.schemas import ConfigError, Event, InvalidSpec, NotFound, Run, from_dict
 from omium.schemas.topics import COMMANDS
 from omium.schemas.workflow import WorkflowSpec, spec_from_data
 
@@ -86,26 +86,63 @@ async def submit(
     execution_id: str | None = None,
     tenant_id: str = "default",
 ) -> str:
-    """Append a ``run`` command; returns the execution id."""
+    """Append a ``run`` command; returns the execution id.
+
+    A chosen ``execution_id`` that exists must be the same submission (workflow, spec and
+    inputs): then the second run changes nothing; otherwise :class:`ConfigError`.
+    """
     fresh = execution_id is None
     execution_id = execution_id or f"ex-{uuid.uuid4().hex[:12]}"
-    await log.append(
-        from_dict(
-            {
-                "type": "run",
-                "execution_id": execution_id,
-                "tenant_id": tenant_id,
-                "payload": {
-                    "workflow": spec.name,
-                    "spec": spec.model_dump(mode="json"),
-                    "inputs": dict(inputs),
-                    "source": str(path.resolve()),
-                    "fresh_id": fresh,
-                },
-            }
-        )
+    run = Run.model_validate(
+        {
+            "execution_id": execution_id,
+            "tenant_id": tenant_id,
+            "payload": {
+                "workflow": spec.name,
+                "spec": spec.model_dump(mode="json"),
+                "inputs": dict(inputs),
+                "source": str(path.resolve()),
+                "fresh_id": fresh,
+            },
+        }
     )
+    if not fresh:
+        await _same_submission(log, run)
+    await log.append(run)
     return execution_id
+
+
+async def _same_submission(log: EventLog, run: Run) -> None:
+    """Refuse ``run`` when its execution id already names another submission."""
+    execution_id, wanted = run.execution_id, run.payload
+    earlier = [r.event() for r in await log.read_execution(execution_id, topic=COMMANDS.name)]
+    first = next((c for c in earlier if isinstance(c, Run)), None)
+    workflow: str | None
+    if first is not None:
+        had = first.payload
+        workflow, inputs, spec = had.workflow, dict(had.inputs), had.spec
+    else:
+        view = await load_view(log, execution_id)
+        if view.status == "unknown" and not view.last_seq:
+            return  # a new id
+        workflow, inputs, spec = view.workflow, view.inputs, wanted.spec
+    fix = "choose another --execution-id, or leave it out for a fresh one"
+    if workflow != wanted.workflow:
+        raise ConfigError(
+            f"execution {execution_id} exists with workflow {workflow!r}, not {wanted.workflow!r}",
+            hint=fix,
+        )
+    if inputs != wanted.inputs:
+        keys = sorted(k for k in {*inputs, *wanted.inputs} if inputs.get(k) != wanted.inputs.get(k))
+        raise ConfigError(
+            f"execution {execution_id} exists with other inputs (differing: {', '.join(keys)})",
+            hint=fix,
+        )
+    if spec != wanted.spec:
+        raise ConfigError(
+            f"execution {execution_id} exists with another version of workflow {workflow!r}",
+            hint=fix,
+        )
 
 
 async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -> ExecutionView:
@@ -171,6 +208,16 @@ async def show(
             workflow=pending[0].event().payload.model_dump().get("workflow"),
         )
     return view
+
+
+async def executions(reader: ProjectionReader, status: str | None = None) -> list[ExecutionView]:
+    """Every execution's view (of one status, checked), oldest submission first."""
+    if status is not None and status not in STATUSES:
+        raise ConfigError(
+            f"--status {status!r}: no execution has that status",
+            hint=f"use one of {', '.join(sorted(STATUSES))}",
+        )
+    return await reader.executions(status)
 
 
 async def follow(

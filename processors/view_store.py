@@ -1,7 +1,8 @@
 """Where the embedded runtime keeps its projections: one SQLite file beside the log.
 
-Two tables: ``views`` (one row per execution, the stored form of its view) and
-``applied`` (per partition of ``omium.events``, the next offset to fold). A batch of folded
+Three tables: ``views`` (one row per execution, the stored form of its view), ``applied``
+(per partition of ``omium.events``, the next offset to fold) and ``applied_commands`` (the
+same for ``omium.commands``, whose ``run`` commands make ``queued`` views). A batch of folded
 views and the offsets they reach are written in one transaction, so a crash never leaves
 views ahead of, or behind, the offsets that produced them. WAL mode: readers in other
 processes see the last committed batch while a projector writes the next.
@@ -19,6 +20,7 @@ import orjson
 from omium.producers import EventLog, LocalFile
 from omium.projections import ExecutionView, view_from_dict, view_to_dict
 from omium.schemas import LogUnavailable
+from omium.schemas.topics import COMMANDS, EVENTS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS views (
@@ -27,7 +29,14 @@ CREATE TABLE IF NOT EXISTS views (
 CREATE TABLE IF NOT EXISTS applied (
     partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS applied_commands (
+    partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL
+);
 """
+
+#: topic -> the table of its applied offsets (a store made before commands were folded
+#: gains its table on open, and folds the commands from their start once: idempotent)
+_APPLIED = {EVENTS.name: "applied", COMMANDS.name: "applied_commands"}
 
 
 def store_path_for(log_path: str) -> str:
@@ -74,9 +83,10 @@ class SqliteViews:
             raise
         self._db.execute("COMMIT")
 
-    def applied(self) -> dict[int, int]:
-        """Per partition, the next offset to fold."""
-        return dict(self._db.execute("SELECT partition, next_offset FROM applied").fetchall())
+    def applied(self, topic: str = EVENTS.name) -> dict[int, int]:
+        """Per partition of ``topic``, the next offset to fold."""
+        sql = f"SELECT partition, next_offset FROM {_APPLIED[topic]}"
+        return dict(self._db.execute(sql).fetchall())
 
     def get(self, execution_id: str) -> ExecutionView | None:
         """One execution's view, or None."""
@@ -94,8 +104,13 @@ class SqliteViews:
         rows = self._db.execute(sql + " ORDER BY submitted, execution_id", args).fetchall()
         return [view_from_dict(orjson.loads(body)) for (body,) in rows]
 
-    def save(self, views: Mapping[str, ExecutionView], applied: Mapping[int, int]) -> None:
-        """Write views and the offsets they reach (call inside :meth:`transaction`)."""
+    def save(
+        self,
+        views: Mapping[str, ExecutionView],
+        applied: Mapping[int, int],
+        topic: str = EVENTS.name,
+    ) -> None:
+        """Write views and the offsets of ``topic`` they reach (inside :meth:`transaction`)."""
         self._db.executemany(
             "INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?)",
             [
@@ -109,13 +124,15 @@ class SqliteViews:
             ],
         )
         self._db.executemany(
-            "INSERT OR REPLACE INTO applied VALUES (?, ?)", sorted(applied.items())
+            f"INSERT OR REPLACE INTO {_APPLIED[topic]} VALUES (?, ?)",
+            sorted(applied.items()),
         )
 
     def clear(self) -> None:
         """Forget every view and offset (call inside :meth:`transaction`)."""
         self._db.execute("DELETE FROM views")
-        self._db.execute("DELETE FROM applied")
+        for table in _APPLIED.values():
+            self._db.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
         """Close the connection. Safe to call twice."""

@@ -26,6 +26,8 @@ from omium.schemas.topics import COMMANDS
 GROUP = "omium-executor"
 CLOCK_SKEW_MS = 5 * 60 * 1000
 _KEEP_FAILED = 1000
+#: seconds a run handed over (partition moving, worker stopping) may take to end its step
+HAND_OVER_GRACE = 30.0
 
 
 @dataclass
@@ -54,11 +56,14 @@ class Worker:
         name: str | None = None,
         poll_timeout: float = 0.2,
         notify: Callable[[str], None] | None = None,
+        hand_over_grace: float = HAND_OVER_GRACE,
     ) -> None:
         self.log = log
         self.group = group
         self.name = name or default_name()
         self.poll_timeout = poll_timeout
+        #: how long a run handed over may take to reach its next step boundary
+        self.hand_over_grace = hand_over_grace
         self.running: dict[str, _Running] = {}
         # runs that stopped on an error, newest last (bounded: a worker runs for days)
         self.failed: dict[str, BaseException] = {}
@@ -227,15 +232,41 @@ class Worker:
             for execution_id, running in self.running.items()
             if running.partition in partitions
         ]
-        for execution_id, running in stopping:
+        for execution_id, _ in stopping:
             self._notify(f"{execution_id}: partition moves to another worker; handing over")
-            running.task.cancel()
             del self.running[execution_id]
-        for _, running in stopping:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await running.task
+        await self._stop_runs(stopping)
         for pair in partitions:
             self._consumed.pop(pair, None)
+
+    async def _stop_runs(self, runs: list[tuple[str, _Running]]) -> None:
+        """End ``runs`` at their next step boundary, all they did recorded; cut the late ones.
+
+        A run parked in a pause or waiting for input (nothing in flight) stops at once; one
+        in a step is given :attr:`hand_over_grace` to finish it, so the next owner does not
+        run that step again. A step still running then is cut, and runs again where the
+        execution is resumed (at-least-once, as after a crash).
+        """
+        if not runs:
+            return
+        for _, running in runs:
+            control = running.control
+            control.hand_over()
+            if control.parked or not control.started:
+                running.task.cancel()
+        tasks = {running.task: execution_id for execution_id, running in runs}
+        if any(not task.done() for task in tasks):
+            busy = ", ".join(i for t, i in tasks.items() if not t.done())
+            self._notify(
+                f"waiting for {busy} to reach a step boundary (at most {self.hand_over_grace:g} s)"
+            )
+        _, late = await asyncio.wait(tasks, timeout=self.hand_over_grace)
+        for task in late:
+            self._notify(f"{tasks[task]}: its step did not end in time; cut (it runs again)")
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _drop_revoked(self, owned: frozenset[tuple[str, int]]) -> None:
         """A safety net: hand over what the subscription's hook did not (not owned any more)."""
@@ -244,12 +275,12 @@ class Worker:
             await self._hand_over(frozenset(lost - owned))
 
     async def _abandon_all(self, sub: Subscription) -> None:
-        tasks = [r.task for r in self.running.values()]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        """Stopping: hand every run over at a step boundary; their offsets stay uncommitted."""
+        runs = list(self.running.items())
+        await self._stop_runs(runs)
+        for execution_id, running in runs:
+            if running.task.cancelled():  # ended unfinished: someone must go on with it
+                self._notify(f"{execution_id} stopped unfinished; the next worker continues it")
         with contextlib.suppress(Exception):
             await sub.commit(self._commit_offsets())
         self.running.clear()

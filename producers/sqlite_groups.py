@@ -1,7 +1,8 @@
 """Consumer groups on the embedded log: committed offsets and live members in SQLite tables.
 
-Members announce themselves with a heartbeat on every poll; a member silent for
-``session_timeout`` seconds is dropped and its partitions move to the others. Partitions are
+Members announce themselves with a heartbeat on every poll and from a background task (so
+a member busy handing its runs over still counts); a member silent for ``session_timeout``
+seconds is dropped and its partitions move to the others. Partitions are
 split round-robin over the members sorted by id, so every member computes the same split;
 a lease per partition makes the hand-over wait until the previous owner let go.
 """
@@ -9,6 +10,7 @@ a lease per partition makes the hand-over wait until the previous owner let go.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 import uuid
@@ -69,19 +71,34 @@ class SqliteSubscription:
         self._assigned: frozenset[tuple[str, int]] = frozenset()
         self._positions: dict[tuple[str, int], int] = {}
         self._closed = False
+        self._beating: asyncio.Task[None] | None = None
 
     def assignment(self) -> frozenset[tuple[str, int]]:
         """The partitions this member owns (holds the lease of) as of its last poll."""
         return self._assigned
 
-    def _members(self, db: sqlite3.Connection) -> list[str]:
-        """Heartbeat, drop silent members, and list the live ones."""
-        now = now_ms()
+    def _beat(self, db: sqlite3.Connection, now: int) -> None:
         db.execute(
             "INSERT INTO group_members VALUES (?, ?, ?) ON CONFLICT (grp, member) "
             "DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
             (self.group, self.member, now),
         )
+
+    async def _heartbeat(self) -> None:
+        """Beat in the background, as Kafka's consumers do.
+
+        A member busy in ``on_revoked`` (waiting for its runs to reach a step boundary), or
+        stopping, is still alive: nobody may take its partitions meanwhile.
+        """
+        while not self._closed:
+            await asyncio.sleep(self._session_ms / 3000)
+            with self._log._write() as db:
+                self._beat(db, now_ms())
+
+    def _members(self, db: sqlite3.Connection) -> list[str]:
+        """Heartbeat, drop silent members, and list the live ones."""
+        now = now_ms()
+        self._beat(db, now)
         db.execute(
             "DELETE FROM group_members WHERE grp = ? AND heartbeat_ms < ?",
             (self.group, now - self._session_ms),
@@ -155,6 +172,8 @@ class SqliteSubscription:
         """Return up to ``max_records`` next records, waiting up to ``timeout`` seconds."""
         if self._closed:
             raise RuntimeError("poll() on a closed subscription")
+        if self._beating is None:
+            self._beating = asyncio.create_task(self._heartbeat(), name="omium-heartbeat")
         deadline = time.monotonic() + timeout
         while True:
             await self._rebalance()
@@ -194,6 +213,10 @@ class SqliteSubscription:
         if self._closed:
             return
         self._closed = True
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
         with self._log._write() as db:
             db.execute(
                 "DELETE FROM group_members WHERE grp = ? AND member = ?",

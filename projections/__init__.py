@@ -8,7 +8,7 @@ chosen point (``omium.schemas.NoSuchPoint`` when it is not there); and
 Imports :mod:`omium.schemas` only.
 """
 
-from omium.projections.executions import applies, apply, apply_at, fold
+from omium.projections.executions import applies, apply, apply_at, fold, queue
 from omium.projections.replay import (
     Mismatch,
     Replayed,
@@ -20,6 +20,7 @@ from omium.projections.replay import (
 from omium.projections.storage import view_from_dict, view_to_dict, without_states
 from omium.projections.timeline import Timeline, TimelineEntry, describe, fold_timeline
 from omium.projections.views import (
+    STATUSES,
     TERMINAL,
     Branch,
     CheckpointView,
@@ -31,6 +32,7 @@ from omium.projections.views import (
 )
 
 __all__ = [
+    "STATUSES",
     "TERMINAL",
     "Branch",
     "CheckpointView",
@@ -51,6 +53,7 @@ __all__ = [
     "describe",
     "fold",
     "fold_timeline",
+    "queue",
     "replay",
     "state_diff",
     "view_from_dict",

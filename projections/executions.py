@@ -3,6 +3,9 @@
 Pure: ``apply(event, view) -> view`` registered per event class with ``singledispatch``;
 :func:`fold` applies a sequence. A redelivered event (same ``attempt``, ``seq`` already
 applied) changes nothing. The executor derives recovery from this view; the CLI shows it.
+
+:func:`queue` folds a ``run`` command (``omium.commands``) into the view of an execution no
+worker started yet: status ``queued``, so listings show work that waits.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from omium.schemas import (
     HumanInputReceived,
     HumanInputRequested,
     LLMCall,
+    Run,
     StepCompleted,
     StepFailed,
     StepRetried,
@@ -363,5 +367,29 @@ def _end_step(
         started_at=started,
         ended_at=event.ts,
         error=error,
+        duration_ms=_duration(event),
     )
     return _put_step(view, step)
+
+
+def _duration(event: StepCompleted | StepFailed | StepRetried) -> float | None:
+    """The measured run time of the step's code (a retry's payload has none)."""
+    return getattr(event.payload, "duration_ms", None)
+
+
+def queue(command: Run, view: ExecutionView) -> ExecutionView:
+    """The view of an execution that a ``run`` command asked for: ``queued`` until its events.
+
+    A command has no seq, so this is idempotent by content instead: it changes only a view
+    that has no event folded (nor an earlier ``run``); once the execution's events are
+    folded they decide, whichever of the two topics a processor reads first.
+    """
+    if view.last_seq or view.status != "unknown":
+        return view
+    return replace(
+        view,
+        workflow=command.payload.workflow,
+        status="queued",
+        inputs=dict(command.payload.inputs),
+        submitted_at=command.ts,
+    )

@@ -116,14 +116,7 @@ def _stop_index(events: list[tuple[Event, Pos | None]], until: Until) -> int:
             f"no attempt {attempt}", hint=f"attempts: {', '.join(map(str, attempts))}"
         )
     if until.offset is not None:
-        offsets = [p[2] for _, p in events if p is not None]
-        found = [i for i, (_, p) in enumerate(events) if p is not None and p[2] <= until.offset]
-        if not found:
-            raise NoSuchPoint(
-                f"offset {until.offset} is before the execution's first event",
-                hint=f"its events sit at offsets {offsets[0]}..{offsets[-1]}" if offsets else None,
-            )
-        return found[-1]
+        return _offset_index(events, until.offset)
     if until.seq is not None:
         in_attempt = [(i, e.seq) for i, (e, _) in enumerate(events) if e.attempt == attempt]
         for i, seq in in_attempt:
@@ -159,3 +152,15 @@ def _stop_index(events: list[tuple[Event, Pos | None]], until: Until) -> int:
     if until.attempt is not None:
         return max(i for i, (e, _) in enumerate(events) if e.attempt == attempt)
     return len(events) - 1
+
+
+def _offset_index(events: list[tuple[Event, Pos | None]], offset: int) -> int:
+    """The last event at or before ``offset``; an offset outside the events is refused."""
+    offsets = [p[2] for _, p in events if p is not None]
+    span = f"its events sit at offsets {offsets[0]}..{offsets[-1]}" if offsets else None
+    if offsets and offset > offsets[-1]:
+        raise NoSuchPoint(f"offset {offset} is after the execution's last event", hint=span)
+    found = [i for i, (_, p) in enumerate(events) if p is not None and p[2] <= offset]
+    if not found:
+        raise NoSuchPoint(f"offset {offset} is before the execution's first event", hint=span)
+    return found[-1]

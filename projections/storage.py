@@ -61,6 +61,7 @@ def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]
                 _ts(s.started_at),
                 _ts(s.ended_at),
                 s.error,
+                s.duration_ms,
             ]
             for s in view.step_map.values()
         ],
@@ -131,10 +132,7 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
     """The view :func:`view_to_dict` wrote (raises ``KeyError``/``ValueError`` if malformed)."""
     if data.get("format") != FORMAT:
         raise ValueError(f"stored view format {data.get('format')!r}, expected {FORMAT}")
-    steps = [
-        StepView(n, i, a, st, sq, r, _dt(b), _dt(e), err)
-        for n, i, a, st, sq, r, b, e, err in data["steps"]
-    ]
+    steps = [_step(row) for row in data["steps"]]
     return ExecutionView(
         execution_id=data["execution_id"],
         workflow=data["workflow"],
@@ -159,6 +157,12 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
         human_inputs=data.get("human_inputs", {}),
         saver=_saver(data.get("saver")),
     )
+
+
+def _step(row: list[Any]) -> StepView:
+    # rows stored before steps carried their duration have 9 fields
+    n, i, a, st, sq, r, b, e, err, *rest = row
+    return StepView(n, i, a, st, sq, r, _dt(b), _dt(e), err, (rest + [None])[0])
 
 
 def _checkpoint(row: list[Any]) -> CheckpointView:

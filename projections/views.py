@@ -43,6 +43,9 @@ def mark_applied(event: Event, last_seq: Mapping[int, int]) -> dict[int, int]:
 
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
+#: every status an execution view can have (``queued``: a run command no worker took yet;
+#: ``idle``: a LangGraph thread recorded by ``OmiumSaver`` without a run, see SaverThread)
+STATUSES = frozenset({"queued", "submitted", "running", "paused", "waiting", "idle"}) | TERMINAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,9 @@ class StepView:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     error: str | None = None
+    #: how long the step's code ran, as the worker measured it (the events' timestamps
+    #: also hold the recording around it)
+    duration_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +142,7 @@ class ExecutionView:
 
     execution_id: str
     workflow: str | None = None
-    #: submitted | running | paused | waiting | + TERMINAL; a saver thread: idle | waiting
-    status: str = "unknown"
+    status: str = "unknown"  # see STATUSES
     attempt: int = 1
     inputs: dict[str, Any] = field(default_factory=dict)
     #: the run's state derived from the inputs and the outputs of completed steps

@@ -14,7 +14,18 @@
     │   ├── LogUnavailable      cannot open / reach the log in time (retriable)
     │   ├── TopicNotFound       the topic does not exist (run `omium topics create`); exit 2
     │   └── NoViews             no projection processor ever ran on the cluster
-    └── SyncCallOnLogLoop       a blocking call made on the loop that runs the log it needs
+    ├── SyncCallOnLogLoop       a blocking call made on the loop that runs the log it needs
+    └── StepError               a step failed in a way omium names (recorded, not raised to you)
+        ├── StepTimeout         ran past its timeout (a sync step's thread may still run)
+        ├── StepAborted         raised SystemExit or KeyboardInterrupt
+        ├── StepOutputError     returned something other than a dict of JSON values
+        ├── CrewTaskFailed      a crew's task raised (``__cause__`` is what it raised)
+        └── RecordedLLMError    a recorded LLM call failed; re-execution fails the same way
+
+Beside the tree, two ``BaseException`` signals that code under omium must not catch (a
+step's ``except Exception``, an agent's retry loop): ``Diverged`` (re-executed code asked for
+something the recording does not have) and ``ScriptExhausted`` (a scripted model ran out of
+answers), both in :mod:`omium.producers.recorded`.
 
 The CLI prints ``str(error)`` on one line (never a traceback) and exits with the class's
 ``exit_code``; the gateway maps the class to problem+json. Other exceptions are bugs.
@@ -163,3 +174,46 @@ class SyncCallOnLogLoop(OmiumError, RuntimeError):
     Waiting there would block the loop the answer has to come from; the message names the
     async call to use instead.
     """
+
+
+class StepError(OmiumError):
+    """A workflow step failed in a way omium names; recorded in ``step.failed``."""
+
+
+class StepTimeout(StepError):
+    """A step ran past its timeout.
+
+    Attributes:
+        thread: a sync step's ``threading.Thread``, which cannot be stopped and may still
+            be running (None for an async step, which was cancelled).
+    """
+
+    def __init__(self, step: str, seconds: float, thread: object | None = None) -> None:
+        super().__init__(f"step {step!r} ran past its {seconds:g} s timeout")
+        self.thread = thread
+
+
+class StepAborted(StepError):
+    """A step raised ``SystemExit`` or ``KeyboardInterrupt``; it fails like any error."""
+
+
+class StepOutputError(StepError, TypeError):
+    """A step returned something other than a dict of JSON values (or None)."""
+
+
+class CrewTaskFailed(StepError):
+    """A task of a crew raised; ``__cause__`` is what it raised.
+
+    Attributes:
+        index: the task's position; name: its step name; cause: the exception.
+    """
+
+    def __init__(self, index: int, name: str, cause: BaseException) -> None:
+        first = str(cause).splitlines()[0] if str(cause) else ""
+        super().__init__(f"task {name!r} failed: {type(cause).__name__}: {first}")
+        self.index, self.name, self.cause = index, name, cause
+        self.__cause__ = cause
+
+
+class RecordedLLMError(StepError):
+    """A recorded LLM call failed; re-execution fails the same way."""

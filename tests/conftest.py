@@ -13,8 +13,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from omium.producers import EventLog, open_log
+
+# No per-example deadline: Hypothesis' default (200 ms) is a wall-clock bound, and on two
+# busy cores a property test then fails for being slow, not for being wrong.
+settings.register_profile("omium", deadline=None)
+settings.load_profile("omium")
 
 LOG_KINDS = ("sqlite-memory", "sqlite-file", "kafka")
 

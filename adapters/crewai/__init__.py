@@ -23,15 +23,13 @@ from omium.adapters.crewai import _env  # noqa: F401 - sets the environment befo
 from omium.adapters.crewai.build import CrewFactory, crew_factory
 from omium.adapters.crewai.listener import OmiumListener, ensure_listener
 from omium.adapters.crewai.llm import ScriptedLLM, make_llm, render_answer
-from omium.adapters.crewai.replay import RecordedLLMError, ReplayLLM, crew_calls
-from omium.adapters.crewai.run import CrewRun, CrewTaskFailed, TaskDone
+from omium.adapters.crewai.replay import ReplayLLM, crew_calls
+from omium.adapters.crewai.run import CrewRun, TaskDone
 
 __all__ = [
     "CrewFactory",
     "CrewRun",
-    "CrewTaskFailed",
     "OmiumListener",
-    "RecordedLLMError",
     "ReplayLLM",
     "ScriptedLLM",
     "TaskDone",

@@ -32,10 +32,7 @@ from pydantic import BaseModel, PrivateAttr
 
 from omium.adapters.crewai.llm import answer_call, call_kwargs, usage_dict
 from omium.producers.recorded import RecordedCalls, ScriptExhausted
-
-
-class RecordedLLMError(Exception):
-    """A recorded LLM call failed; re-execution fails the same way."""
+from omium.schemas.errors import RecordedLLMError
 
 
 def crew_calls(calls: Iterable[tuple[str, Mapping[str, Any]]]) -> RecordedCalls:

@@ -70,6 +70,7 @@ from omium.adapters.crewai.payloads import (
 )
 from omium.adapters.crewai.prepare import output_of, prepare_crew
 from omium.producers.recorded import Diverged, RecordedCalls
+from omium.schemas.errors import CrewTaskFailed
 
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -111,20 +112,6 @@ class TaskDone:
     agent: str | None
     output: dict[str, JsonValue]
     duration_ms: float
-
-
-class CrewTaskFailed(Exception):
-    """A task of the crew raised; ``__cause__`` is what it raised.
-
-    Attributes:
-        index: the task's position; name: its step name; cause: the exception.
-    """
-
-    def __init__(self, index: int, name: str, cause: BaseException) -> None:
-        first = str(cause).splitlines()[0] if str(cause) else ""
-        super().__init__(f"task {name!r} failed: {type(cause).__name__}: {first}")
-        self.index, self.name, self.cause = index, name, cause
-        self.__cause__ = cause
 
 
 class _Stopped(BaseException):

@@ -22,7 +22,8 @@ Re-execution (``omium replay --reexecute``) gets a :class:`ReexecutionRequest` a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +32,7 @@ from omium.processors.control import Control
 from omium.producers import EventLog
 from omium.producers.recorded import Diverged
 from omium.projections import ExecutionView, Until, replay
-from omium.schemas import ErrorInfo, Event
+from omium.schemas import ConfigError, ErrorInfo, Event
 from omium.schemas.workflow import WorkflowSpec
 
 #: what :meth:`FrameworkRun.attempt` returns when it stopped for a rollback
@@ -106,6 +107,10 @@ class RunContext(Protocol):
 
     async def between_steps(self) -> None:
         """A step boundary: act on a cancel, wait out a pause (record both)."""
+        ...
+
+    def idle(self) -> AbstractContextManager[None]:
+        """Wrap a wait for a person: not counted against the timeout; hand-over is at once."""
         ...
 
     async def completed(self, output: dict[str, Any]) -> str:
@@ -210,3 +215,32 @@ def branch_start(request: ReexecutionRequest) -> tuple[dict[str, Any], int]:
     opened = replay([(e, None) for e in request.events], Until(seq=1, attempt=attempt)).view
     origin = opened.checkpoint(branch.checkpoint_id)
     return dict(opened.state), (origin.index or 0) + 1 if origin else 0
+
+
+def check_step_names(request: ReexecutionRequest, names: Sequence[str], what: str) -> None:
+    """Refuse ``--live`` and ``--until-step`` names that are not steps of the workflow.
+
+    ``what`` names the workflow's kind in the message (``"workflow"``, ``"crew"``, ``"graph"``).
+    """
+    wanted = [*sorted(request.live - {"*"})]
+    if request.until_step is not None:
+        wanted.append(request.until_step)
+    for name in wanted:
+        if name not in names:
+            raise ConfigError(f"the {what} has no step {name!r}", hint=f"steps: {', '.join(names)}")
+
+
+def refuse_live_choice(request: ReexecutionRequest, names: Sequence[str], what: str) -> None:
+    """For a framework whose re-execution runs every step live: refuse ``--live STEP``.
+
+    Such a run cannot serve one step its recorded output (the framework passes its own
+    state from step to step), so ``--live`` may only be ``*`` (what it does anyway).
+    """
+    check_step_names(request, names, what)
+    named = sorted(request.live - {"*"})
+    if named:
+        raise ConfigError(
+            f"--live {named[0]}: a {what} re-executes every step live, its LLM and tool "
+            "calls answered from the log; --live picks steps of python workflows only",
+            hint="leave --live out",
+        )

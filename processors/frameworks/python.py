@@ -13,6 +13,7 @@ call, output or error that differs from the recording is the divergence.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from omium.schemas import (
     StepStarted,
     ToolCall,
 )
+from omium.schemas.errors import StepTimeout
 from omium.schemas.workflow import WorkflowSpec
 
 
@@ -113,6 +115,14 @@ class PythonRun:
                 return ctx.sized(completed)
             except InvalidEvent as exc:
                 error = ErrorInfo(type="InvalidOutput", message=str(exc))
+            except StepTimeout as exc:
+                error = ErrorInfo.of(exc)
+                thread = exc.thread
+                if (
+                    isinstance(thread, threading.Thread)
+                    and retry + 1 < options.retries.max_attempts
+                ):
+                    error = await self._outlived(thread, error)
             except Exception as exc:
                 error = ErrorInfo.of(exc)
             duration = (time.perf_counter() - began) * 1000
@@ -133,6 +143,20 @@ class PythonRun:
                 continue
             await ctx.step_failed(step.name, index, retry - 1, error, duration)
             return None
+
+    async def _outlived(self, thread: threading.Thread, error: ErrorInfo) -> ErrorInfo:
+        """Wait for a timed-out sync step's thread to end before its retry starts.
+
+        A thread cannot be stopped: retrying at once would run the step twice at the same
+        time. The wait counts against the execution's timeout and ends on a cancel; the
+        retry's error says how long it was.
+        """
+        began = time.perf_counter()
+        while thread.is_alive():
+            await asyncio.sleep(0.05)
+        waited = (time.perf_counter() - began) * 1000
+        note = f" (its thread ran on; the retry waited {waited:,.0f} ms for it to end)"
+        return error.model_copy(update={"message": error.message + note})
 
     async def _call(self, step: ResolvedStep, timeout: float | None) -> dict[str, Any]:
         """Run the step's code, its wrapped calls recorded with its events."""

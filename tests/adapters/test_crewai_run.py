@@ -14,7 +14,6 @@ import pytest
 
 from omium.adapters.crewai import (
     CrewRun,
-    CrewTaskFailed,
     ScriptedLLM,
     TaskDone,
     crew_calls,
@@ -24,6 +23,7 @@ from omium.adapters.pricing import cost_usd
 from omium.processors.service import parse_spec
 from omium.producers.recorded import Diverged
 from omium.schemas.agents import AgentHandoffPayload, LLMCallPayload, ToolCallPayload
+from omium.schemas.errors import CrewTaskFailed
 
 REMINDER = "You ONLY have access to the following tools"
 
@@ -270,6 +270,20 @@ async def test_tokens_and_cost__from_the_scripted_usage_and_the_price_table(fold
     assert run.result["token_usage"]["total_tokens"] == total  # type: ignore[index]
 
 
+def crew_threads_since(before: set[threading.Thread]) -> list[threading.Thread]:
+    """The crew threads started since ``before`` (call while they run)."""
+    started = [t for t in threading.enumerate() if t not in before and t.name == "omium-crew"]
+    assert started, "no crew thread is running"
+    return started
+
+
+async def ended(threads: list[threading.Thread], timeout: float = 30) -> None:
+    """Wait until ``threads`` have ended: a barrier, nothing can happen after."""
+    for thread in threads:
+        await asyncio.to_thread(thread.join, timeout)
+        assert not thread.is_alive(), "the crew thread did not stop"
+
+
 async def test_pause__the_crew_waits_while_the_consumer_holds_a_task(folder: Path) -> None:
     record, tracked = Recorder(), factory_of(SEQUENTIAL, folder)
     during: list[int] = []
@@ -289,11 +303,13 @@ async def test_pause__the_crew_waits_while_the_consumer_holds_a_task(folder: Pat
 async def test_cancel__closing_the_iterator_stops_the_crew_at_the_boundary(folder: Path) -> None:
     record, tracked = Recorder(), factory_of(SEQUENTIAL, folder)
     run = CrewRun(tracked, {"topic": "Kafka"}, record=record)
+    before = set(threading.enumerate())
 
     tasks = run.tasks()
     first = await anext(tasks)
+    crew = crew_threads_since(before)  # gated at the task boundary: alive
     await tasks.aclose()
-    await asyncio.sleep(0.2)
+    await ended(crew)
 
     assert first.index == 0
     llms = tracked.llms()
@@ -307,15 +323,17 @@ async def test_cancel__a_tool_in_flight_finishes_then_the_crew_stops(folder: Pat
     record, tracked = Recorder(), factory_of(SEQUENTIAL, folder)
     hold = threading.Event()
     tools_module(folder).GATE["hold"] = hold
+    before = set(threading.enumerate())
     consumer = asyncio.create_task(drive(CrewRun(tracked, {"topic": "Kafka"}, record=record)))
     while not tools_module(folder).CALLS:
         await asyncio.sleep(0.01)
+    crew = crew_threads_since(before)  # held in the tool: alive
 
     consumer.cancel()
     with pytest.raises(asyncio.CancelledError):
         await consumer
     hold.set()  # the tool call in flight cannot be interrupted: it returns now
-    await asyncio.sleep(0.2)
+    await ended(crew)
 
     assert tracked.llms()["Researcher"].calls == 1  # stopped before its next model call
     assert tools_module(folder).CALLS == [("read_notes", "notes.txt")]

@@ -12,6 +12,7 @@ from omium import schemas
 from omium.cli import main
 from omium.cli.app import exit_code
 from omium.producers import Recorder, open_log
+from omium.schemas import errors
 
 
 @pytest.fixture
@@ -87,6 +88,11 @@ def test_errors__one_line_and_an_exit_code(
         (schemas.CheckpointTooLarge("x", size=2, limit=1, thread_id="t", largest=None), 2),
         (schemas.NotFound("x"), 2),
         (schemas.NoSuchPoint("x"), 2),
+        (errors.StepTimeout("s", 1.0), 1),
+        (errors.StepAborted("x"), 1),
+        (errors.StepOutputError("x"), 1),
+        (errors.CrewTaskFailed(0, "t", ValueError("v")), 1),
+        (errors.RecordedLLMError("x"), 1),
     ],
 )
 def test_exit_code__one_per_error_class(error: schemas.OmiumError, code: int) -> None:

@@ -138,3 +138,14 @@ async def gate(state: dict[str, Any]) -> dict[str, Any]:
     while not gate_file.exists():
         await asyncio.sleep(0.02)
     return {"gated": True}
+
+
+def timed_sync(state: dict[str, Any]) -> dict[str, Any]:
+    """Sleeps ``slow_s`` on its thread, noting when each try began and ended."""
+    path = Path(state["marks"])
+    with path.open("a") as f:
+        f.write(f"begin {time.monotonic()}\n")
+    time.sleep(float(state["slow_s"]))
+    with path.open("a") as f:
+        f.write(f"end {time.monotonic()}\n")
+    return {}

@@ -106,6 +106,32 @@ def test_rollback__follow_runs_the_new_attempt_in_process(
         (["replay", "{id}", "--to-time", "yesterday"], 2, "--to-time 'yesterday': not an ISO 8601"),
         (["replay", "ex-missing"], 2, "no execution 'ex-missing'"),
         (["diff", "{id}", "a1-0-add", "zzz"], 2, "has no checkpoint 'zzz'"),
+        (["diff", "ex-missing", "a", "b"], 2, "no execution 'ex-missing'"),
+        (
+            ["rollback", "{id}", "--to", "a1-0-add", "--set", "nosuchkey=5"],
+            2,
+            "--set nosuchkey: the state at a1-0-add has no such key; its keys: total, added; "
+            "to add a key, use --add KEY=VALUE",
+        ),
+        (["rollback", "ex-missing", "--to", "a1-0-add"], 2, "no execution 'ex-missing'"),
+        (["replay", "{id}", "--to-offset", "-1"], 2, "offset -1 is before the execution's first"),
+        (
+            ["replay", "{id}", "--to-offset", "99999"],
+            2,
+            "offset 99999 is after the execution's last event; its events sit at offsets 0..",
+        ),
+        (["replay", "{id}", "--attempt", "9"], 2, "no attempt 9; attempts: 1"),
+        (["replay", "{id}", "--reexecute", "--attempt", "0"], 2, "has no attempt 0"),
+        (["replay", "{id}", "--reexecute", "--live", "nope"], 2, "the workflow has no step 'nope'"),
+        (["replay", "{id}", "--reexecute", "--until-step", "nope"], 2, "has no step 'nope'"),
+        (["replay", "{id}", "--live", "add"], 2, "--live and --until-step go with --reexecute"),
+        (["checkpoints", "{id}", "--attempt", "9"], 2, "has no attempt 9 (it has 1)"),
+        (["checkpoints", "ex-missing"], 2, "no execution 'ex-missing'"),
+        (["executions", "show", "ex-missing"], 2, "no execution 'ex-missing'"),
+        (["executions", "list", "--status", "bogus"], 2, "--status 'bogus': no execution has"),
+        (["pause", "ex-missing"], 2, "no execution 'ex-missing'"),
+        (["cancel", "{id}"], 2, "already completed; nothing to cancel"),
+        (["resume", "{id}", "--input", "3"], 2, "already completed; nothing to resume"),
     ],
 )
 def test_history_commands__bad_input_is_one_line(

@@ -11,6 +11,7 @@ import orjson
 import pytest
 from harness import HERE
 
+import omium
 from omium.cli import main
 
 FLOW = """
@@ -48,8 +49,8 @@ def test_run__json_result_and_exit_0(
     code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--json", "--input", "total=5")
     assert code == 0
     result = orjson.loads(out)
-    assert set(result) == {"execution_id", "status", "attempt", "output"}
-    assert result["status"] == "completed" and result["attempt"] == 1
+    assert set(result) == {"execution_id", "status", "attempt", "output", "error"}
+    assert result["status"] == "completed" and result["attempt"] == 1 and result["error"] is None
     assert result["output"]["total"] == 12
 
     code, out, _ = cli(capsys, "executions", "show", result["execution_id"], "--url", url, "--json")
@@ -77,6 +78,8 @@ def test_run__json_result_and_exit_0(
         "started_at",
         "ended_at",
         "error",
+        "retry",
+        "duration_ms",
     }
     assert set(shown["checkpoints"][0]) == {"checkpoint_id", "step", "attempt", "seq", "position"}
     assert set(shown["checkpoints"][0]["position"]) == {"topic", "partition", "offset"}
@@ -91,7 +94,13 @@ def test_run__a_failing_workflow_exits_1(
     flow.write_text(FLOW.replace("flow_steps:double", "flow_steps:boom"))
     code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--json")
     assert code == 1
-    assert orjson.loads(out)["status"] == "failed"
+    result = orjson.loads(out)
+    assert result["status"] == "failed" and result["output"] is None
+    assert result["error"] == {
+        "type": "ValueError",
+        "message": "boom: the input was wrong",
+        "step": "double",
+    }
 
 
 def test_run__bad_spec_is_one_line_and_exit_2(
@@ -237,3 +246,89 @@ def test_run__ctrl_c_exits_130_and_the_run_can_continue_later(
     # nothing recorded is lost: the execution is still there, unfinished, for a worker
     code_, out, _ = cli(capsys, "executions", "show", "int-1", "--url", url, "--json")
     assert code_ == 0 and orjson.loads(out)["status"] == "running"
+
+
+def test_run__an_existing_id_of_another_workflow_is_refused_exit_2(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = cli(capsys, "run", str(flow), "--url", url, "--execution-id", "ar1")
+    assert code == 0
+    boom = flow.with_name("boom.yaml")
+    boom.write_text(FLOW.replace("name: cli-flow", "name: boom"))
+    code, out, err = cli(capsys, "run", str(boom), "--url", url, "--execution-id", "ar1")
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        "omium: error: execution ar1 exists with workflow 'cli-flow', not 'boom'; "
+        "choose another --execution-id, or leave it out for a fresh one"
+    )
+    code, _, err = cli(
+        capsys, "run", str(flow), "--url", url, "--execution-id", "ar1", "--input", "total=2"
+    )
+    assert code == 2 and "exists with other inputs (differing: total)" in err
+
+
+HALVES = """
+def one(state):
+    return {"a": "x" * 600_000}
+
+
+def two(state):
+    return {"b": "y" * 600_000}
+"""
+
+
+def test_run__a_failure_outside_a_step_says_why_live_and_in_json(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # each output fits in an event, the checkpoint after the second (both) does not
+    (flow.parent / "halves.py").write_text(HALVES)
+    flow.write_text(
+        "name: halves\nsteps:\n  - {name: h1, call: halves:one}\n  - {name: h2, call: halves:two}\n"
+    )
+    code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--follow", "--execution-id", "h-1")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("  ✓ h1  ") and lines[-1] == "h-1: failed"
+    [failed] = [line for line in lines if "✗" in line]
+    assert failed.startswith("  ✗ failed") and "TooLarge: " in failed  # the reason
+    code, out, _ = cli(capsys, "executions", "show", "h-1", "--url", url, "--json")
+    shown = orjson.loads(out)["error"]
+    code, out, _ = cli(
+        capsys, "run", str(flow), "--url", url, "--json", "--execution-id", "h-1"
+    )  # the same submission again: its result, with the error
+    error = orjson.loads(out)["error"]
+    assert error["type"].endswith("TooLarge") and f"{error['type']}: {error['message']}" == shown
+
+
+RETRIED = """
+name: retried
+inputs: {total: 1, slow_s: 0.05, fail_times: 2, run_key: show-1}
+steps:
+  - {name: call, call: flow_steps:flaky, retries: {max_attempts: 3, initial: 10ms}}
+  - {name: wait, call: flow_steps:slow}
+"""
+
+
+def test_show__text_lists_steps_with_retries_and_live_durations_and_checkpoints(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow.write_text(RETRIED)
+    code, out, _ = cli(
+        capsys, "run", str(flow), "--url", url, "--follow", "--execution-id", "show-1"
+    )
+    assert code == 0, out
+    live = dict(line.split()[1:3] for line in out.splitlines() if line.startswith("  ✓ "))
+    code, out, _ = cli(capsys, "executions", "show", "show-1", "--url", url)
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows["call"][1:6] == ["1", "completed", "2", live["call"], "ms"]  # 2 retries
+    assert rows["wait"][1:5] == ["1", "completed", live["wait"], "ms"]
+    assert rows["checkpoint"] == ["checkpoint", "attempt", "seq", "after", "step"]
+    assert rows["a1-0-call"][-1] == "call" and rows["a1-1-wait"][-1] == "wait"
+
+
+def test_version__as_a_command_and_as_the_conventional_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli(capsys, "--version")[:2] == (0, f"{omium.__version__}\n")
+    assert cli(capsys, "version")[:2] == (0, f"{omium.__version__}\n")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 
+import pytest
 import yaml
-from harness import HERE, Harness
+from harness import HERE, Harness, spec
 
 from omium.processors import history, service
 from omium.processors.reexecute import reexecute
-from omium.schemas import AgentHandoff, LLMCall, ToolCall
+from omium.schemas import AgentHandoff, ConfigError, LLMCall, StepStarted, ToolCall
 from omium.schemas.workflow import WorkflowSpec
 
 CREW = """
@@ -93,7 +93,11 @@ async def test_crew__pauses_between_tasks_until_resumed(harness: Harness) -> Non
     await service.command(harness.log, ex, "pause")
     paused = await harness.wait_for(ex, lambda v: v.status == "paused")
     assert [s.name for s in paused.steps if s.status == "completed"] == ["research", "wait"]
-    await asyncio.sleep(0.8)
+    # a barrier, not a sleep: the same worker runs another execution from start to end,
+    # slower than a step of the paused one, and the paused one still records nothing
+    other = await harness.submit(spec("slow", "slow"), slow_s=0.5)
+    assert (await harness.finished(other)).status == "completed"
+    assert (await harness.events(ex))[-1].type == "execution.paused"
     still = await service.show(harness.log, ex)
     assert still.status == "paused" and len(still.steps) == 2
     await service.command(harness.log, ex, "resume")
@@ -153,6 +157,34 @@ async def test_crew__reexecutes_from_the_log_with_no_model_or_tool_call(
         assert report.divergence is None, (report.divergence.where, report.divergence.actual)
         assert [(s.name, s.result) for s in report.steps] == [(t, "completed") for t in tasks]
         assert len(tools.CALLS) == calls  # no tool ran; the scripted LLMs were replaced
+
+
+async def test_crew__reexecution_counts_each_tasks_calls_and_refuses_live_choices(
+    harness: Harness,
+) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(crew_spec())
+    await harness.finished(ex)
+    recorded: dict[str, int] = {}  # the oracle: calls recorded within each task's span
+    task = None
+    for event in await harness.events(ex):
+        if isinstance(event, StepStarted):
+            task = event.payload.step
+        elif isinstance(event, LLMCall | ToolCall) and task is not None:
+            recorded[task] = recorded.get(task, 0) + 1
+    report = await reexecute(harness.log, ex)
+    assert [(s.name, s.calls_answered) for s in report.steps] == [
+        (name, recorded.get(name, 0)) for name in ("research", "wait", "write")
+    ]
+    assert recorded["research"] == 5  # 3 LLM answers and 2 tools: not cumulative below
+    with pytest.raises(ConfigError, match="the crew has no step 'nosuch'; steps: research, wait"):
+        await reexecute(harness.log, ex, live=frozenset({"nosuch"}))
+    with pytest.raises(ConfigError, match="the crew has no step 'nosuch'"):
+        await reexecute(harness.log, ex, until_step="nosuch")
+    with pytest.raises(ConfigError, match="--live wait: a crew re-executes every step live"):
+        await reexecute(harness.log, ex, live=frozenset({"wait"}))
+    everything = await reexecute(harness.log, ex, live=frozenset({"*"}))
+    assert everything.divergence is None and len(everything.steps) == 3
 
 
 async def test_research_crew_example__runs_rolls_back_and_reexecutes(harness: Harness) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
+import pytest
 from harness import SOURCE, Harness, spec
 
 from omium.processors import service
-from omium.schemas import ExecutionPaused, StepRetried, StepStarted, from_dict
+from omium.schemas import ConfigError, ExecutionPaused, StepRetried, StepStarted, from_dict
+from omium.schemas.topics import COMMANDS
 
 
 def step(name: str, call: str, **options: object) -> dict[str, object]:
@@ -145,7 +148,8 @@ async def test_a_step_returning_nan__fails_naming_the_key_path(harness: Harness)
 async def test_duplicate_run__starts_one_execution(harness: Harness) -> None:
     workflow = spec("add")
     ex = await harness.submit(workflow)
-    await service.submit(harness.log, workflow, SOURCE, {}, execution_id=ex)
+    # the same submission again (the harness puts the id in the inputs as run_key)
+    await service.submit(harness.log, workflow, SOURCE, {"run_key": ex}, execution_id=ex)
     await harness.start_worker()
     await harness.finished(ex)
     # a barrier: a run after the duplicate on the same partition has finished, so the
@@ -155,6 +159,23 @@ async def test_duplicate_run__starts_one_execution(harness: Harness) -> None:
     types = [e.type for e in await harness.events(ex)]
     assert types.count("execution.submitted") == 1
     assert types.count("step.started") == 1
+
+
+async def test_run__an_existing_id_of_another_submission_is_refused(harness: Harness) -> None:
+    ex = await harness.submit(spec("add"), total=1)
+    refusals = {
+        "workflow 'test-flow', not 'other'": (spec("add", name="other"), {"total": 1}),
+        "other inputs (differing: total)": (spec("add"), {"total": 2}),
+        "another version of workflow 'test-flow'": (spec("add", "double"), {"total": 1}),
+    }
+    for message, (workflow, inputs) in refusals.items():
+        with pytest.raises(ConfigError, match=re.escape(message)) as refused:
+            await service.submit(
+                harness.log, workflow, SOURCE, {**inputs, "run_key": ex}, execution_id=ex
+            )
+        assert refused.value.exit_code == 2
+    commands = await harness.log.read_execution(ex, topic=COMMANDS.name)
+    assert len(commands) == 1  # nothing refused was appended
 
 
 async def test_two_workers__share_the_runs_and_never_run_one_twice(harness: Harness) -> None:
@@ -237,7 +258,8 @@ async def test_a_step_calling_sys_exit__fails_and_the_worker_lives_on(harness: H
 async def test_a_worker_joining_mid_run__takes_over_without_running_in_parallel(
     harness: Harness, tmp_path: Path
 ) -> None:
-    await harness.start_worker(name="w1", concurrency=16)
+    # its runs are held mid-step: handing them over, it waits 2 s for a boundary, then cuts
+    await harness.start_worker(name="w1", concurrency=16, hand_over_grace=2)
     gate_file = tmp_path / "gate"  # every run waits at its gate step until the file exists
     steps = [*["slow_sync"] * 6, "gate", *["slow_sync"] * 6, "add"]
     executions = await harness.ids_on_every_partition()

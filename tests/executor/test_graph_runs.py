@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from harness import HERE, Harness
+import pytest
+from harness import HERE, Harness, spec
 
 from omium.adapters.langgraph.models import ScriptedChatModel
 from omium.processors import history, service
 from omium.processors.reexecute import reexecute
 from omium.projections import ExecutionView
-from omium.schemas import AgentHandoff, HumanInputReceived, HumanInputRequested, LLMCall, ToolCall
+from omium.schemas import (
+    AgentHandoff,
+    ConfigError,
+    HumanInputReceived,
+    HumanInputRequested,
+    LLMCall,
+    ToolCall,
+)
 from omium.schemas.workflow import WorkflowSpec
 
 EXAMPLES = HERE.parents[1] / "examples"
@@ -128,7 +135,11 @@ async def test_pause__holds_between_supersteps_until_resumed(harness: Harness) -
     await service.command(harness.log, ex, "pause")
     paused = await harness.wait_for(ex, lambda v: v.status == "paused")
     done = sum(s.status == "completed" for s in paused.steps)
-    await asyncio.sleep(0.9)
+    # a barrier, not a sleep: the same worker runs another execution from start to end,
+    # slower than a step of the paused one, and the paused one still records nothing
+    other = await harness.submit(spec("slow", "slow"), slow_s=0.5)
+    assert (await harness.finished(other)).status == "completed"
+    assert (await harness.events(ex))[-1].type == "execution.paused"
     still = await service.show(harness.log, ex)
     assert still.status == "paused" and sum(s.status == "completed" for s in still.steps) == done
     await service.command(harness.log, ex, "resume")
@@ -202,6 +213,10 @@ async def test_reexecute__reproduces_the_support_graph_with_no_model_call(
         ("send", "completed"),
     ]
     assert report.state["reply"].startswith("We are sorry")
+    with pytest.raises(ConfigError, match="the graph has no step 'nosuch'; steps: triage"):
+        await reexecute(harness.log, ex, live=frozenset({"nosuch"}))
+    with pytest.raises(ConfigError, match="--live send: a graph re-executes every step live"):
+        await reexecute(harness.log, ex, live=frozenset({"send"}))
 
 
 async def test_reexecute__reports_changed_code_as_the_first_divergence(

@@ -99,7 +99,8 @@ async def test_rollback__of_a_running_execution_pauses_it_first(harness: Harness
     ex = await harness.submit(spec("add", "slow", "slow", "slow"), slow_s=0.5)
     running = await harness.wait_for(ex, lambda v: len(v.checkpoints) >= 2)
     target = running.checkpoints[0]
-    await history.rollback(harness.log, ex, target.checkpoint_id, {"slow_done": 10})
+    # slow_done is set by the slow steps after the checkpoint: a new key there
+    await history.rollback(harness.log, ex, target.checkpoint_id, {}, added={"slow_done": 10})
     view = await harness.wait_for(ex, lambda v: v.attempt == 2 and v.finished)
     assert view.status == "completed"
     assert view.output is not None and view.output["slow_done"] == 13
@@ -109,6 +110,18 @@ async def test_rollback__of_a_running_execution_pauses_it_first(harness: Harness
     assert paused < rolled and events[paused].attempt == 1
     assert not any(e.attempt == 1 for e in events[rolled:])  # attempt 1 stopped for good
     assert not [s for s in view.steps if s.attempt == 1 and s.status == "running"]
+
+
+async def test_rollback__refuses_to_set_a_key_the_state_does_not_have(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(spec("add", "double"), total=1)
+    await harness.finished(ex)
+    with pytest.raises(ConfigError, match="--set nosuchkey: the state at a1-0-add0 has no such"):
+        await history.rollback(harness.log, ex, "a1-0-add0", {"total": 5, "nosuchkey": 5})
+    assert [e.type for e in await harness.events(ex)].count("execution.rolled_back") == 0
+    await history.rollback(harness.log, ex, "a1-0-add0", {"total": 5}, added={"nosuchkey": 5})
+    view = await harness.wait_for(ex, lambda v: v.attempt == 2 and v.finished)
+    assert view.output is not None and view.output["nosuchkey"] == 5
 
 
 async def test_rollback__refuses_a_checkpoint_that_does_not_exist(harness: Harness) -> None:

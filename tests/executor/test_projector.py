@@ -66,11 +66,30 @@ async def test_projector__a_new_one_resumes_from_its_store(harness: Harness) -> 
     second = await harness.submit(spec("add", "async_inc", "double"), total=3)
     await harness.finished(second)
     again = Projector(harness.log, store)  # a restart: only the new records are read
-    assert await again.catch_up() == len(await harness.log.read_execution(second))
+    events = await harness.log.read_execution(second)
+    assert await again.catch_up() == len(events) + 1  # and its run command
     live = {v.execution_id: v for v in store.all()}
     assert live[second].output == {"total": 10, "added": True, "run_key": second}
     rebuilt = await rebuild(harness.log)
     assert differences(live, rebuilt.views) == {}
+
+
+async def test_projector__a_run_no_worker_took_is_listed_queued(harness: Harness) -> None:
+    store = SqliteViews(":memory:")
+    projector = Projector(harness.log, store)
+    waiting = await harness.submit(spec("add", "double"), total=2)
+    await projector.catch_up()
+    assert [(v.execution_id, v.status, v.workflow) for v in store.all("queued")] == [
+        (waiting, "queued", "test-flow")
+    ]
+    assert await projector.catch_up() == 0  # nothing new: the commands are not read again
+    await harness.start_worker()
+    await harness.finished(waiting)
+    await projector.catch_up()
+    assert store.all("queued") == []
+    live = {v.execution_id: v for v in store.all()}
+    assert live[waiting].status == "completed"
+    assert differences(live, (await rebuild(harness.log)).views) == {}
 
 
 class ReadSpy:

@@ -94,6 +94,7 @@ def test_replay__timeline_names_the_branch_point() -> None:
         (Until(seq=99, attempt=1), "attempt 1 has no seq 99; its seqs run 1..9"),
         (Until(checkpoint="nope"), "no checkpoint 'nope'; checkpoints: a1-0-a, a1-1-b"),
         (Until(offset=3), "offset 3 is before the execution's first event; its events sit at"),
+        (Until(offset=99999), "offset 99999 is after the execution's last event; its events sit"),
         (Until(attempt=7), "no attempt 7; attempts: 1, 2"),
         (Until(seq=1, offset=40), "choose one replay point, not offset and seq"),
         (Until(time=T0), "is before the execution's first event"),

@@ -56,7 +56,7 @@ def test_parse__json_too() -> None:
         (("30s", "3 parsecs"), "p.yaml: steps[0].timeout: expected a duration like 500ms"),
         (("timeout: 10m", "timout: 10m"), "p.yaml: timout: unknown key"),
         (("steps_mod:fetch", "fetch"), "steps[0].call: expected module:function"),
-        (("max_attempts: 3", "max_attempts: 0"), "steps[0].retries.max_attempts: Input should be"),
+        (("max_attempts: 3", "max_attempts: 0"), "p.yaml: steps[0].retries.max_attempts: "),
         (("backoff: exponential", "backoff: linear"), "expected 'fixed' or 'exponential'"),
         (("name: summarize", "name: fetch"), "two steps are named 'fetch'"),
         (("name: pipeline\n", ""), "p.yaml: name: required key is missing"),

@@ -13,17 +13,19 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from omium.adapters.crewai import CrewRun, CrewTaskFailed, TaskDone, crew_calls, crew_factory
+from omium.adapters.crewai import CrewRun, TaskDone, crew_calls, crew_factory
 from omium.adapters.crewai.prepare import step_name
 from omium.processors.frameworks.base import (
     Reexecution,
     ReexecutionRequest,
     StepOutcome,
     branch_start,
+    refuse_live_choice,
 )
 from omium.processors.frameworks.crewai.run import split_state
 from omium.producers.recorded import Diverged
 from omium.schemas import LLMCall, StepCompleted, ToolCall
+from omium.schemas.errors import CrewTaskFailed
 
 
 async def reexecute(request: ReexecutionRequest) -> Reexecution:
@@ -31,6 +33,7 @@ async def reexecute(request: ReexecutionRequest) -> Reexecution:
     source = request.source
     factory = crew_factory(request.spec, source.parent.resolve(), source.name)
     names = [step_name(task, i) for i, task in enumerate(factory().tasks)]
+    refuse_live_choice(request, names, "crew")
     state, start = branch_start(request)
     inputs, prior = split_state(state, names, start)
     mine = request.events_of_attempt()
@@ -51,14 +54,21 @@ async def reexecute(request: ReexecutionRequest) -> Reexecution:
 
     crew = CrewRun(factory, inputs, record=ignore, start=start, prior=prior, replay=calls)
     tasks = cast(AsyncGenerator[TaskDone, None], crew.tasks())
+    before = 0  # calls.answered counts the whole crew; a row shows its own task's
+
+    def outcome(name: str, result: str) -> StepOutcome:
+        nonlocal before
+        answered, before = calls.answered - before, calls.answered
+        return StepOutcome(name, "live", result, answered)
+
     try:
         async for done in tasks:
             had = recorded.get(done.index)
             if had != done.output:
-                report.steps.append(StepOutcome(done.name, "live", "diverged", calls.answered))
+                report.steps.append(outcome(done.name, "diverged"))
                 report.divergence = Diverged(f"task {done.name}: output", had, done.output)
                 break
-            report.steps.append(StepOutcome(done.name, "live", "completed", calls.answered))
+            report.steps.append(outcome(done.name, "completed"))
             report.state[done.name] = done.output
             if done.name == request.until_step or done.index + 1 not in recorded:
                 break

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from omium.adapters.crewai import CrewRun, CrewTaskFailed, TaskDone, crew_factory
+from omium.adapters.crewai import CrewRun, TaskDone, crew_factory
 from omium.adapters.crewai.prepare import step_name
 from omium.processors.control import restore
 from omium.processors.frameworks.base import ROLLBACK, Branch, RunContext
@@ -32,6 +32,7 @@ from omium.processors.frameworks.oversize import (
 )
 from omium.projections import ExecutionView
 from omium.schemas import ErrorInfo
+from omium.schemas.errors import CrewTaskFailed
 
 
 def split_state(

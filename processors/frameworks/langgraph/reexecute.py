@@ -24,7 +24,12 @@ from langgraph.checkpoint.base import CheckpointMetadata
 
 from omium.adapters.langgraph import OmiumSaver
 from omium.adapters.langgraph.runner import Finished, GraphRun, load_graph, resume_command
-from omium.processors.frameworks.base import Reexecution, ReexecutionRequest, StepOutcome
+from omium.processors.frameworks.base import (
+    Reexecution,
+    ReexecutionRequest,
+    StepOutcome,
+    refuse_live_choice,
+)
 from omium.producers import open_log
 from omium.producers.calls import calls_to
 from omium.producers.recorded import Diverged, RecordedCalls, ReplaySink
@@ -65,6 +70,7 @@ async def _reexecute(request: ReexecutionRequest, memory: OmiumSaver) -> Reexecu
     )
     source, view = request.source, request.view
     graph = load_graph(request.spec, source.parent, source.name, memory)
+    refuse_live_choice(request, [n for n in graph.nodes if not n.startswith("__")], "graph")
     report = Reexecution(view.execution_id, request.attempt, [], dict(view.inputs))
     seen: dict[str, int] = {}
 

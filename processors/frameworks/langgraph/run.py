@@ -195,7 +195,8 @@ class GraphWorkflowRun:
         else:
             await ctx.emit()
         while control.answer is None:
-            await control.answered.wait()
+            with ctx.idle():
+                await control.answered.wait()
             if control.rollback is not None:
                 return False
             if control.answer is None:
