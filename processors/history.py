@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from omium.processors.reader import ProjectionReader
-from omium.processors.service import show
+from omium.processors.service import refuse_saver_thread, show
 from omium.processors.worker import CLOCK_SKEW_MS
 from omium.producers import EventLog, Record
 from omium.projections import (
@@ -140,6 +140,7 @@ async def rollback(
     would otherwise be a silent no-op); ``added`` may also set keys it does not have.
     """
     view, _ = await checkpoints(log, execution_id, reader=reader)
+    refuse_saver_thread(view)
     target = _checkpoint(view, checkpoint_id)
     if target.index is None:
         raise ConfigError(

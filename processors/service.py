@@ -164,6 +164,7 @@ async def _same_submission(log: EventLog, run: Run) -> None:
 async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -> ExecutionView:
     """Send ``pause``/``resume``/``cancel`` to an execution that exists and is not finished."""
     view = await show(log, execution_id)
+    refuse_saver_thread(view)
     if view.finished:
         raise ConfigError(f"execution {execution_id} already {view.status}; nothing to {kind}")
     answering = kind == "resume" and payload.get("input") is not None
@@ -186,6 +187,19 @@ async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -
         raise ConfigError(f"execution {execution_id} is already paused")
     await log.append(from_dict({"type": kind, "execution_id": execution_id, "payload": payload}))
     return view
+
+
+def refuse_saver_thread(view: ExecutionView) -> None:
+    """Refuse to steer a LangGraph thread an ``OmiumSaver`` recorded: no worker runs it.
+
+    Raises:
+        ConfigError: ``view`` is such a thread (exit 2).
+    """
+    if view.saver is not None:
+        raise ConfigError(
+            f"{view.execution_id} is a LangGraph thread recorded by OmiumSaver, not an omium "
+            "run; it has no worker to steer"
+        )
 
 
 async def show(

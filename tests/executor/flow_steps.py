@@ -56,6 +56,10 @@ def not_json(state: dict[str, Any]) -> dict[str, Any]:
     return {"when": object()}
 
 
+def not_finite(state: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": 1, "scores": [0.5, float("nan")]}
+
+
 def mark(state: dict[str, Any]) -> dict[str, Any]:
     """Appends a line to a file per run of this step (counts re-runs across processes)."""
     path = Path(state["marks"])
@@ -70,6 +74,12 @@ def wrong_signature(a: int, b: int) -> None:
 
 def big_output(state: dict[str, Any]) -> dict[str, Any]:
     return {"blob": "x" * (2 << 20)}
+
+
+def big_part(state: dict[str, Any]) -> dict[str, Any]:
+    """``part<n>``: ``kib`` KiB of text (the n-th such part of the state)."""
+    n = sum(key.startswith("part") for key in state)
+    return {f"part{n}": "x" * (int(state.get("kib", 600)) << 10)}
 
 
 def exits(state: dict[str, Any]) -> dict[str, Any]:
