@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -66,3 +67,41 @@ def priced() -> StateGraph[Count]:
     graph.add_edge(START, "ask")
     graph.add_edge("ask", END)
     return graph
+
+
+class Fan(TypedDict, total=False):
+    left: int
+    right: int
+    total: int
+    seen: Annotated[list[str], operator.add]
+
+
+def fanout() -> StateGraph[Fan]:
+    """``left`` and ``right`` run in one superstep; ``join`` adds what they wrote."""
+
+    def left(state: Fan) -> dict[str, Any]:
+        return {"left": 1, "seen": ["left"]}
+
+    def right(state: Fan) -> dict[str, Any]:
+        return {"right": 2, "seen": ["right"]}
+
+    def join(state: Fan) -> dict[str, Any]:
+        return {"total": state.get("left", 0) + state.get("right", 0), "seen": ["join"]}
+
+    graph = StateGraph(Fan)
+    graph.add_node("left", left)
+    graph.add_node("right", right)
+    graph.add_node("join", join)
+    graph.add_edge(START, "left")
+    graph.add_edge(START, "right")
+    graph.add_edge("left", "join")
+    graph.add_edge("right", "join")
+    graph.add_edge("join", END)
+    return graph
+
+
+def fanout_until_broken() -> StateGraph[Fan]:
+    """:func:`fanout`, until ``OMIUM_TEST_BROKEN_GRAPH`` is set: then it no longer loads."""
+    if os.environ.get("OMIUM_TEST_BROKEN_GRAPH"):
+        raise RuntimeError("the graph's code is broken now")
+    return fanout()

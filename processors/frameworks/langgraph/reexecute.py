@@ -30,6 +30,7 @@ from omium.processors.frameworks.base import (
     StepOutcome,
     refuse_live_choice,
 )
+from omium.processors.frameworks.langgraph.fork import asked_node, fork
 from omium.producers import open_log
 from omium.producers.calls import calls_to
 from omium.producers.recorded import Diverged, RecordedCalls, ReplaySink
@@ -95,9 +96,8 @@ async def _reexecute(request: ReexecutionRequest, memory: OmiumSaver) -> Reexecu
     branch = view.branch(request.attempt)
     if branch is not None:  # fork the graph where the rollback did, with its edits
         checkpoint_id = await _seed(memory, run, request.events, branch.checkpoint_id)
-        if branch.overrides:
-            config = await graph.aupdate_state(run.config(checkpoint_id), branch.overrides)
-            checkpoint_id = str(config["configurable"]["checkpoint_id"])
+        as_node = asked_node(request.events, request.attempt)
+        checkpoint_id = await fork(run, checkpoint_id, branch.overrides, as_node, request.events)
         graph_input = None
     try:
         with calls_to(ReplaySink(calls)):
