@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import operator
 import os
+import warnings
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import create_react_agent
+from langgraph.warnings import LangGraphDeprecatedSinceV10
 
-from omium.adapters.langgraph.models import ScriptedChatModel, record_model
+from omium.adapters.langgraph.models import ScriptedChatModel, record_model, record_tool
 
 
 class Count(TypedDict, total=False):
@@ -105,3 +108,35 @@ def fanout_until_broken() -> StateGraph[Fan]:
     if os.environ.get("OMIUM_TEST_BROKEN_GRAPH"):
         raise RuntimeError("the graph's code is broken now")
     return fanout()
+
+
+def weather(city: str) -> str:
+    """The weather in ``city`` (a local lookup: no provider)."""
+    return f"sunny in {city}"
+
+
+#: the tool's answer first: the agent asks again with it as the last message
+WEATHER_RULES: list[dict[str, Any]] = [
+    {"when": "sunny in", "answer": "It is sunny in Paris."},
+    {
+        "when": "weather",
+        "answer": {"content": "", "tool_calls": [{"name": "weather", "args": {"city": "Paris"}}]},
+    },
+]
+
+
+def _react_agent(model: Any, tools: list[Any]) -> Any:
+    with warnings.catch_warnings():  # moved to langchain.agents, which omium does not need
+        warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
+        return create_react_agent(model, tools)
+
+
+def react_agent() -> Any:
+    """A prebuilt ReAct agent whose model and tool calls omium records."""
+    model = record_model(ScriptedChatModel(rules=WEATHER_RULES), name="scripted-agent")
+    return _react_agent(model, [record_tool(weather)])
+
+
+def react_agent_unrecorded() -> Any:
+    """The same agent with the scripted model and the tool as they are."""
+    return _react_agent(ScriptedChatModel(rules=WEATHER_RULES), [weather])
