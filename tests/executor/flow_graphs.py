@@ -8,8 +8,10 @@ import os
 import warnings
 from typing import Annotated, Any, TypedDict
 
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import create_react_agent
+from langgraph.types import RetryPolicy
 from langgraph.warnings import LangGraphDeprecatedSinceV10
 
 from omium.adapters.langgraph.models import ScriptedChatModel, record_model, record_tool
@@ -140,3 +142,30 @@ def react_agent() -> Any:
 def react_agent_unrecorded() -> Any:
     """The same agent with the scripted model and the tool as they are."""
     return _react_agent(ScriptedChatModel(rules=WEATHER_RULES), [weather])
+
+
+class Flaky(TypedDict, total=False):
+    fails: int
+    tries: int
+
+
+#: execution id -> tries of ``shaky`` so far (the failed ones leave nothing in the state)
+TRIES: dict[str, int] = {}
+
+
+def flaky() -> StateGraph[Flaky]:
+    """``shaky`` fails its first ``fails`` tries; LangGraph retries it (3 tries at most)."""
+
+    def shaky(state: Flaky) -> dict[str, Any]:
+        thread = str(get_config()["configurable"]["thread_id"])
+        tries = TRIES[thread] = TRIES.get(thread, 0) + 1
+        if tries <= state.get("fails", 0):
+            raise ConnectionError(f"try {tries} failed")
+        return {"tries": tries}
+
+    graph = StateGraph(Flaky)
+    policy = RetryPolicy(max_attempts=3, initial_interval=0.01, jitter=False)
+    graph.add_node("shaky", shaky, retry_policy=policy)
+    graph.add_edge(START, "shaky")
+    graph.add_edge("shaky", END)
+    return graph
