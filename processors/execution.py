@@ -288,16 +288,23 @@ class ExecutionRunner:
 
     async def _run(self, view: ExecutionView) -> str:
         framework = await load_framework(self.spec.framework)
+        # a finished execution runs here only to roll back: its ended attempt is not
+        # continued (a restore point of it may not even restore: that attempt failed)
+        ended = view.finished
         try:
             run = framework.load(self)
         except Exception as exc:  # valid where it was submitted, not importable here
+            if ended and await self._roll_back() is None:
+                return view.status  # refused: the attempt that ended stays as it was
+            # the failure belongs to the rollback's new attempt, which it ends
             await self.emit(self.prepare("execution.failed", error=ErrorInfo.of(exc).model_dump()))
             return "failed"
         if self.control.rollback is None:
             self.defer(
                 self.prepare("execution.started", workflow=self.spec.name, worker=self.worker)
             )
-        await run.start(view)
+        if not ended:
+            await run.start(view)
         while True:
             if self.control.rollback is None:
                 try:
@@ -310,7 +317,11 @@ class ExecutionRunner:
                 if self.control.rollback is None:
                     return status
             # asked for during the attempt, or as it ended: continue from the checkpoint
-            await run.branched(await self._roll_back())
+            branch = await self._roll_back()
+            if branch is None and ended:
+                return view.status  # refused: the attempt that ended stays as it was
+            ended = False
+            await run.branched(branch)
 
     async def _roll_back(self) -> Branch | None:
         """Open a new attempt from the requested checkpoint; None when it was refused.
@@ -351,10 +362,11 @@ class ExecutionRunner:
                 branch_seq=checkpoint.seq,
                 overrides=overrides,
                 state=restored,
+                as_node=command.payload.as_node,
             ),
             self.prepare("execution.started", workflow=self.spec.name, worker=self.worker),
         )
-        return Branch(target, overrides, restored, checkpoint.index + 1)
+        return Branch(target, overrides, restored, checkpoint.index + 1, command.payload.as_node)
 
     async def _timed_out(self) -> str:
         """Record that the run exceeded its timeout (in its current attempt)."""
