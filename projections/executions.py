@@ -153,6 +153,8 @@ def _(event: ExecutionPaused, view: ExecutionView) -> ExecutionView:
 
 @apply.register
 def _(event: ExecutionResumed, view: ExecutionView) -> ExecutionView:
+    if view.finished:  # a rollback of a finished run was refused: it stays as it ended
+        return view
     return replace(view, status="waiting" if view.waiting else "running")
 
 

@@ -83,3 +83,18 @@ def test_apply__a_late_step_of_an_attempt_that_is_over_is_closed_at_once() -> No
 def test_apply__redelivering_the_ending_changes_nothing() -> None:
     items = events(*START, RUNNING, ("execution.timed_out", 1, {"timeout_s": 2}))
     assert fold([*items, items[-1], items[-2]]) == fold(items)
+
+
+def test_a_refused_rollback_of_a_finished_run__leaves_it_finished() -> None:
+    def fact(seq: int, type_: str, **payload: object) -> object:
+        return from_dict({"type": type_, "execution_id": "ex", "seq": seq, "payload": payload})
+
+    view = fold(
+        [
+            fact(1, "execution.submitted", workflow="w", inputs={}),
+            fact(2, "execution.started", workflow="w", worker="w1"),
+            fact(3, "execution.completed", output={}),
+            fact(4, "execution.resumed", reason="rollback refused: no step checkpoint 'x'"),
+        ]
+    )
+    assert view.status == "completed"
