@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from omium.producers.port import EventLog
+from omium.producers.sqlite import SqliteLog
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, ConfigError
 
 
@@ -53,8 +54,6 @@ class Settings(BaseSettings):
 
 
 def _sqlite(url: str, settings: Settings) -> EventLog:
-    from omium.producers.sqlite import SqliteLog
-
     parts = urlsplit(url)
     if parts.netloc:
         raise ConfigError(
