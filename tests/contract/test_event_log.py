@@ -168,10 +168,10 @@ async def test_group__from_end_skips_what_was_already_there(log: EventLog) -> No
     ex, group = fresh_id("ex"), fresh_id("group")
     await log.append_batch([started(ex, s) for s in range(1, 4)])
     async with log.subscribe(group, [EVENTS], from_beginning=False) as sub:
-        deadline = time.monotonic() + 60
-        while not sub.assignment():  # joined: the end is taken as the start
-            assert time.monotonic() < deadline, "never joined the group"
-            assert await sub.poll(timeout=0.5) == []
+        # join and take the end as the start. On Kafka the consumer resolves "the end" at
+        # its first fetch after the group assigned it partitions, which has no observable
+        # signal in the port yet: a poll of 2 s covers it (the bound left to derive)
+        assert await sub.poll(timeout=2.0) == []
         await log.append(started(ex, 4))
         got = await poll_until(sub, 1)
         assert [r.event().seq for r in got] == [4]
