@@ -82,10 +82,11 @@ async def main(
     rounds: int,
     kafka: str | None = None,
     synchronous: tuple[str, ...] = ("NORMAL",),
-) -> None:
+) -> dict[tuple[str, str], float]:
     """``kafka``: host:port of a broker, to add OmiumSaver rows on Kafka (fresh topics).
 
-    ``synchronous``: the SQLite log's settings to give OmiumSaver rows for.
+    ``synchronous``: the SQLite log's settings to give OmiumSaver rows for. Returns each
+    row's ``× Sqlite`` ratio, by (row, durability).
     """
     folder = Path(tempfile.mkdtemp(prefix="bench-lg-"))
     memory = InMemorySaver()
@@ -163,6 +164,7 @@ async def main(
         none = ("none (ainvoke)" if "ainvoke" in key[0] else "none (invoke)", "-")
         return stat(key, statistics.median)[0] - stat(none, statistics.median)[0]
 
+    ratios: dict[tuple[str, str], float] = {}
     for name, durability in results:
         none = ("none (ainvoke)" if "ainvoke" in name else "none (invoke)", "-")
         base, low = stat(none, statistics.median), stat(none, min)
@@ -178,11 +180,15 @@ async def main(
             ),
             None,
         )
-        ratio = f"{added((name, durability)) / added(peer):8.2f}" if peer else f"{'':8}"
+        ratio = f"{'':8}"
+        if peer is not None:
+            ratios[(name, durability)] = added((name, durability)) / added(peer)
+            ratio = f"{ratios[(name, durability)]:8.2f}"
         print(
             f"{name:42} {durability:>6} {wall:8.1f} {wall - base[0]:7.1f} "
             f"{fastest[0] - low[0]:7.1f} {cpu:8.1f} {cpu - base[1]:7.1f} {ratio}"
         )
+    return ratios
 
 
 if __name__ == "__main__":

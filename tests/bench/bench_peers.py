@@ -241,7 +241,10 @@ def medians(timings: list[Timing]) -> Timing:
     return statistics.median(t[0] for t in timings), statistics.median(t[1] for t in timings)
 
 
-async def overhead(pool: list[Target], steps: int, rounds: int) -> None:
+Ratios = dict[str, float]  # "<system> <what>": × DBOS
+
+
+async def overhead(pool: list[Target], steps: int, rounds: int, ratios: Ratios) -> None:
     print(f"\n(a) per-step overhead, one run of {steps:,} trivial steps, median of {rounds}\n")
     print("| system | durability | steps | µs/step | overhead µs/step | CPU µs/step | × DBOS |")
     print("|---|---|---|---:|---:|---:|---:|")
@@ -258,7 +261,10 @@ async def overhead(pool: list[Target], steps: int, rounds: int) -> None:
         peer = added.get(Dbos.name)
         for target in pool:
             wall, cpu = (x / steps * 1e6 for x in medians(results[target.name]))
-            ratio = f"{added[target.name] / peer:.2f}" if peer and target.name != Bare.name else ""
+            ratio = ""
+            if peer and target.name != Bare.name:
+                ratios[f"{target.name} {kind}"] = added[target.name] / peer
+                ratio = f"{added[target.name] / peer:.2f}"
             print(
                 f"| {target.name} | {target.durability} | {kind} | {wall:,.1f} | "
                 f"{added[target.name]:,.1f} | {cpu:,.1f} | {ratio} |",
@@ -266,7 +272,7 @@ async def overhead(pool: list[Target], steps: int, rounds: int) -> None:
             )
 
 
-async def throughput(pool: list[Target], runs: int, rounds: int) -> None:
+async def throughput(pool: list[Target], runs: int, rounds: int, ratios: Ratios) -> None:
     print(f"\n(b) {runs} runs of 3 trivial async steps, one after another, median of {rounds}\n")
     print("| system | durability | runs/s | ms/run | CPU ms/run | × DBOS runs/s |")
     print("|---|---|---:|---:|---:|---:|")
@@ -283,7 +289,10 @@ async def throughput(pool: list[Target], runs: int, rounds: int) -> None:
     peer = rates.get(Dbos.name)
     for target in engines:
         wall, cpu = medians(results[target.name])
-        ratio = f"{rates[target.name] / peer:.2f}" if peer else ""
+        ratio = ""
+        if peer:
+            ratios[f"{target.name} runs/s"] = rates[target.name] / peer
+            ratio = f"{rates[target.name] / peer:.2f}"
         print(
             f"| {target.name} | {target.durability} | {rates[target.name]:,.1f} | "
             f"{wall / runs * 1e3:,.2f} | {cpu / runs * 1e3:,.2f} | {ratio} |",
@@ -398,7 +407,30 @@ def disk_table(pool: list[Target], steps: int, runs: int) -> None:
         )
 
 
-async def peers(args: argparse.Namespace) -> list[Target]:
+def goals(ratios: Ratios, savers: dict[tuple[str, str], float]) -> None:
+    """Issue 16's goals against this run's ratios: printed, never asserted."""
+    print("\nGoals at equal durability (printed, not asserted):")
+
+    def show(label: str, value: float | None, goal: str) -> None:
+        got = "not measured" if value is None else f"{value:.2f}"
+        print(f"- {label}: {got} (goal {goal})")
+
+    for kind in ("async", "sync"):
+        show(
+            f"omium step, FULL per-step overhead ({kind} steps) × DBOS's",
+            ratios.get(f"omium step, FULL {kind}"),
+            "≤ 0.5",
+        )
+    show("omium step, FULL runs/s × DBOS's", ratios.get("omium step, FULL runs/s"), "≥ 2")
+    for durability in ("async", "sync"):
+        show(
+            f"OmiumSaver FULL via invoke, durability {durability}: overhead × SqliteSaver's",
+            savers.get(("OmiumSaver.from_url sqlite FULL (invoke)", durability)),
+            "≤ 0.8",
+        )
+
+
+async def peers(args: argparse.Namespace, ratios: Ratios) -> list[Target]:
     """Tables (a) and (b); the systems measured, closed."""
     if DBOS is None:
         print("DBOS is not installed (pip install 'omium[bench]'): its rows are left out")
@@ -407,8 +439,8 @@ async def peers(args: argparse.Namespace) -> list[Target]:
     folder = Path(tempfile.mkdtemp(prefix="bench-peers-"))
     pool = targets(folder)
     try:
-        await overhead(pool, args.steps, args.rounds)
-        await throughput(pool, args.runs, args.rounds)
+        await overhead(pool, args.steps, args.rounds, ratios)
+        await throughput(pool, args.runs, args.rounds, ratios)
     finally:
         for target in pool:
             await target.close()
@@ -430,7 +462,11 @@ if __name__ == "__main__":
         sys.exit()
     # Each part on its own loop: DBOS makes its thread pool the loop's default executor and
     # shuts it down in destroy(), after which that loop's to_thread() refuses work.
-    pool = asyncio.run(peers(args))
+    ratios: Ratios = {}
+    pool = asyncio.run(peers(args, ratios))
     disk_table(pool, args.steps, args.probe_runs)
     print(f"\n(d) LangGraph, one trivial node looped {args.lg_steps:,} times")
-    asyncio.run(bench_langgraph.main(args.lg_steps, args.rounds, synchronous=("NORMAL", "FULL")))
+    savers = asyncio.run(
+        bench_langgraph.main(args.lg_steps, args.rounds, synchronous=("NORMAL", "FULL"))
+    )
+    goals(ratios, savers)
