@@ -4,9 +4,11 @@
     same N calls made plainly in a loop (the "bare" row: the step functions alone).
 (b) Runs/s: R runs of 3 trivial async steps, one after another, from one caller.
 (c) What each run cost the disk: write transactions committed, and fsync/fdatasync calls
-    (counted with strace when it is installed), for one N-step run and one 3-step run.
+    (counted with strace when it is installed), for one N-step run and one 3-step run
+    (:mod:`bench_disk`, in a child process per system).
 (d) LangGraph per-superstep overhead: OmiumSaver on the SQLite log (synchronous NORMAL and
-    FULL) against InMemorySaver, SqliteSaver and AsyncSqliteSaver (:mod:`bench_langgraph`).
+    FULL) against InMemorySaver, SqliteSaver and AsyncSqliteSaver (:mod:`bench_langgraph`),
+    and (e) what a superstep costs the disk through ``invoke``, as in (c).
 
 The peer for (a)-(c) is DBOS (``pip install 'omium[bench]'``) on its SQLite system
 database, with its defaults: a ``@DBOS.workflow()`` calling ``@DBOS.step()`` functions in
@@ -38,11 +40,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,8 +51,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import bench_disk
 import bench_langgraph
+from langgraph.checkpoint.sqlite import SqliteSaver
 
+from omium.adapters.langgraph import OmiumSaver
 from omium.processors.control import Control
 from omium.processors.execution import ExecutionRunner
 from omium.producers import open_log
@@ -300,68 +303,30 @@ async def throughput(pool: list[Target], runs: int, rounds: int, ratios: Ratios)
         )
 
 
-# -- (c) commits and fsyncs, one target per child process -------------------------------
-
-COMMITS = 0
-MARK = "/omium-bench-peers-mark"
-
-
-def count_commits() -> None:
-    """Count every COMMIT any sqlite3 connection made from now on (omium's, DBOS's)."""
-    connect = sqlite3.connect
-
-    def counted(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        db = connect(*args, **kwargs)
-
-        def seen(sql: str) -> None:
-            global COMMITS
-            if sql.lstrip()[:6].upper() in ("COMMIT", "END"):
-                COMMITS += 1
-
-        db.set_trace_callback(seen)
-        return db
-
-    sqlite3.connect = sqlite3.dbapi2.connect = counted  # type: ignore[assignment]
+# -- (c) commits and fsyncs, one target per child process (bench_disk) --------------------
 
 
 async def probe(name: str, steps: int, runs: int) -> None:
-    """In a child: one N-step run and ``runs`` 3-step runs of ``name``, between markers."""
-    count_commits()
+    """In a child: one N-step run and ``runs`` 3-step runs of ``name``, between marks."""
+    bench_disk.count_commits()
     folder = Path(tempfile.mkdtemp(prefix="bench-peers-probe-"))
     (target,) = targets(folder, only=name)
     await target.run("async", 20)
     counts = {}
-    for label, work, divide in (("long", (steps,), 1), ("short", (3,) * runs, runs)):
-        os.access(f"{MARK}-begin-{label}", os.F_OK)
-        before = COMMITS
-        for n in work:
-            await target.run("async", n)
-        await asyncio.sleep(0.5)  # background checkpoints the work caused
-        counts[label] = (COMMITS - before) / divide
-        os.access(f"{MARK}-end-{label}", os.F_OK)
+    for label, work in (("long", (steps,)), ("short", (3,) * runs)):
+        with bench_disk.between_marks(label) as made:
+            for n in work:
+                await target.run("async", n)
+            await asyncio.sleep(0.5)  # background checkpoints the work caused
+        counts[label] = made[0]
     await target.close()
     shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(counts))
 
 
-def fsyncs(trace: Path, label: str) -> int | None:
-    inside, count = False, 0
-    for line in trace.read_text().splitlines():
-        if f"{MARK}-begin-{label}" in line:
-            inside = True
-        elif f"{MARK}-end-{label}" in line:
-            return count
-        elif inside and ("fsync(" in line or "fdatasync(" in line):
-            count += 1
-    return None
-
-
 def disk_table(pool: list[Target], steps: int, runs: int) -> None:
-    strace = shutil.which("strace")
-    print(
-        f"\n(c) what a run costs the disk: commits (write transactions) and fsync/fdatasync "
-        f"calls{'' if strace else ' (install strace to count them)'}; async steps\n"
-    )
+    missing = "" if bench_disk.have_strace() else " (install strace to count fsyncs)"
+    print(f"\n(c) what a run costs the disk: commits and fsync/fdatasync calls{missing}\n")
     print(
         f"| system | durability | commits / {steps:,}-step run | fsyncs "
         "| commits / 3-step run | fsyncs |"
@@ -370,41 +335,48 @@ def disk_table(pool: list[Target], steps: int, runs: int) -> None:
     for target in pool:
         if isinstance(target, Bare):
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            trace = Path(tmp) / "strace.txt"
-            wrap = (
-                [
-                    strace,
-                    "-f",
-                    "-qq",
-                    "-o",
-                    str(trace),
-                    "-e",
-                    "trace=fsync,fdatasync,access,faccessat,faccessat2",
-                ]
-                if strace
-                else []
-            )
-            child = [
-                sys.executable,
-                __file__,
-                "--probe",
-                target.name,
-                "--steps",
-                str(steps),
-                "--probe-runs",
-                str(runs),
-            ]
-            out = subprocess.run(wrap + child, capture_output=True, text=True, check=True, cwd=HERE)
-            counts = json.loads(out.stdout.strip().splitlines()[-1])
-            long_f = fsyncs(trace, "long") if strace else None
-            short_f = fsyncs(trace, "short") if strace else None
+        child = [sys.executable, __file__, "--probe", target.name, "--steps", str(steps)]
+        counts, synced = bench_disk.traced([*child, "--probe-runs", str(runs)], HERE)
+        long_f, short_f = synced["long"], synced["short"]
         print(
             f"| {target.name} | {target.durability} | {counts['long']:,.0f} | "
-            f"{'' if long_f is None else f'{long_f:,}'} | {counts['short']:,.1f} | "
+            f"{'' if long_f is None else f'{long_f:,}'} | {counts['short'] / runs:,.1f} | "
             f"{'' if short_f is None else f'{short_f / runs:,.1f}'} |",
             flush=True,
         )
+
+
+def lg_probe(name: str, durability: str, steps: int) -> None:
+    """In a child: one LangGraph run of ``steps`` supersteps through ``invoke``."""
+    bench_disk.count_commits()
+    folder = Path(tempfile.mkdtemp(prefix="bench-peers-lg-"))
+    if name == "SqliteSaver":
+        saver: Any = SqliteSaver(sqlite3.connect(folder / "lg.db", check_same_thread=False))
+    else:
+        level = name.rsplit(" ", 1)[1]
+        saver = OmiumSaver.from_url(f"sqlite:///{folder / 'omium.db'}?synchronous={level}")
+    bench_langgraph.run_sync(saver, 10, durability)
+    with bench_disk.between_marks("run") as made:
+        bench_langgraph.run_sync(saver, steps, durability)
+        time.sleep(0.5)
+    shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps({"run": made[0]}))
+
+
+def lg_disk_table(steps: int) -> None:
+    print(f"\n(e) what one LangGraph run of {steps:,} supersteps (invoke) costs the disk\n")
+    print("| checkpointer | durability | commits / superstep | fsyncs / superstep |")
+    print("|---|---|---:|---:|")
+    for durability in ("async", "sync"):
+        for name in ("SqliteSaver", "OmiumSaver NORMAL", "OmiumSaver FULL"):
+            child = [sys.executable, __file__, "--probe-lg", name, "--lg-durability", durability]
+            counts, synced = bench_disk.traced([*child, "--lg-steps", str(steps)], HERE)
+            fsync = synced["run"]
+            print(
+                f"| {name} | {durability} | {counts['run'] / steps:.2f} | "
+                f"{'' if fsync is None else f'{fsync / steps:.2f}'} |",
+                flush=True,
+            )
 
 
 def goals(ratios: Ratios, savers: dict[tuple[str, str], float]) -> None:
@@ -456,9 +428,14 @@ if __name__ == "__main__":
     parser.add_argument("--lg-steps", type=int, default=1000)
     parser.add_argument("--probe-runs", type=int, default=20, help="3-step runs counted in (c)")
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--probe-lg", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--lg-durability", default="sync", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         asyncio.run(probe(args.probe, args.steps, args.probe_runs))
+        sys.exit()
+    if args.probe_lg:
+        lg_probe(args.probe_lg, args.lg_durability, args.lg_steps)
         sys.exit()
     # Each part on its own loop: DBOS makes its thread pool the loop's default executor and
     # shuts it down in destroy(), after which that loop's to_thread() refuses work.
@@ -469,4 +446,5 @@ if __name__ == "__main__":
     savers = asyncio.run(
         bench_langgraph.main(args.lg_steps, args.rounds, synchronous=("NORMAL", "FULL"))
     )
+    lg_disk_table(args.lg_steps)
     goals(ratios, savers)
