@@ -100,6 +100,10 @@ def show(
         f"[bold]{view.execution_id}[/] {view.workflow or ''}  status [bold]{view.status}"
         f"[/]  attempt {view.attempt}"
     )
+    if view.saver is not None:
+        at = view.saver.last_checkpoint_at
+        when = f"; last checkpoint {at:%Y-%m-%d %H:%M:%S} UTC" if at else ""
+        console.print(f"OmiumSaver thread (no omium run){when}", markup=False)
     if view.error:
         console.print(f"error: {view.error}", markup=False)
     if view.waiting:

@@ -324,6 +324,14 @@ def rollback_command(
         list[str] | None,
         typer.Option("--add", help="key=value to put in the restored state, new keys too."),
     ] = None,
+    as_node: Annotated[
+        str | None,
+        typer.Option(
+            "--as-node",
+            help="Graphs: the node the --set/--add edits are written as (LangGraph's "
+            "update_state as_node); default: the one node that wrote those keys there.",
+        ),
+    ] = None,
     follow: Annotated[bool, typer.Option(help="Wait for the new attempt to finish.")] = False,
     json_: JsonOpt = False,
     url: UrlOpt = None,
@@ -340,7 +348,9 @@ def rollback_command(
         log = open_log(url)
         reader = open_reader(log)
         try:
-            request = await history.rollback(log, execution_id, to, overrides, reader, added=added)
+            request = await history.rollback(
+                log, execution_id, to, overrides, reader, added=added, as_node=as_node
+            )
             status = "requested"
             if follow:
                 status = await _follow_attempt(log, request, json_)

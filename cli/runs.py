@@ -49,6 +49,13 @@ def run_command(
             "no-op; another one with an existing id is refused (exit 2).",
         ),
     ] = None,
+    durability: Annotated[
+        str | None,
+        typer.Option(
+            help="batched (group commit within 20 ms) or step (each step durable before the "
+            "next starts); default: the workflow's `durability`, else batched.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
@@ -57,7 +64,7 @@ def run_command(
     On the embedded log the run executes in this process when no `omium worker` is running;
     pause, resume and cancel work from another terminal. On Kafka a worker runs it.
     """
-    spec = service.load_workflow(file)
+    spec = service.with_durability(service.load_workflow(file), durability)
     inputs = service.parse_inputs(input_ or [], inputs_file)
     show_steps = sys.stdout.isatty() and not as_json if follow is None else follow
     result = run(_run(url, spec, file, inputs, detach, show_steps, execution_id))

@@ -49,10 +49,11 @@ class ExecutionRunner:
 
     The bound: a timer writes the batch once the window is out, and every step boundary
     and recorded call writes it if its oldest event has waited out the window (the timer
-    cannot fire while a step keeps the event loop busy). So a crash loses at most the steps
-    completed within the last window, plus the step running then — a step that never
-    yields is recorded when it ends. Those steps run again on recovery (at-least-once, as
-    for a step the crash interrupted).
+    cannot fire while a step keeps the event loop busy). So a crash loses at most the step
+    running then and the steps completed within the window before it started (and a write
+    in flight). Those steps run again on recovery (at-least-once, as for a step the crash
+    interrupted). With ``durability: step`` the window is 0: every boundary writes, so a
+    step's completion and checkpoint are durable before the next step starts.
     """
 
     def __init__(
@@ -80,6 +81,11 @@ class ExecutionRunner:
     def spec(self) -> WorkflowSpec:
         """The workflow as submitted."""
         return WorkflowSpec.model_validate(self.command.payload.spec or {})
+
+    @functools.cached_property
+    def _window(self) -> float:
+        """How long a deferred event may wait at a step boundary (0: ``durability: step``)."""
+        return 0.0 if self.spec.durability == "step" else FLUSH_AFTER
 
     @property
     def source(self) -> Path:
@@ -137,7 +143,7 @@ class ExecutionRunner:
         that do not await, CPU-bound ones): checked at every step boundary and recorded
         call, this is what bounds what a crash can lose.
         """
-        if self._deferred and time.monotonic() - self._oldest >= FLUSH_AFTER:
+        if self._deferred and time.monotonic() - self._oldest >= self._window:
             await self.emit()
 
     def checkpoint(self, step: str, index: int, state: dict[str, Any]) -> Event:
@@ -282,16 +288,23 @@ class ExecutionRunner:
 
     async def _run(self, view: ExecutionView) -> str:
         framework = await load_framework(self.spec.framework)
+        # a finished execution runs here only to roll back: its ended attempt is not
+        # continued (a restore point of it may not even restore: that attempt failed)
+        ended = view.finished
         try:
             run = framework.load(self)
         except Exception as exc:  # valid where it was submitted, not importable here
+            if ended and await self._roll_back() is None:
+                return view.status  # refused: the attempt that ended stays as it was
+            # the failure belongs to the rollback's new attempt, which it ends
             await self.emit(self.prepare("execution.failed", error=ErrorInfo.of(exc).model_dump()))
             return "failed"
         if self.control.rollback is None:
             self.defer(
                 self.prepare("execution.started", workflow=self.spec.name, worker=self.worker)
             )
-        await run.start(view)
+        if not ended:
+            await run.start(view)
         while True:
             if self.control.rollback is None:
                 try:
@@ -304,7 +317,11 @@ class ExecutionRunner:
                 if self.control.rollback is None:
                     return status
             # asked for during the attempt, or as it ended: continue from the checkpoint
-            await run.branched(await self._roll_back())
+            branch = await self._roll_back()
+            if branch is None and ended:
+                return view.status  # refused: the attempt that ended stays as it was
+            ended = False
+            await run.branched(branch)
 
     async def _roll_back(self) -> Branch | None:
         """Open a new attempt from the requested checkpoint; None when it was refused.
@@ -345,10 +362,11 @@ class ExecutionRunner:
                 branch_seq=checkpoint.seq,
                 overrides=overrides,
                 state=restored,
+                as_node=command.payload.as_node,
             ),
             self.prepare("execution.started", workflow=self.spec.name, worker=self.worker),
         )
-        return Branch(target, overrides, restored, checkpoint.index + 1)
+        return Branch(target, overrides, restored, checkpoint.index + 1, command.payload.as_node)
 
     async def _timed_out(self) -> str:
         """Record that the run exceeded its timeout (in its current attempt)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from omium.processors.reader import ProjectionReader
-from omium.processors.service import show
+from omium.processors.service import refuse_saver_thread, show
 from omium.processors.worker import CLOCK_SKEW_MS
 from omium.producers import EventLog, Record
 from omium.projections import (
@@ -133,13 +133,17 @@ async def rollback(
     reader: ProjectionReader | None = None,
     *,
     added: Mapping[str, Any] | None = None,
+    as_node: str | None = None,
 ) -> RollbackRequest:
     """Ask the execution's worker to continue from ``checkpoint_id`` as a new attempt.
 
     ``overrides`` change keys the checkpoint's state has (another key is refused: a typo
     would otherwise be a silent no-op); ``added`` may also set keys it does not have.
+    ``as_node`` (graphs): the node the edits are written as, as LangGraph's
+    ``update_state(as_node=...)`` (default: the one node that wrote them there).
     """
     view, _ = await checkpoints(log, execution_id, reader=reader)
+    refuse_saver_thread(view)
     target = _checkpoint(view, checkpoint_id)
     if target.index is None:
         raise ConfigError(
@@ -155,6 +159,14 @@ async def rollback(
         )
     overrides = {**overrides, **(added or {})}
     original = await original_run(log, view, "rolled back")
+    if as_node is not None:
+        if not overrides:
+            raise ConfigError("--as-node names who writes the edits: give --set or --add too")
+        if not (original.payload.spec or {}).get("graph"):
+            raise ConfigError(
+                f"--as-node: execution {execution_id} is not a graph run; "
+                "only graphs write edits as a node"
+            )
     command = from_dict(
         {
             "type": "rollback",
@@ -163,6 +175,7 @@ async def rollback(
             "payload": {
                 "checkpoint_id": checkpoint_id,
                 "overrides": dict(overrides),
+                "as_node": as_node,
                 "run": original.payload.model_dump(mode="json"),
             },
         }

@@ -25,7 +25,7 @@ from omium.producers import EventLog, LiveMembers
 from omium.projections import STATUSES, ExecutionView, fold
 from omium.schemas import ConfigError, Event, InvalidSpec, NotFound, Run, from_dict
 from omium.schemas.topics import COMMANDS
-from omium.schemas.workflow import WorkflowSpec, spec_from_data
+from omium.schemas.workflow import DURABILITY_MODES, WorkflowSpec, spec_from_data
 
 
 def load_workflow(path: Path) -> WorkflowSpec:
@@ -40,6 +40,22 @@ def load_workflow(path: Path) -> WorkflowSpec:
     # the workflow's code is imported now, so a typo fails here and not in a worker
     framework(spec.framework).check(spec, path.resolve().parent, str(path))
     return spec
+
+
+def with_durability(spec: WorkflowSpec, durability: str | None) -> WorkflowSpec:
+    """``spec`` with its ``durability`` set for this run (None: as the workflow says).
+
+    Raises:
+        ConfigError: not one of the modes.
+    """
+    if durability is None:
+        return spec
+    if durability not in DURABILITY_MODES:
+        raise ConfigError(
+            f"--durability {durability!r}: not a durability mode",
+            hint=f"use {' or '.join(DURABILITY_MODES)}",
+        )
+    return spec.model_copy(update={"durability": durability})
 
 
 def parse_spec(text: str, filename: str) -> WorkflowSpec:
@@ -148,6 +164,7 @@ async def _same_submission(log: EventLog, run: Run) -> None:
 async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -> ExecutionView:
     """Send ``pause``/``resume``/``cancel`` to an execution that exists and is not finished."""
     view = await show(log, execution_id)
+    refuse_saver_thread(view)
     if view.finished:
         raise ConfigError(f"execution {execution_id} already {view.status}; nothing to {kind}")
     answering = kind == "resume" and payload.get("input") is not None
@@ -170,6 +187,19 @@ async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -
         raise ConfigError(f"execution {execution_id} is already paused")
     await log.append(from_dict({"type": kind, "execution_id": execution_id, "payload": payload}))
     return view
+
+
+def refuse_saver_thread(view: ExecutionView) -> None:
+    """Refuse to steer a LangGraph thread an ``OmiumSaver`` recorded: no worker runs it.
+
+    Raises:
+        ConfigError: ``view`` is such a thread (exit 2).
+    """
+    if view.saver is not None:
+        raise ConfigError(
+            f"{view.execution_id} is a LangGraph thread recorded by OmiumSaver, not an omium "
+            "run; it has no worker to steer"
+        )
 
 
 async def show(

@@ -200,8 +200,8 @@ class Worker:
 
     def _reap(self) -> None:
         for execution_id, running in list(self.running.items()):
-            if not running.task.done():
-                continue
+            if not running.task.done() or running.control.handing_over:
+                continue  # a run handed over leaves with its partition (see _hand_over)
             del self.running[execution_id]
             if running.task.cancelled():
                 continue
@@ -230,12 +230,16 @@ class Worker:
         stopping = [
             (execution_id, running)
             for execution_id, running in self.running.items()
-            if running.partition in partitions
+            if running.partition in partitions and not running.control.handing_over
         ]
         for execution_id, _ in stopping:
             self._notify(f"{execution_id}: partition moves to another worker; handing over")
-            del self.running[execution_id]
+        # they stay in self.running meanwhile: a commit made while they finish their step
+        # holds their run commands, so the next owner receives them
         await self._stop_runs(stopping)
+        for execution_id, running in stopping:
+            if self.running.get(execution_id) is running:
+                del self.running[execution_id]
         for pair in partitions:
             self._consumed.pop(pair, None)
 

@@ -14,7 +14,9 @@ every framework:
 - :class:`Diverged` is raised at the first call the recording does not have.
 
 A call is compared by its *shape*: ``{"kind": "llm"|"tool", "name": model or tool,
-"request": request or arguments}``, both sides as plain JSON data.
+"request": request or arguments}``, both sides as plain JSON data. A framework whose
+requests carry what changes on every run (LangGraph gives messages new ids) passes a
+``semantic`` function: the requests are compared as it reduces them, on both sides.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from omium.producers.calls import Call
@@ -30,6 +32,13 @@ from omium.schemas import Event
 
 #: what ``kind`` each recorded event type answers
 _KINDS = {"llm.call": "llm", "tool.call": "tool"}
+
+#: ``(kind, request as JSON) -> what of it is compared`` (see the module docs)
+Semantic = Callable[[str, Any], Any]
+
+
+def _as_is(kind: str, request: Any) -> Any:
+    return request
 
 
 class Diverged(BaseException):  # noqa: N818 - reads as what happened
@@ -62,13 +71,16 @@ def normalized(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def call_shape(kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+def call_shape(
+    kind: str, payload: Mapping[str, Any], semantic: Semantic = _as_is
+) -> dict[str, Any]:
     """How a recorded call (``llm.call`` / ``tool.call`` payload) is compared."""
     if kind in ("llm", "llm.call"):
         name, request = payload.get("model"), payload.get("request")
     else:
         name, request = payload.get("tool"), payload.get("arguments")
-    return {"kind": _KINDS.get(kind, kind), "name": name, "request": normalized(request)}
+    kind = _KINDS.get(kind, kind)
+    return {"kind": kind, "name": name, "request": semantic(kind, normalized(request))}
 
 
 def answer_of(kind: str, payload: Mapping[str, Any]) -> Any:
@@ -87,6 +99,7 @@ class RecordedCalls:
         any_order: answer any pending call of the queue with the same shape, not only the
             next one.
         scope: prefix of every divergence's ``where`` (``"step rank"``).
+        semantic: what of a request is compared (default: all of it); see the module docs.
     """
 
     def __init__(
@@ -96,10 +109,11 @@ class RecordedCalls:
         by: str | None = None,
         any_order: bool = False,
         scope: str = "",
+        semantic: Semantic = _as_is,
     ) -> None:
         #: the payload field naming a call's queue (None: one queue)
         self.by = by
-        self._any_order, self._scope = any_order, scope
+        self._any_order, self._scope, self._semantic = any_order, scope, semantic
         self._queues: dict[Any, deque[tuple[str, Mapping[str, Any]]]] = {}
         self._asked: dict[Any, int] = {}
         self._lock = threading.Lock()  # crewai asks from its own threads
@@ -123,13 +137,13 @@ class RecordedCalls:
         Raises:
             Diverged: the queue has no such call (next, or pending with ``any_order``).
         """
-        asked = {"kind": kind, "name": name, "request": normalized(request)}
+        asked = {"kind": kind, "name": name, "request": self._semantic(kind, normalized(request))}
         with self._lock:
             count = self._asked[key] = self._asked.get(key, 0) + 1
             where = self._where(key, f"call {count} ({kind})")
             queue = self._queues.get(key) or deque()
             for index, (had_kind, payload) in enumerate(queue):
-                if call_shape(had_kind, payload) == asked:
+                if call_shape(had_kind, payload, self._semantic) == asked:
                     if index == 0 or self._any_order:
                         del queue[index]
                         self.answered += 1
@@ -140,7 +154,8 @@ class RecordedCalls:
             if not queue:
                 raise self._diverged(where, None, asked)
             how = "not in the recording" if self._any_order else "differs"
-            raise self._diverged(f"{where} {how}", call_shape(*queue[0]), asked)
+            shape = call_shape(*queue[0], self._semantic)
+            raise self._diverged(f"{where} {how}", shape, asked)
 
     def remaining(self) -> list[tuple[str, Mapping[str, Any]]]:
         """The recorded calls no one asked for (yet), as ``(kind, payload)``."""
@@ -154,7 +169,7 @@ class RecordedCalls:
             kind, payload = left[0]
             key = payload.get(self.by) if self.by else None
             where = self._where(key, f"{len(left)} recorded call(s) were not made")
-            raise self._diverged(where, call_shape(kind, payload), None)
+            raise self._diverged(where, call_shape(kind, payload, self._semantic), None)
 
     def _where(self, key: Any, what: str) -> str:
         parts = [self._scope] if self._scope else []

@@ -26,6 +26,7 @@ from omium.projections.views import (
     CheckpointView,
     ExecutionView,
     Pos,
+    SaverThread,
     StepView,
     Usage,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Mismatch",
     "Pos",
     "Replayed",
+    "SaverThread",
     "StateDiff",
     "StepView",
     "Timeline",

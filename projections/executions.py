@@ -15,6 +15,8 @@ from dataclasses import replace
 from functools import singledispatch
 from typing import Any
 
+from omium.projections import saver_threads
+from omium.projections.step_endings import close_steps, ended_as
 from omium.projections.views import (
     Branch,
     CheckpointView,
@@ -30,6 +32,7 @@ from omium.schemas import (
     CheckpointRunsDeleted,
     CheckpointsPruned,
     CheckpointThreadDeleted,
+    CheckpointWritesSaved,
     Event,
     ExecutionCancelled,
     ExecutionCompleted,
@@ -155,23 +158,27 @@ def _(event: ExecutionResumed, view: ExecutionView) -> ExecutionView:
 
 @apply.register
 def _(event: ExecutionCancelled, view: ExecutionView) -> ExecutionView:
+    view = close_steps(view, event, "cancelled")
     return replace(view, status="cancelled", error=event.payload.reason, ended_at=event.ts)
 
 
 @apply.register
 def _(event: ExecutionCompleted, view: ExecutionView) -> ExecutionView:
+    view = close_steps(view, event, "abandoned")
     return replace(view, status="completed", output=dict(event.payload.output), ended_at=event.ts)
 
 
 @apply.register
 def _(event: ExecutionFailed, view: ExecutionView) -> ExecutionView:
     error = f"{event.payload.error.type}: {event.payload.error.message}"
+    view = close_steps(view, event, "abandoned")
     return replace(view, status="failed", error=error, ended_at=event.ts)
 
 
 @apply.register
 def _(event: ExecutionTimedOut, view: ExecutionView) -> ExecutionView:
     error = f"timed out after {event.payload.timeout_s:g} s"
+    view = close_steps(view, event, "timed_out")
     return replace(view, status="timed_out", error=error, ended_at=event.ts)
 
 
@@ -189,9 +196,10 @@ def _(event: ExecutionRolledBack, view: ExecutionView) -> ExecutionView:
     if base is None:  # recorded before rollbacks carried their state: find the snapshot
         source = view.checkpoint(payload.checkpoint_id)
         base = source.state if source is not None and source.state is not None else view.state
+    view = close_steps(view, event, "abandoned")  # the attempts it supersedes
     return replace(
         view,
-        status="running",
+        status="running" if view.saver is None else view.status,  # a thread's fork runs nothing
         attempt=event.attempt,
         state={**base, **branch.overrides},
         branches=(*view.branches, branch),
@@ -231,6 +239,9 @@ def _(event: StepStarted, view: ExecutionView) -> ExecutionView:
         event.payload.retry,
         started_at=event.ts,
     )
+    ended = ended_as(view, event.attempt)
+    if ended is not None:  # a late write of an attempt that is over: it never ran on
+        step = replace(step, status=ended, ended_at=event.ts)
     return _put_step(view, step)
 
 
@@ -274,7 +285,12 @@ def _(event: CheckpointCreated, view: ExecutionView) -> ExecutionView:
         # (lists that append, …) are not a merge of the node outputs
         if event.attempt == view.attempt and (event.payload.state or not view.state):
             view = replace(view, state=dict(event.payload.state))
-    return view
+    return saver_threads.checkpointed(event, view)
+
+
+@apply.register
+def _(event: CheckpointWritesSaved, view: ExecutionView) -> ExecutionView:
+    return saver_threads.writes_saved(event, view)
 
 
 def _run_id(metadata: dict[str, Any] | None) -> str | None:

@@ -2,8 +2,17 @@
 
 :func:`replay` takes the execution's events with their log positions (reading them is the
 caller's job) and a :class:`Until`; it returns the view and timeline as they were at that
-point. With ``verify`` it also checks every checkpoint snapshot on the way against the
-state derived from the inputs and the steps' outputs (a branch starts from its snapshot).
+point. With ``verify`` it also checks every step checkpoint's snapshot on the way against
+the state derived from the inputs and the steps' outputs (a branch starts from its
+snapshot, with the rollback's edits).
+
+A framework's own snapshot (a LangGraph checkpoint) is checked as far as omium can derive
+it without the framework: the graph's reducers combine what a node writes with what was
+there (a list that appends), so a key the steps wrote since the previous snapshot (or the
+inputs, before the first: a graph keeps those its state has) may hold more than the write,
+or nothing; every other key must be as it was. Checkpoints
+that are not a state after steps are not compared: a graph's input checkpoint (its input
+is still a pending write) and a subgraph's (its own state, in its namespace).
 """
 
 from __future__ import annotations
@@ -16,7 +25,14 @@ from typing import Any
 from omium.projections.executions import apply_at
 from omium.projections.timeline import Timeline, fold_timeline
 from omium.projections.views import ExecutionView, Pos
-from omium.schemas import CheckpointCreated, Event, NoSuchPoint
+from omium.schemas import (
+    CheckpointCreated,
+    Event,
+    ExecutionRolledBack,
+    ExecutionSubmitted,
+    NoSuchPoint,
+    StepCompleted,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +103,44 @@ def replay(
     folded = events[: stop + 1]
     timeline = fold_timeline((e for e, _ in folded), positions=(p for _, p in folded))
     mismatches: list[Mismatch] = []
+    written: set[str] = set()  # keys the steps wrote since the last framework snapshot
     for event, position in folded:
+        derived = view.state
         view = apply_at(event, view, position)
-        if verify and isinstance(event, CheckpointCreated):
-            diff = state_diff(view.state, event.payload.state)
+        if not verify:
+            continue
+        if isinstance(event, ExecutionSubmitted):  # a graph keeps the inputs its state has
+            written = set(event.payload.inputs)
+        elif isinstance(event, StepCompleted) and event.attempt == view.attempt:
+            written |= set(event.payload.output)
+        elif isinstance(event, ExecutionRolledBack):
+            written = set(event.payload.overrides)
+        elif isinstance(event, CheckpointCreated):
+            diff = _difference(event, derived, written)
             if diff:
                 mismatches.append(
                     Mismatch(event.payload.checkpoint_id, event.attempt, event.seq, diff)
                 )
+            root = not event.payload.ns and event.payload.index is not None
+            if event.payload.checkpoint is not None and root:
+                written = set()
     last, position = events[stop]
     return Replayed(view, timeline, last.attempt, last.seq, position, tuple(mismatches))
+
+
+def _difference(event: CheckpointCreated, derived: dict[str, Any], written: set[str]) -> StateDiff:
+    """How the checkpoint's snapshot differs from the ``derived`` state (see the module docs)."""
+    payload = event.payload
+    if payload.index is None or payload.ns:
+        return StateDiff()  # not a state after steps
+    diff = state_diff(derived, payload.state)
+    if payload.checkpoint is None:
+        return diff
+    return StateDiff(
+        added={k: v for k, v in diff.added.items() if k not in written},
+        removed={k: v for k, v in diff.removed.items() if k not in written},
+        changed={k: v for k, v in diff.changed.items() if k not in written},
+    )
 
 
 def _stop_index(events: list[tuple[Event, Pos | None]], until: Until) -> int:

@@ -18,6 +18,7 @@ from omium.projections.views import (
     CheckpointView,
     ExecutionView,
     Pos,
+    SaverThread,
     StepView,
     Usage,
 )
@@ -98,7 +99,33 @@ def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]
         "last_position": list(view.last_position) if view.last_position else None,
         "waiting": view.waiting,
         "human_inputs": view.human_inputs,
+        "saver": _saver_to_dict(view.saver),
     }
+
+
+def _saver_to_dict(saver: SaverThread | None) -> dict[str, Any] | None:
+    if saver is None:
+        return None
+    return {
+        "newest": saver.newest,
+        "last_checkpoint_at": _ts(saver.last_checkpoint_at),
+        "pending": [[cid, list(nodes)] for cid, nodes in saver.pending.items()],
+        "interrupted": sorted(saver.interrupted),
+        "errored": sorted(saver.errored),
+    }
+
+
+def _saver(data: dict[str, Any] | None) -> SaverThread | None:
+    # views stored before saver threads were told apart have no "saver": runs (None)
+    if data is None:
+        return None
+    return SaverThread(
+        data["newest"],
+        _dt(data["last_checkpoint_at"]),
+        {str(cid): tuple(nodes) for cid, nodes in data["pending"]},
+        frozenset(data["interrupted"]),
+        frozenset(data["errored"]),
+    )
 
 
 def view_from_dict(data: dict[str, Any]) -> ExecutionView:
@@ -128,6 +155,7 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
         last_position=_pos(data["last_position"]),
         waiting=data.get("waiting"),
         human_inputs=data.get("human_inputs", {}),
+        saver=_saver(data.get("saver")),
     )
 
 

@@ -43,8 +43,9 @@ def mark_applied(event: Event, last_seq: Mapping[int, int]) -> dict[int, int]:
 
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
-#: every status an execution view can have (``queued``: a run command no worker took yet)
-STATUSES = frozenset({"queued", "submitted", "running", "paused", "waiting"}) | TERMINAL
+#: every status an execution view can have (``queued``: a run command no worker took yet;
+#: ``idle``: a LangGraph thread recorded by ``OmiumSaver`` without a run, see SaverThread)
+STATUSES = frozenset({"queued", "submitted", "running", "paused", "waiting", "idle"}) | TERMINAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,10 @@ class StepView:
     name: str
     index: int
     attempt: int
-    status: str  # running | completed | failed | retrying
+    #: running | retrying (between tries) | completed | failed, or once its attempt ended
+    #: without it finishing: cancelled | timed_out | abandoned (the run failed, completed
+    #: without it, or a rollback superseded its attempt)
+    status: str
     seq: int
     retry: int = 0
     started_at: datetime | None = None
@@ -105,6 +109,34 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class SaverThread:
+    """What a LangGraph thread recorded by ``OmiumSaver`` outside the executor shows.
+
+    See :mod:`omium.projections.saver_threads`. Checkpoint ids are the root namespace's.
+    """
+
+    #: the newest checkpoint and when it was recorded
+    newest: str | None = None
+    last_checkpoint_at: datetime | None = None
+    #: checkpoint id -> the nodes that wrote against it, until its next checkpoint
+    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: checkpoints with a pending ``interrupt()`` / a task error among their writes
+    interrupted: frozenset[str] = frozenset()
+    errored: frozenset[str] = frozenset()
+
+    def forget(self, checkpoint_id: str) -> SaverThread:
+        """The thread once ``checkpoint_id``'s superstep is checkpointed."""
+        pending = {k: v for k, v in self.pending.items() if k != checkpoint_id}
+        return SaverThread(
+            self.newest,
+            self.last_checkpoint_at,
+            pending,
+            self.interrupted - {checkpoint_id},
+            self.errored - {checkpoint_id},
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionView:
     """Everything omium knows about one execution, as of the last event folded."""
 
@@ -135,6 +167,8 @@ class ExecutionView:
     #: where the execution's first and newest folded events sit in the log
     first_position: Pos | None = None
     last_position: Pos | None = None
+    #: set for a LangGraph thread an ``OmiumSaver`` recorded outside the executor (no run)
+    saver: SaverThread | None = None
 
     @property
     def steps(self) -> tuple[StepView, ...]:

@@ -21,7 +21,9 @@ from omium.schemas.topics import COMMANDS, EVENTS
 #: An upcaster turns the payload of version ``i + 1`` into the payload of version ``i + 2``.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+#: NaN and infinity are refused: JSON has neither (pydantic would write them as ``null``, so a
+#: step's ``nan`` would come back as ``None`` and a float field would no longer decode)
+_FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def utcnow() -> datetime:

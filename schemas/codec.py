@@ -8,10 +8,11 @@ with the type's ``MIGRATIONS`` and validates. Every failure is an
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from omium.schemas.base import Event
 from omium.schemas.errors import EventTooLarge, InvalidEvent
@@ -71,7 +72,7 @@ def from_dict(raw: dict[str, Any], *, unversioned: int | None = None) -> Event:
     try:
         return cls.model_validate(raw)
     except ValidationError as exc:
-        raise _invalid(name, exc) from None
+        raise _invalid(name, exc, raw) from None
 
 
 def validate(cls: type[Event], **fields: Any) -> Event:
@@ -79,7 +80,7 @@ def validate(cls: type[Event], **fields: Any) -> Event:
     try:
         return cls.model_validate(fields)
     except ValidationError as exc:
-        raise _invalid(cls.__name__, exc) from None
+        raise _invalid(cls.__name__, exc, fields) from None
 
 
 def _upcast(cls: type[Event], name: str, raw: dict[str, Any], unversioned: int) -> dict[str, Any]:
@@ -103,9 +104,11 @@ def _upcast(cls: type[Event], name: str, raw: dict[str, Any], unversioned: int) 
     return {**raw, "version": latest, "payload": payload}
 
 
-def _invalid(name: str, exc: ValidationError) -> InvalidEvent:
+def _invalid(name: str, exc: ValidationError, raw: dict[str, Any]) -> InvalidEvent:
     errors = exc.errors(include_url=False)
     first = errors[0]
+    if first["type"] == "finite_number":
+        return _not_finite(name, raw)
     field = ".".join(str(part) for part in first["loc"]) or "(event)"
     message = first["msg"]
     if first["type"] == "extra_forbidden":
@@ -114,6 +117,37 @@ def _invalid(name: str, exc: ValidationError) -> InvalidEvent:
         message = "required field is missing"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return InvalidEvent(f"invalid {name} event: {field}: {message}{more}", field=field)
+
+
+def _not_finite(name: str, raw: dict[str, Any]) -> InvalidEvent:
+    """NaN or infinity: refused like any value JSON cannot hold, naming its key path."""
+    path, value = non_finite(raw) or ("(event)", math.nan)
+    return InvalidEvent(
+        f"invalid {name} event: {path}: {value!r} is not a JSON number "
+        "(JSON has no NaN or infinity)",
+        field=path,
+        hint="use None, a string, or a finite number",
+    )
+
+
+def non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """The first NaN or infinity in ``value`` and its key path (``a.b[2].c``), if any."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, BaseModel):
+        value = dict(value)
+    found = None
+    if isinstance(value, dict):
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for where, item in items:
+        found = non_finite(item, where)
+        if found is not None:
+            break
+    return found
 
 
 def _largest_field(event: Event) -> tuple[str, int]:

@@ -71,6 +71,11 @@ class RollbackPayload(Payload):
 
     checkpoint_id: str = Field(min_length=1)
     overrides: dict[str, JsonValue] = Field(default_factory=dict)
+    as_node: str | None = Field(
+        None,
+        description="graphs: the node the overrides are written as (LangGraph's "
+        "update_state(as_node=...)); None: the one node that wrote those keys there",
+    )
     run: RunPayload | None = Field(
         None,
         description="the execution's original run (workflow, spec, source): a worker needs "

@@ -118,6 +118,9 @@ class ExecutionRolledBackPayload(Payload):
     state: dict[str, JsonValue] | None = Field(
         None, description="the state the new attempt starts from (the snapshot plus overrides)"
     )
+    as_node: str | None = Field(
+        None, description="graphs: the node the overrides were asked to be written as"
+    )
 
 
 class ExecutionRolledBack(Event):

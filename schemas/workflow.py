@@ -10,7 +10,7 @@ naming the file, the field path and what was expected::
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from omium.schemas.codec import non_finite
 from omium.schemas.errors import InvalidSpec
 from omium.schemas.workflow_frameworks import (
     CrewAgentSpec,
@@ -56,7 +57,8 @@ def parse_duration(value: object) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in a spec as ``30s``, ``10m``, ``1h``, ``500ms`` or a plain number."""
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
+#: a spec travels as JSON (in the ``run`` command), and JSON has no NaN or infinity
+_STRICT = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Retries(BaseModel):
@@ -100,6 +102,11 @@ class PythonStep(BaseModel):
 _CREW_FIELDS = ("crew", "process", "llm", "manager_llm", "agents", "tasks")
 
 
+#: how durable a run's step events are before its next step starts (see ``durability``)
+Durability = Literal["batched", "step"]
+DURABILITY_MODES: tuple[str, ...] = get_args(Durability)
+
+
 class WorkflowSpec(BaseModel):
     """A whole workflow file (framework sections: :mod:`omium.schemas.workflow_frameworks`)."""
 
@@ -110,6 +117,12 @@ class WorkflowSpec(BaseModel):
     framework: Literal["python", "langgraph", "crewai"] = "python"
     inputs: dict[str, JsonValue] = Field(default_factory=dict)
     timeout: Duration | None = None
+    durability: Durability = Field(
+        "batched",
+        description="batched: a step's events are written with the next ones within 20 ms "
+        "(group commit); step: a step's completion and checkpoint are durable before the "
+        "next step starts",
+    )
     # framework: python
     steps: list[PythonStep] = Field(default_factory=list)
     # framework: langgraph
@@ -168,14 +181,18 @@ def spec_from_data(data: object, filename: str) -> WorkflowSpec:
     try:
         return WorkflowSpec.model_validate(data)
     except ValidationError as exc:
-        raise InvalidSpec(_first_error(filename, exc)) from None
+        raise InvalidSpec(_first_error(filename, exc, data)) from None
 
 
-def _first_error(filename: str, exc: ValidationError) -> str:
+def _first_error(filename: str, exc: ValidationError, data: dict[str, Any]) -> str:
     error = exc.errors(include_url=False)[0]
     path = _path(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
+    found = non_finite(data) if error["type"] == "finite_number" else None
+    if found is not None:  # the path without pydantic's JSON-union tags (``.float``)
+        path, value = found
+        message = f"{value!r} is not a JSON number (JSON has no NaN or infinity)"
+    elif error["type"] == "extra_forbidden":
         message = "unknown key (not part of a workflow spec)"
     elif error["type"] == "missing":
         message = "required key is missing"

@@ -9,20 +9,28 @@ Each call then goes through :func:`omium.producers.llm_call` / ``tool_call``: in
 executor records an ``llm.call`` / ``tool.call`` event (request, response, tokens,
 latency); when ``omium replay --reexecute`` runs the graph again the recorded answer is
 returned and the provider is never called. Outside omium the wrappers just call through.
+
+Both are what LangChain expects, so prebuilt agents take them: a recorded model binds
+tools (``bind_tools``, as its inner model formats them), a recorded tool is a
+``BaseTool`` (``create_react_agent(model, [record_tool(search)])``, ``ToolNode``). A
+re-executed call is matched by :func:`semantic_request`: what is asked, not the ids
+LangGraph gives messages (and ``ToolNode`` its results) anew on every run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, messages_from_dict, messages_to_dict
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.tools import BaseTool
+from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from omium.adapters.jsonable import jsonable
 from omium.producers.calls import call_sync, llm_call, tool_call
@@ -76,6 +84,18 @@ class ScriptedChatModel(BaseChatModel):
             },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Take tools as a provider's model does (the script decides which it calls)."""
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
 
     def _answer(self, last: str) -> Any:
         for rule in self.rules:
@@ -143,8 +163,13 @@ class RecordedChatModel(BaseChatModel):
         return self._result(await llm_call(self.name_, self._request(messages, stop), call))
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
-        """Bind tools on the inner model when it can; the wrapper still records the calls."""
-        bound = self.inner.bind_tools(tools, **kwargs) if _binds(self.inner) else self.inner
+        """Bind tools as the inner model formats them; the wrapper still records the calls."""
+        if not _binds(self.inner):
+            return self
+        bound = self.inner.bind_tools(tools, **kwargs)
+        if isinstance(bound, RunnableBinding) and bound.bound is self.inner:
+            # the provider's own tool arguments, given to it through the wrapper's calls
+            return self.bind(**bound.kwargs)
         if isinstance(bound, BaseChatModel):
             return RecordedChatModel(inner=bound, name_=self.name_)
         return self
@@ -163,42 +188,101 @@ def record_model(model: BaseChatModel, name: str | None = None) -> RecordedChatM
     return RecordedChatModel(inner=model, name_=str(label or model._llm_type))
 
 
-class RecordedTool:
-    """A tool whose calls are recorded: ``await tool.ainvoke({...})`` or ``tool.invoke({...})``.
+class RecordedTool(BaseTool):
+    """A LangChain tool whose calls are recorded (see the module docs).
 
-    Its result is returned as JSON (see :func:`~omium.adapters.jsonable.jsonable`), live and
-    on replay alike, so a re-executed node sees exactly what the recorded one saw.
+    Call it as any tool (``await tool.ainvoke({...})``, ``tool.invoke({...})``) or give it
+    to a prebuilt agent. Its result is returned as JSON (see
+    :func:`~omium.adapters.jsonable.jsonable`), live and on replay alike, so a re-executed
+    node sees exactly what the recorded one saw.
     """
 
-    def __init__(self, tool: Callable[..., Any] | BaseTool, name: str | None = None) -> None:
-        self.tool = tool
-        default = tool.name if isinstance(tool, BaseTool) else getattr(tool, "__name__", "tool")
-        self.name = name or str(default)
+    #: the tool that runs when the call is not answered from the log
+    inner: BaseTool
 
-    async def _run(self, arguments: dict[str, Any]) -> Any:
-        tool = self.tool
-        if isinstance(tool, BaseTool):
-            return jsonable(await tool.ainvoke(arguments))
-        if inspect.iscoroutinefunction(tool):
-            return jsonable(await tool(**arguments))
-        return jsonable(await asyncio.to_thread(tool, **arguments))
-
-    async def ainvoke(self, arguments: dict[str, Any]) -> Any:
-        """Call the tool with ``arguments`` (recorded, or answered from the log on replay)."""
-        return await tool_call(self.name, jsonable(arguments), lambda: self._run(arguments))
-
-    def invoke(self, arguments: dict[str, Any]) -> Any:
-        """:meth:`ainvoke` for sync nodes (they run on a worker thread)."""
-        tool = self.tool
+    def _run(self, *args: Any, **kwargs: Any) -> Any:
+        arguments = _arguments(args, kwargs)
 
         def run() -> Any:
-            if isinstance(tool, BaseTool):
-                return jsonable(tool.invoke(arguments))
-            return jsonable(tool(**arguments))
+            return jsonable(self.inner.invoke(arguments))
 
         return call_sync("tool", self.name, jsonable(arguments), run)
+
+    async def _arun(self, *args: Any, **kwargs: Any) -> Any:
+        arguments = _arguments(args, kwargs)
+
+        async def run() -> Any:
+            return jsonable(await self.inner.ainvoke(arguments))
+
+        return await tool_call(self.name, jsonable(arguments), run)
+
+
+def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The tool input as the inner tool takes it (a string input arrives positionally)."""
+    return args[0] if args and not kwargs else kwargs
 
 
 def record_tool(tool: Callable[..., Any] | BaseTool, name: str | None = None) -> RecordedTool:
     """``tool`` (a function or a LangChain tool) with its calls recorded."""
-    return RecordedTool(tool, name)
+    if not isinstance(tool, BaseTool):
+        label = name or getattr(tool, "__name__", "tool")
+        description = inspect.getdoc(tool) or label
+        if inspect.iscoroutinefunction(tool):
+            tool = StructuredTool.from_function(coroutine=tool, name=label, description=description)
+        else:
+            tool = StructuredTool.from_function(func=tool, name=label, description=description)
+    return RecordedTool(
+        name=name or tool.name,
+        description=tool.description,
+        args_schema=tool.args_schema,
+        return_direct=tool.return_direct,
+        inner=tool,
+    )
+
+
+def semantic_request(kind: str, request: Any) -> Any:
+    """What of a model request re-execution compares (``RecordedCalls(semantic=...)``).
+
+    Each message's type, content, name and tool calls (names and arguments): not the ids
+    LangGraph gives input messages and ``ToolNode`` its results on every run, nor the
+    tool call ids those results refer to. Tool calls' arguments are compared as they are.
+    """
+    if kind != "llm" or not isinstance(request, dict):
+        return request
+    messages = request.get("messages")
+    if not isinstance(messages, list):
+        return request
+    return {**request, "messages": [_meaning(m) for m in messages]}
+
+
+def semantic_output(value: Any) -> Any:
+    """A node's output as re-execution compares it: messages without their generated ids."""
+    if isinstance(value, list):
+        return [semantic_output(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    message = "type" in value and "content" in value
+    return {k: semantic_output(v) for k, v in value.items() if not (message and k == "id")}
+
+
+def _meaning(message: Any) -> Any:
+    if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
+        return message
+    data = message["data"]
+    content = data.get("content")
+    if isinstance(content, list):  # content blocks (tool use, images) may carry ids too
+        content = [_without_id(block) for block in content]
+    kept: dict[str, Any] = {"type": message.get("type"), "content": content}
+    for key in ("name", "status"):
+        if data.get(key) is not None:
+            kept[key] = data[key]
+    calls = data.get("tool_calls")
+    if calls:
+        kept["tool_calls"] = [_without_id(call) for call in calls]
+    return kept
+
+
+def _without_id(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "id"}
+    return value

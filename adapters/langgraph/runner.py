@@ -5,7 +5,9 @@ checkpointer. :class:`GraphRun` streams one invocation and turns the graph's act
 omium facts, handed to ``record``:
 
 - each task (a node run) is a step: ``step.started`` and ``step.completed`` (its writes as
-  JSON) or ``step.failed``; ``index`` counts the attempt's tasks;
+  JSON) or ``step.failed``; ``index`` counts the attempt's tasks; each retry LangGraph
+  makes under a ``RetryPolicy`` is a ``step.retried`` (the try's error, the delay) and a
+  ``step.started`` with the next ``retry`` (see :mod:`.tries`);
 - a task of a node listed in ``agent_nodes`` that follows another agent's is an
   ``agent.handoff`` (reason: the edge or ``Command(goto=...)`` that triggered it);
 - the checkpoints themselves are recorded by the checkpointer (``OmiumSaver``).
@@ -30,6 +32,7 @@ from langgraph.pregel import Pregel
 from langgraph.types import Command, StreamMode
 
 from omium.adapters.jsonable import jsonable
+from omium.adapters.langgraph.tries import Tries
 from omium.adapters.python import import_attr
 from omium.schemas import InvalidSpec
 from omium.schemas.workflow import WorkflowSpec
@@ -99,6 +102,7 @@ class _Task:
     name: str
     index: int
     began: float
+    retry: int = 0
 
 
 @dataclass
@@ -117,6 +121,7 @@ class GraphRun:
     _open: dict[str, _Task] = field(default_factory=dict)
     _done: list[str] = field(default_factory=list)
     _indexes: dict[str, int] = field(default_factory=dict)
+    _tries: Tries | None = None
 
     def checkpointed(self) -> tuple[str, ...]:
         """The nodes completed since the last checkpoint (which the new one holds)."""
@@ -138,9 +143,12 @@ class GraphRun:
         ``graph_input``: the inputs of a fresh run, ``None`` to continue, or a
         ``Command(resume=...)`` answering an interrupt.
         """
+        self._tries = Tries(self._retried)  # a stream of its own: a resumed task is no retry
+        config = self.config(checkpoint_id)
+        config["callbacks"] = [self._tries]
         stream = self.graph.astream(
             graph_input,
-            self.config(checkpoint_id),
+            config,
             stream_mode=_MODES,
             durability="sync",  # a checkpoint is on the log before the next superstep runs
         )
@@ -171,9 +179,10 @@ class GraphRun:
             if index is None:
                 index = self._indexes[task_id] = self.tasks_started
                 self.tasks_started += 1
-            task = self._open[task_id] = _Task(name, index, time.perf_counter())
+            retry = self._tries.retry(task_id) if self._tries else 0
+            task = self._open[task_id] = _Task(name, index, time.perf_counter(), retry)
             await self._handoff(name, chunk.get("triggers", ()))
-            await self.record("step.started", {"step": name, "index": task.index, "retry": 0})
+            await self.record("step.started", {"step": name, "index": task.index, "retry": retry})
             return
         for event_type, payload in self.finish(
             task_id, chunk.get("result"), chunk.get("error"), bool(chunk.get("interrupts"))
@@ -193,7 +202,12 @@ class GraphRun:
             return []  # already finished; or stopped at interrupt(): it runs again
         del self._open[task_id]
         duration = (time.perf_counter() - task.began) * 1000
-        base = {"step": task.name, "index": task.index, "retry": 0, "duration_ms": duration}
+        base = {
+            "step": task.name,
+            "index": task.index,
+            "retry": task.retry,
+            "duration_ms": duration,
+        }
         if error is not None:
             message = error.get("message", error) if isinstance(error, dict) else error
             kind = error.get("type") if isinstance(error, dict) else type(error).__name__
@@ -203,6 +217,18 @@ class GraphRun:
         output = jsonable(result)
         completed = {**base, "output": output if isinstance(output, dict) else {"result": output}}
         return [("step.completed", completed)]
+
+    async def _retried(
+        self, task_id: str, node: str, retry: int, error: dict[str, str], waited: float
+    ) -> None:
+        """LangGraph runs the task again: its last try failed with ``error``."""
+        task = self._open.get(task_id)
+        if task is None or task.name != node:
+            return  # its start is not streamed yet: that start carries the retry
+        task.retry, task.began = retry, time.perf_counter()
+        where = {"step": task.name, "index": task.index, "retry": retry}
+        await self.record("step.retried", {**where, "error": error, "delay_s": waited})
+        await self.record("step.started", where)
 
     async def _handoff(self, name: str, triggers: Sequence[str]) -> None:
         if name not in self.agent_nodes:

@@ -49,6 +49,8 @@ class Branch:
     state: dict[str, Any]
     #: the index of the first step to run
     index: int
+    #: graphs: the node ``overrides`` are written as (None: the framework picks)
+    as_node: str | None = None
 
 
 class RunContext(Protocol):

@@ -30,6 +30,7 @@ from omium.processors.frameworks.base import (
     StepOutcome,
     branch_start,
 )
+from omium.processors.frameworks.oversize import checkpoint_or_error, record_completed_then_fail
 from omium.producers.calls import RecordingSink, calls_to
 from omium.producers.recorded import Diverged, RecordedCalls, ReplaySink
 from omium.projections import ExecutionView
@@ -79,7 +80,10 @@ class PythonRun:
             if completed is None:
                 return "failed"
             self.state.update(completed.payload.output)  # type: ignore[attr-defined]
-            ctx.defer(completed, ctx.checkpoint(step.name, self.index, self.state))
+            checkpoint = checkpoint_or_error(ctx, step.name, self.index, self.state)
+            if isinstance(checkpoint, ErrorInfo):
+                return await record_completed_then_fail(ctx, completed, step.name, checkpoint)
+            ctx.defer(completed, checkpoint)
             self.index += 1
             if ctx.control.rollback is not None:
                 return ROLLBACK

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
+import warnings
 from typing import Annotated, Any, TypedDict
 
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import create_react_agent
+from langgraph.types import RetryPolicy
+from langgraph.warnings import LangGraphDeprecatedSinceV10
 
-from omium.adapters.langgraph.models import ScriptedChatModel, record_model
+from omium.adapters.langgraph.models import ScriptedChatModel, record_model, record_tool
 
 
 class Count(TypedDict, total=False):
@@ -65,4 +71,101 @@ def priced() -> StateGraph[Count]:
     graph.add_node("ask", ask)
     graph.add_edge(START, "ask")
     graph.add_edge("ask", END)
+    return graph
+
+
+class Fan(TypedDict, total=False):
+    left: int
+    right: int
+    total: int
+    seen: Annotated[list[str], operator.add]
+
+
+def fanout() -> StateGraph[Fan]:
+    """``left`` and ``right`` run in one superstep; ``join`` adds what they wrote."""
+
+    def left(state: Fan) -> dict[str, Any]:
+        return {"left": 1, "seen": ["left"]}
+
+    def right(state: Fan) -> dict[str, Any]:
+        return {"right": 2, "seen": ["right"]}
+
+    def join(state: Fan) -> dict[str, Any]:
+        return {"total": state.get("left", 0) + state.get("right", 0), "seen": ["join"]}
+
+    graph = StateGraph(Fan)
+    graph.add_node("left", left)
+    graph.add_node("right", right)
+    graph.add_node("join", join)
+    graph.add_edge(START, "left")
+    graph.add_edge(START, "right")
+    graph.add_edge("left", "join")
+    graph.add_edge("right", "join")
+    graph.add_edge("join", END)
+    return graph
+
+
+def fanout_until_broken() -> StateGraph[Fan]:
+    """:func:`fanout`, until ``OMIUM_TEST_BROKEN_GRAPH`` is set: then it no longer loads."""
+    if os.environ.get("OMIUM_TEST_BROKEN_GRAPH"):
+        raise RuntimeError("the graph's code is broken now")
+    return fanout()
+
+
+def weather(city: str) -> str:
+    """The weather in ``city`` (a local lookup: no provider)."""
+    return f"sunny in {city}"
+
+
+#: the tool's answer first: the agent asks again with it as the last message
+WEATHER_RULES: list[dict[str, Any]] = [
+    {"when": "sunny in", "answer": "It is sunny in Paris."},
+    {
+        "when": "weather",
+        "answer": {"content": "", "tool_calls": [{"name": "weather", "args": {"city": "Paris"}}]},
+    },
+]
+
+
+def _react_agent(model: Any, tools: list[Any]) -> Any:
+    with warnings.catch_warnings():  # moved to langchain.agents, which omium does not need
+        warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
+        return create_react_agent(model, tools)
+
+
+def react_agent() -> Any:
+    """A prebuilt ReAct agent whose model and tool calls omium records."""
+    model = record_model(ScriptedChatModel(rules=WEATHER_RULES), name="scripted-agent")
+    return _react_agent(model, [record_tool(weather)])
+
+
+def react_agent_unrecorded() -> Any:
+    """The same agent with the scripted model and the tool as they are."""
+    return _react_agent(ScriptedChatModel(rules=WEATHER_RULES), [weather])
+
+
+class Flaky(TypedDict, total=False):
+    fails: int
+    tries: int
+
+
+#: execution id -> tries of ``shaky`` so far (the failed ones leave nothing in the state)
+TRIES: dict[str, int] = {}
+
+
+def flaky() -> StateGraph[Flaky]:
+    """``shaky`` fails its first ``fails`` tries; LangGraph retries it (3 tries at most)."""
+
+    def shaky(state: Flaky) -> dict[str, Any]:
+        thread = str(get_config()["configurable"]["thread_id"])
+        tries = TRIES[thread] = TRIES.get(thread, 0) + 1
+        if tries <= state.get("fails", 0):
+            raise ConnectionError(f"try {tries} failed")
+        return {"tries": tries}
+
+    graph = StateGraph(Flaky)
+    policy = RetryPolicy(max_attempts=3, initial_interval=0.01, jitter=False)
+    graph.add_node("shaky", shaky, retry_policy=policy)
+    graph.add_edge(START, "shaky")
+    graph.add_edge("shaky", END)
     return graph

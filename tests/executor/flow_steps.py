@@ -56,6 +56,10 @@ def not_json(state: dict[str, Any]) -> dict[str, Any]:
     return {"when": object()}
 
 
+def not_finite(state: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": 1, "scores": [0.5, float("nan")]}
+
+
 def mark(state: dict[str, Any]) -> dict[str, Any]:
     """Appends a line to a file per run of this step (counts re-runs across processes)."""
     path = Path(state["marks"])
@@ -70,6 +74,12 @@ def wrong_signature(a: int, b: int) -> None:
 
 def big_output(state: dict[str, Any]) -> dict[str, Any]:
     return {"blob": "x" * (2 << 20)}
+
+
+def big_part(state: dict[str, Any]) -> dict[str, Any]:
+    """``part<n>``: ``kib`` KiB of text (the n-th such part of the state)."""
+    n = sum(key.startswith("part") for key in state)
+    return {f"part{n}": "x" * (int(state.get("kib", 600)) << 10)}
 
 
 def exits(state: dict[str, Any]) -> dict[str, Any]:
@@ -139,3 +149,31 @@ def timed_sync(state: dict[str, Any]) -> dict[str, Any]:
     with path.open("a") as f:
         f.write(f"end {time.monotonic()}\n")
     return {}
+
+
+async def tick_busy(state: dict[str, Any]) -> dict[str, Any]:
+    """Keeps the event loop busy ``busy_ms`` (no await), then notes its side effect."""
+    until = time.perf_counter() + float(state["busy_ms"]) / 1000
+    while time.perf_counter() < until:
+        pass
+    return _noted(state)
+
+
+async def tick_await(state: dict[str, Any]) -> dict[str, Any]:
+    """Awaits ``busy_ms``, then notes its side effect."""
+    await asyncio.sleep(float(state["busy_ms"]) / 1000)
+    return _noted(state)
+
+
+def tick_sync(state: dict[str, Any]) -> dict[str, Any]:
+    """Sleeps ``busy_ms`` on its thread, then notes its side effect."""
+    time.sleep(float(state["busy_ms"]) / 1000)
+    return _noted(state)
+
+
+def _noted(state: dict[str, Any]) -> dict[str, Any]:
+    """The side effect: ``<run>:<step index> <wall time>`` appended to ``effects``."""
+    i = int(state.get("i", 0))
+    with Path(state["effects"]).open("a") as out:
+        out.write(f"{state['run_key']}:{i} {time.time()}\n")
+    return {"i": i + 1}

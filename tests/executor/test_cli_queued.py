@@ -100,7 +100,7 @@ def test_list__an_unknown_status_is_exit_2_naming_the_valid_ones(
     assert code == 2 and out == ""
     assert err.strip() == (
         "omium: error: --status 'bogus': no execution has that status; use one of "
-        "cancelled, completed, failed, paused, queued, running, submitted, timed_out, waiting"
+        "cancelled, completed, failed, idle, paused, queued, running, submitted, timed_out, waiting"
     )
 
 

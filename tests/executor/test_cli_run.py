@@ -332,3 +332,18 @@ def test_version__as_a_command_and_as_the_conventional_option(
 ) -> None:
     assert cli(capsys, "--version")[:2] == (0, f"{omium.__version__}\n")
     assert cli(capsys, "version")[:2] == (0, f"{omium.__version__}\n")
+
+
+def test_run__durability_is_chosen_per_run(
+    url: str, flow: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, "run", str(flow), "--url", url, "--durability", "sometimes")
+    assert code == 2 and "--durability 'sometimes': not a durability mode" in err
+    code, out, _ = cli(capsys, "run", str(flow), "--url", url, "--durability", "step", "--json")
+    assert code == 0 and orjson.loads(out)["status"] == "completed"
+    shown = orjson.loads(
+        cli(capsys, "log", "read", "--url", url, "--topic", "omium.commands", "--json")[
+            1
+        ].splitlines()[-1]
+    )
+    assert shown["event"]["payload"]["spec"]["durability"] == "step"

@@ -68,7 +68,7 @@ async def test_cancel__interrupts_a_long_async_step(harness: Harness) -> None:
     view = await harness.finished(ex, timeout=10)
     assert time.monotonic() - began < 5
     assert view.status == "cancelled" and view.error == "changed my mind"
-    assert [s.status for s in view.steps] == ["running"]  # never completed
+    assert [s.status for s in view.steps] == ["cancelled"]  # never completed
 
 
 async def test_cancel__abandons_a_long_sync_step(harness: Harness) -> None:
@@ -79,6 +79,7 @@ async def test_cancel__abandons_a_long_sync_step(harness: Harness) -> None:
     view = await harness.finished(ex, timeout=10)
     assert view.status == "cancelled"
     assert view.error == "cancelled by a user (sync step 'slow_sync0' was abandoned on its thread)"
+    assert [s.status for s in view.steps] == ["cancelled"]
 
 
 async def test_step_timeout__fails_the_step_and_the_execution(harness: Harness) -> None:
@@ -94,6 +95,7 @@ async def test_execution_timeout__is_recorded(harness: Harness) -> None:
     ex = await harness.submit(spec("slow", "slow", timeout="500ms"), slow_s=0.4)
     view = await harness.finished(ex, timeout=10)
     assert view.status == "timed_out"
+    assert [s.status for s in view.steps] == ["completed", "timed_out"]  # cut by the timeout
 
 
 async def test_retries__then_success(harness: Harness) -> None:
@@ -128,6 +130,19 @@ async def test_step_error__and_non_json_output_fail_clearly(harness: Harness) ->
     assert (await harness.finished(first)).error == "ValueError: boom: the input was wrong"
     error = (await harness.finished(second)).error or ""
     assert error.startswith("InvalidOutput:") and "payload.output" in error
+
+
+async def test_a_step_returning_nan__fails_naming_the_key_path(harness: Harness) -> None:
+    """JSON has no NaN: refused like any non-JSON value, never recorded as null."""
+    await harness.start_worker()
+    ex = await harness.submit(spec("not_finite"))
+    view = await harness.finished(ex)
+    assert view.status == "failed" and [s.status for s in view.steps] == ["failed"]
+    assert view.error is not None and view.error.startswith(
+        "InvalidOutput: invalid step.completed event: payload.output.scores[1]: nan is not a "
+        "JSON number"
+    )
+    assert not [e for e in await harness.events(ex) if e.type == "step.completed"]
 
 
 async def test_duplicate_run__starts_one_execution(harness: Harness) -> None:

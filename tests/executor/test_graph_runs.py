@@ -21,6 +21,7 @@ from omium.schemas import (
     HumanInputReceived,
     HumanInputRequested,
     LLMCall,
+    StepRetried,
     ToolCall,
 )
 from omium.schemas.workflow import WorkflowSpec
@@ -267,3 +268,36 @@ async def test_reexecute__the_support_graph_after_a_rollback_before_the_approval
     assert ScriptedChatModel.total_calls == calls
     assert [s.name for s in report.steps] == ["billing_agent", "approval", "send"]
     assert "colleague" in report.state["reply"]
+
+
+def tries_of(events: list[Any]) -> list[tuple[str, int]]:
+    return [(e.type, e.payload.retry) for e in events if e.type.startswith("step.")]
+
+
+async def test_retry_policy__each_try_is_recorded(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(graph_spec("flaky"), fails=2)
+    view = await harness.finished(ex)
+    assert view.status == "completed" and view.output is not None
+    assert view.output["tries"] == 3
+    events = await harness.events(ex)
+    assert tries_of(events) == [
+        ("step.started", 0),
+        ("step.retried", 1),
+        ("step.started", 1),
+        ("step.retried", 2),
+        ("step.started", 2),
+        ("step.completed", 2),
+    ]
+    errors = [e.payload.error.message for e in events if isinstance(e, StepRetried)]
+    assert errors == ["try 1 failed", "try 2 failed"]
+    [step] = view.steps
+    assert (step.name, step.status, step.retry) == ("shaky", "completed", 2)
+
+
+async def test_retry_policy__the_last_try_fails_the_step(harness: Harness) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(graph_spec("flaky"), fails=5)
+    view = await harness.finished(ex)
+    assert view.status == "failed" and "try 3 failed" in (view.error or "")
+    assert tries_of(await harness.events(ex))[-2:] == [("step.started", 2), ("step.failed", 2)]

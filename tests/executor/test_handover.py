@@ -24,6 +24,7 @@ STEPS = Path(__file__).resolve().parent / "side_steps.py"
 CLI = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
 WORKFLOW = """
 name: side-effects
+durability: {durability}
 inputs: {{sleep_s: {sleep}, effects: {effects}}}
 steps:
   - {{name: s0, call: side_steps:s0}}
@@ -39,8 +40,9 @@ def setup(tmp_path: Path) -> tuple[str, Path, Path, Path]:
     effects.touch()
     shutil.copy(STEPS, tmp_path / STEPS.name)  # steps resolve beside the workflow file
     slow, quick = tmp_path / "slow.yaml", tmp_path / "quick.yaml"
-    slow.write_text(WORKFLOW.format(sleep=0.6, effects=effects))
-    quick.write_text(WORKFLOW.format(sleep=0, effects=effects))
+    # durability step: a crash re-runs only the step it cut, so the counts below are exact
+    slow.write_text(WORKFLOW.format(sleep=0.6, effects=effects, durability="step"))
+    quick.write_text(WORKFLOW.format(sleep=0, effects=effects, durability="batched"))
     return f"sqlite:///{tmp_path / 'log.db'}", effects, slow, quick
 
 

@@ -42,6 +42,9 @@ class Script:
         #: (checkpoint id, attempt, ns, run_id) of every checkpoint not forgotten
         self.live: list[tuple[str, int, str, str | None]] = []
         self.llm_calls = self.tool_calls = 0
+        #: (attempt, step index) -> the status its row must show, in the order rows appear
+        self.steps: dict[tuple[int, int], str] = {}
+        self.status = "running"
 
     def __repr__(self) -> str:
         return "Script(" + ", ".join(f"{e.type}@{e.attempt}.{e.seq}" for e in self.events) + ")"
@@ -69,6 +72,17 @@ class Script:
         self.add("checkpoint.created", checkpoint_id=cid, ns=ns, metadata=metadata, **more)
         self.live.append((cid, self.attempt, ns, run_id))
 
+    def end(self, status: str) -> None:
+        """The current attempt ends (or a rollback supersedes it) with ``status``.
+
+        Every row still running or retrying gets its final status: the step's own for a
+        cancel or a timeout, ``abandoned`` for a failure, a completion or a rollback.
+        """
+        final = status if status in ("cancelled", "timed_out") else "abandoned"
+        for key, row in self.steps.items():
+            if row in ("running", "retrying"):
+                self.steps[key] = final
+
 
 @st.composite
 def executions(draw: st.DrawFn) -> list[Event]:
@@ -78,7 +92,8 @@ def executions(draw: st.DrawFn) -> list[Event]:
 @st.composite
 def scripts(draw: st.DrawFn) -> Script:
     """A plausible run: steps with outputs, usage, pauses, rollbacks, a framework's
-    checkpoints and its tombstones, facts without a seq, an ending."""
+    checkpoints and its tombstones, facts without a seq, steps a crash interrupted,
+    attempts that end early (failed, cancelled, timed out), an ending."""
     s = Script()
     inputs = {"n": draw(st.integers(0, 9))}
     s.add("execution.submitted", workflow="w", inputs=inputs)
@@ -86,11 +101,22 @@ def scripts(draw: st.DrawFn) -> Script:
     s.add("execution.started", workflow="w")
     index = 0
     moves = ["step", "step", "llm", "tool", "pause", "rollback", "fail", "framework", "forget"]
+    moves += ["cut", "halt"]
     for _ in range(draw(st.integers(0, 10))):
         move = draw(st.sampled_from(moves))
-        if move == "step":
+        if move == "cut":  # a step a crash interrupted: it starts again on recovery
+            s.add("step.started", step=f"s{index}", index=index)
+            s.steps[(s.attempt, index)] = "running"
+        elif move == "halt":  # the attempt ends early; only a rollback goes on from there
+            halt(draw, s)
+            restarted = roll_back(draw, s)
+            if restarted is None:
+                return s
+            index = restarted
+        elif move == "step":
             name = f"s{index}"
             s.add("step.started", step=name, index=index)
+            s.steps[(s.attempt, index)] = "completed"
             out = {draw(st.sampled_from("abc")): draw(st.integers(0, 99))}
             s.add("step.completed", step=name, index=index, output=out)
             s.state.update(out)
@@ -119,6 +145,7 @@ def scripts(draw: st.DrawFn) -> Script:
             s.add(
                 "step.retried", step="x", index=index, retry=1, error={"type": "E", "message": "m"}
             )
+            s.steps[(s.attempt, index)] = "retrying"
         elif move == "framework":  # a LangGraph checkpoint: a namespace, a run, a snapshot
             ns = draw(st.sampled_from(["", "sub:1"]))
             run_id = draw(st.sampled_from(["r1", "r2", None]))
@@ -128,24 +155,52 @@ def scripts(draw: st.DrawFn) -> Script:
         elif move == "forget":
             forget(draw, s)
         elif move == "rollback":
-            steps = [(cid, a) for cid, a, _, _ in s.live if cid in s.states]
-            if not steps:
-                continue
-            cid, from_attempt = draw(st.sampled_from(steps))
-            s.attempt = max(s.seq) + 1
-            s.add(
-                "execution.rolled_back",
-                from_attempt=from_attempt,
-                checkpoint_id=cid,
-                branch_seq=1,
-                overrides={"edited": True},
-                state={**s.states[cid], "edited": True},
-            )
-            s.state = {**s.states[cid], "edited": True}
-            index = int(cid.split("-")[1]) + 1
+            restarted = roll_back(draw, s)
+            index = index if restarted is None else restarted
+    ending = draw(st.sampled_from(["completed", "completed", "failed", "cancelled", "timed_out"]))
+    if ending != "completed":
+        halt(draw, s, ending)
+        return s
     s.output = dict(s.state)
     s.add("execution.completed", output=s.output)
+    s.end("completed")
+    s.status = "completed"
     return s
+
+
+def halt(draw: st.DrawFn, s: Script, status: str | None = None) -> None:
+    """The attempt ends without completing: failed, cancelled or timed out."""
+    status = status or draw(st.sampled_from(["failed", "cancelled", "timed_out"]))
+    if status == "failed":
+        s.add("execution.failed", error={"type": "E", "message": "m"})
+    elif status == "cancelled":
+        s.add("execution.cancelled", reason="asked")
+    else:
+        s.add("execution.timed_out", timeout_s=1.5)
+    s.end(status)
+    s.status = status
+
+
+def roll_back(draw: st.DrawFn, s: Script) -> int | None:
+    """A rollback to a step checkpoint still listed; the index it goes on from (None: none)."""
+    steps = [(cid, a) for cid, a, _, _ in s.live if cid in s.states]
+    if not steps:
+        return None
+    cid, from_attempt = draw(st.sampled_from(steps))
+    s.end("abandoned")  # the attempt it leaves is superseded
+    s.attempt = max(s.seq) + 1
+    s.add(
+        "execution.rolled_back",
+        from_attempt=from_attempt,
+        checkpoint_id=cid,
+        branch_seq=1,
+        overrides={"edited": True},
+        state={**s.states[cid], "edited": True},
+    )
+    s.state = {**s.states[cid], "edited": True}
+    s.output = None
+    s.status = "running"
+    return int(cid.split("-")[1]) + 1
 
 
 def forget(draw: st.DrawFn, s: Script) -> None:
@@ -176,8 +231,9 @@ def positions(events: list[Event]) -> list[tuple[str, int, int]]:
 def test_fold__agrees_with_the_scripts_own_model(script: Script) -> None:
     """The fold against an oracle written independently of it (the Script's bookkeeping)."""
     view = fold(script.events)
-    assert view.status == "completed"
+    assert view.status == script.status
     assert (view.attempt, view.state, view.output) == (script.attempt, script.state, script.output)
+    assert [((s.attempt, s.index), s.status) for s in view.steps] == list(script.steps.items())
     assert view.last_seq == script.seq
     assert [(c.checkpoint_id, c.attempt, c.ns, c.run_id) for c in view.checkpoints] == script.live
     usage = view.usage
@@ -264,3 +320,16 @@ def test_fold__sums_usage_over_every_attempt(events: list[Event]) -> None:
         5 * calls,
     )
     assert usage.tool_calls == sum(e.type == "tool.call" for e in events)
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=executions(), data=st.data())
+def test_fold__a_finished_execution_has_no_unfinished_step(
+    events: list[Event], data: st.DataObject
+) -> None:
+    """Every prefix: steps of an attempt that is over have a final status; others may run."""
+    stop = data.draw(st.integers(1, len(events)))
+    view = fold(events[:stop])
+    for step in view.steps:
+        over = step.attempt < view.attempt or view.finished
+        assert not over or step.status not in ("running", "retrying"), (step, view.status)

@@ -83,3 +83,15 @@ def test_difference__points_at_the_first_differing_character() -> None:
     assert text.startswith("recorded ") and "abcdef" in text and "abcXef" in text
     assert difference(None, "asked") == "the recording has no more calls, the code asked asked"
     assert difference("had", None) == "the recording has had"
+
+
+def test_take__compares_requests_as_the_semantic_function_reduces_them() -> None:
+    def without_ids(kind: str, request: Any) -> Any:
+        return {k: v for k, v in request.items() if k != "id"} if kind == "llm" else request
+
+    recorded = [llm({"ask": "q", "id": "run-1"}, "r"), tool({"id": 7}, "t says")]
+    calls = RecordedCalls(recorded, semantic=without_ids)
+    assert calls.take("llm", "m", {"ask": "q", "id": "run-2"})["response"] == "r"
+    with pytest.raises(Diverged) as caught:  # tool arguments compared as they are
+        calls.take("tool", "t", {"id": 8})
+    assert caught.value.expected == {"kind": "tool", "name": "t", "request": {"id": 7}}

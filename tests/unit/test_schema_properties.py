@@ -1,7 +1,8 @@
-"""Hypothesis: every event type survives encode -> decode unchanged."""
+"""Hypothesis: every event type survives encode -> decode unchanged; NaN never gets in."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC
 
 import pytest
@@ -9,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from omium.schemas import COMMAND_TYPES, FACT_TYPES, Event, decode, encode, type_name
+from omium.schemas import (
+    COMMAND_TYPES,
+    FACT_TYPES,
+    Event,
+    InvalidEvent,
+    decode,
+    encode,
+    from_dict,
+    type_name,
+)
 
 json_leaf = (
     st.none()
@@ -111,3 +121,48 @@ def test_round_trip__every_event_type(cls: type[Event]) -> None:
         assert decode(encode(event)) == event
 
     check()
+
+
+@st.composite
+def with_one_non_finite(draw: st.DrawFn) -> tuple[dict[str, object], str, float]:
+    """A step output holding one NaN or infinity somewhere, and its key path (the oracle).
+
+    The path is written down while the value is placed, not found by the code under test.
+    """
+    bad = draw(st.sampled_from([math.nan, math.inf, -math.inf]))
+    output: dict[str, object] = draw(st.dictionaries(st.text(max_size=8), json_value, max_size=3))
+    node: object = output
+    path = "payload.output"
+    while True:
+        children = [
+            (key, child)
+            for key, child in (node.items() if isinstance(node, dict) else enumerate(node))  # type: ignore[attr-defined]
+            if isinstance(child, dict | list)
+        ]
+        if not children or draw(st.booleans()):
+            break
+        key, node = draw(st.sampled_from(children))
+        path += f"[{key}]" if isinstance(key, int) else f".{key}"
+    if isinstance(node, dict):
+        key = draw(st.text(max_size=8).filter(lambda k: k not in node))
+        node[key] = bad
+        path += f".{key}"
+    else:
+        assert isinstance(node, list)
+        node.append(bad)
+        path += f"[{len(node) - 1}]"
+    return output, path, bad
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=with_one_non_finite())
+def test_validate__refuses_nan_and_infinity_naming_the_key_path(
+    case: tuple[dict[str, object], str, float],
+) -> None:
+    """JSON has no NaN or infinity: refused like other non-JSON values, never stored as null."""
+    output, path, bad = case
+    raw = {"type": "step.completed", "execution_id": "e", "payload": {"step": "s", "index": 0}}
+    with pytest.raises(InvalidEvent) as caught:
+        from_dict({**raw, "payload": {**raw["payload"], "output": output}})  # type: ignore[dict-item]
+    assert caught.value.field == path
+    assert f"{path}: {bad!r} is not a JSON number" in str(caught.value)

@@ -17,6 +17,7 @@ from omium.schemas import (
     current_version,
     decode,
     encode,
+    from_dict,
     type_name,
 )
 
@@ -209,3 +210,35 @@ def test_events__are_frozen() -> None:
     event = step_completed()
     with pytest.raises(Exception, match="frozen"):
         event.seq = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "path"),
+    [
+        (
+            "step.completed",
+            {"step": "s", "index": 0, "output": {"score": float("nan")}},
+            "output.score",
+        ),
+        (
+            "execution.submitted",
+            {"workflow": "w", "inputs": {"xs": [1, float("inf")]}},
+            "inputs.xs[1]",
+        ),
+        (
+            "llm.call",
+            {"model": "m", "response": {"p": {"logprob": -float("inf")}}},
+            "response.p.logprob",
+        ),
+        ("tool.call", {"tool": "t", "result": float("nan")}, "result"),
+        ("step.completed", {"step": "s", "index": 0, "duration_ms": float("nan")}, "duration_ms"),
+    ],
+)
+def test_from_dict__refuses_nan_and_infinity_wherever_they_are(
+    kind: str, payload: dict[str, object], path: str
+) -> None:
+    """Outputs, inputs, LLM and tool payloads, plain float fields: one rule, one message."""
+    with pytest.raises(InvalidEvent) as caught:
+        from_dict({"type": kind, "execution_id": "e", "payload": payload})
+    assert caught.value.field == f"payload.{path}"
+    assert f"payload.{path}: " in str(caught.value) and "is not a JSON number" in str(caught.value)

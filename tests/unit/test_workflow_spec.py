@@ -167,3 +167,12 @@ def test_inputs__json_when_json_else_text(tmp_path: Path) -> None:
     assert inputs == {"a": 1, "b": 2, "c": "hello", "d": [1, 2], "e": {"x": True}, "f": ""}
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_inputs(["novalue"])
+
+
+def test_spec__refuses_nan_and_infinity_in_inputs_naming_the_key() -> None:
+    text = "name: w\nsteps: [{name: a, call: 'm:f'}]\ninputs: {limits: {high: .inf}}\n"
+    with pytest.raises(InvalidSpec) as caught:
+        parse_spec(text, "wf.yaml")
+    assert str(caught.value) == (
+        "wf.yaml: inputs.limits.high: inf is not a JSON number (JSON has no NaN or infinity)"
+    )

@@ -25,6 +25,11 @@ from omium.adapters.crewai import CrewRun, TaskDone, crew_factory
 from omium.adapters.crewai.prepare import step_name
 from omium.processors.control import restore
 from omium.processors.frameworks.base import ROLLBACK, Branch, RunContext
+from omium.processors.frameworks.oversize import (
+    checkpoint_or_error,
+    output_too_large,
+    record_completed_then_fail,
+)
 from omium.projections import ExecutionView
 from omium.schemas import ErrorInfo
 from omium.schemas.errors import CrewTaskFailed
@@ -85,8 +90,13 @@ class CrewWorkflowRun:
                     output={done.name: done.output},  # the state gains the task's output
                     duration_ms=done.duration_ms,
                 )
-                checkpoint = ctx.checkpoint(done.name, done.index, self.state)
-                await ctx.emit(ctx.sized(completed), checkpoint)
+                too_big = output_too_large(ctx, completed)
+                if too_big is not None:  # the task's own output: it fails, as a step's
+                    return await ctx.step_failed(done.name, done.index, 0, too_big, 0.0)
+                checkpoint = checkpoint_or_error(ctx, done.name, done.index, self.state)
+                if isinstance(checkpoint, ErrorInfo):
+                    return await record_completed_then_fail(ctx, completed, done.name, checkpoint)
+                await ctx.emit(completed, checkpoint)
                 self.index = done.index + 1
                 await ctx.between_steps()
                 if ctx.control.rollback is not None:

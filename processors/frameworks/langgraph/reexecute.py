@@ -9,7 +9,10 @@ recorded ``step.completed``; the first difference (an output, or a call the reco
 not have) is the divergence, reported with both sides.
 
 Calls are matched by content among those not yet answered, not by strict order: nodes of
-one superstep run concurrently and may call in another order than they did. An attempt a
+one superstep run concurrently and may call in another order than they did. Content is
+what is asked (:func:`~omium.adapters.langgraph.models.semantic_request`: messages' types,
+contents and tool calls), not the ids LangGraph gives messages anew on every run (a
+prebuilt agent's input and tool messages); node outputs are compared without those ids. An attempt a
 rollback opened starts from its branch checkpoint's recorded LangGraph snapshot, with the
 rollback's edits applied by ``update_state``, as the rollback itself did.
 """
@@ -23,6 +26,7 @@ from typing import Any, cast
 from langgraph.checkpoint.base import CheckpointMetadata
 
 from omium.adapters.langgraph import OmiumSaver
+from omium.adapters.langgraph.models import semantic_output, semantic_request
 from omium.adapters.langgraph.runner import Finished, GraphRun, load_graph, resume_command
 from omium.processors.frameworks.base import (
     Reexecution,
@@ -30,6 +34,7 @@ from omium.processors.frameworks.base import (
     StepOutcome,
     refuse_live_choice,
 )
+from omium.processors.frameworks.langgraph.fork import asked_node, fork
 from omium.producers import open_log
 from omium.producers.calls import calls_to
 from omium.producers.recorded import Diverged, RecordedCalls, ReplaySink
@@ -66,7 +71,9 @@ async def _reexecute(request: ReexecutionRequest, memory: OmiumSaver) -> Reexecu
         if isinstance(event, StepCompleted):
             outputs.setdefault(event.payload.step, []).append(dict(event.payload.output))
     calls = RecordedCalls.from_events(
-        (e for e in mine if isinstance(e, LLMCall | ToolCall)), any_order=True
+        (e for e in mine if isinstance(e, LLMCall | ToolCall)),
+        any_order=True,
+        semantic=semantic_request,
     )
     source, view = request.source, request.view
     graph = load_graph(request.spec, source.parent, source.name, memory)
@@ -82,7 +89,7 @@ async def _reexecute(request: ReexecutionRequest, memory: OmiumSaver) -> Reexecu
         count = seen[node] = seen.get(node, 0) + 1
         expected = had[count - 1] if count <= len(had) else None
         now = payload.get("output") if event_type == "step.completed" else payload.get("error")
-        if now != expected:
+        if semantic_output(now) != semantic_output(expected):  # new message ids are no change
             report.steps.append(StepOutcome(node, "live", "diverged", calls.answered))
             raise Diverged(f"node {node}: output", expected, now)
         report.steps.append(StepOutcome(node, "live", "completed", calls.answered))
@@ -95,9 +102,8 @@ async def _reexecute(request: ReexecutionRequest, memory: OmiumSaver) -> Reexecu
     branch = view.branch(request.attempt)
     if branch is not None:  # fork the graph where the rollback did, with its edits
         checkpoint_id = await _seed(memory, run, request.events, branch.checkpoint_id)
-        if branch.overrides:
-            config = await graph.aupdate_state(run.config(checkpoint_id), branch.overrides)
-            checkpoint_id = str(config["configurable"]["checkpoint_id"])
+        as_node = asked_node(request.events, request.attempt)
+        checkpoint_id = await fork(run, checkpoint_id, branch.overrides, as_node, request.events)
         graph_input = None
     try:
         with calls_to(ReplaySink(calls)):

@@ -33,8 +33,10 @@ from omium.adapters.langgraph.runner import (
     resume_command,
 )
 from omium.processors.frameworks.base import ROLLBACK, Branch, RunContext
+from omium.processors.frameworks.langgraph.fork import asked_node, fork
 from omium.producers.calls import RecordingSink, calls_to
 from omium.projections import ExecutionView
+from omium.schemas import Event
 
 
 class _SaverSink:
@@ -125,7 +127,11 @@ class GraphWorkflowRun:
             return
         branch = view.branch()
         if branch is not None:  # a rollback recorded, no checkpoint in its attempt yet
-            self.checkpoint_id = await self._edited(branch.checkpoint_id, branch.overrides)
+            events = await self._events() if branch.overrides else []
+            as_node = asked_node(events, view.attempt)
+            self.checkpoint_id = await fork(
+                self.run, branch.checkpoint_id, branch.overrides, as_node, events
+            )
             return
         self.graph_input = self.ctx.inputs
 
@@ -134,14 +140,15 @@ class GraphWorkflowRun:
         self.graph_input, self.checkpoint_id = None, None
         if branch is not None:
             self.run.tasks_started = 0
-            self.checkpoint_id = await self._edited(branch.checkpoint_id, branch.overrides)
+            needs_events = branch.overrides and branch.as_node is None
+            events = await self._events() if needs_events else []
+            self.checkpoint_id = await fork(
+                self.run, branch.checkpoint_id, branch.overrides, branch.as_node, events
+            )
 
-    async def _edited(self, checkpoint_id: str, overrides: dict[str, Any]) -> str:
-        """``checkpoint_id``, or with ``overrides`` the fork ``update_state`` makes of it."""
-        if not overrides:
-            return checkpoint_id
-        config = await self.run.graph.aupdate_state(self.run.config(checkpoint_id), overrides)
-        return str(config["configurable"]["checkpoint_id"])
+    async def _events(self) -> list[Event]:
+        """The execution's events (a rollback with edits reads who wrote what)."""
+        return [r.event() for r in await self.ctx.log.read_execution(self.ctx.execution_id)]
 
     async def attempt(self) -> str:
         """Stream the graph until it finishes, or a rollback is asked for."""
