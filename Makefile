@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-adapters kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-adapters bench-peers kafka-up kafka-down kafka-status clean
 
 # tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -67,6 +67,13 @@ bench-projections: install
 
 bench-adapters: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_adapters.py
+
+# omium against DBOS and LangGraph's own savers on this machine's SQLite, no broker needed.
+# The peers are the `bench` extra, installed here only (never by `install`).
+bench-peers: install
+	@$(BIN)/python -c "import dbos" 2>/dev/null || \
+	  $(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python tests/bench/bench_peers.py
 
 kafka-up:
 	$(KAFKA) up

@@ -1,8 +1,9 @@
 """The framework adapters' benchmark: what omium adds to a LangGraph superstep and a crew.
 
-1. Per-superstep overhead of ``OmiumSaver`` against no checkpointer, ``InMemorySaver`` and
-   ``SqliteSaver`` (file, WAL) on one trivial node looped N times, durability async and
-   sync, on the embedded SQLite log and (with a broker) on Kafka: :mod:`bench_langgraph`.
+1. Per-superstep overhead of ``OmiumSaver`` against no checkpointer, ``InMemorySaver``,
+   ``SqliteSaver`` and ``AsyncSqliteSaver`` (file, WAL) on one trivial node looped N times,
+   durability async and sync, on the embedded SQLite log and (with a broker) on Kafka:
+   :mod:`bench_langgraph` (``make bench-peers`` adds the log at ``synchronous=FULL``).
 2. A scripted CrewAI crew's kickoff with and without omium: :mod:`bench_crewai`.
 
 Prints tables (medians and ratios measured in the same run); asserts nothing about time.

@@ -4,10 +4,14 @@ Prints, per configuration, µs per step of wall time and of process CPU time (ev
 and what each adds over no checkpointer (median of the rounds; ``+min``: fastest run vs
 fastest run). Configurations run interleaved, one of each per round, so a busy machine
 slows them alike. Covered:
-no checkpointer, InMemorySaver, SqliteSaver (file, WAL) and OmiumSaver on the embedded
-SQLite log (file, WAL), each with durability "async" and "sync", through sync ``invoke``
-(OmiumSaver.from_url: the log on the saver's own loop thread) and ``ainvoke``
-(OmiumSaver(log) in the running loop). Asserts nothing about time.
+no checkpointer, InMemorySaver, SqliteSaver (``invoke``) and AsyncSqliteSaver (``ainvoke``),
+both on a file in WAL mode with their default ``synchronous`` (shown), and OmiumSaver on the
+embedded SQLite log (file, WAL; ``synchronous=NORMAL``, and with ``synchronous`` also
+``FULL`` as bench_peers.py asks), each with durability "async" and "sync", through sync
+``invoke`` (OmiumSaver.from_url: the log on the saver's own loop thread) and ``ainvoke``
+(OmiumSaver(log) in the running loop). ``× Sqlite``: what a row adds over none, divided by
+what (Async)SqliteSaver adds through the same call with the same durability. Asserts
+nothing about time.
 
     .venv/bin/python tests/bench/bench_langgraph.py [--steps 2000] [--rounds 5]
 """
@@ -25,8 +29,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypedDict
 
+import aiosqlite
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, StateGraph
 
 from omium.adapters.langgraph import OmiumSaver
@@ -68,14 +74,29 @@ async def run_async(saver: Any, steps: int, durability: str | None) -> Timing:
     return (time.perf_counter() - wall) / steps * 1e6, (time.process_time() - cpu) / steps * 1e6
 
 
-async def main(steps: int, rounds: int, kafka: str | None = None) -> None:
-    """``kafka``: host:port of a broker, to add OmiumSaver rows on Kafka (fresh topics)."""
+SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}  # PRAGMA synchronous's answers
+
+
+async def main(
+    steps: int,
+    rounds: int,
+    kafka: str | None = None,
+    synchronous: tuple[str, ...] = ("NORMAL",),
+) -> dict[tuple[str, str], float]:
+    """``kafka``: host:port of a broker, to add OmiumSaver rows on Kafka (fresh topics).
+
+    ``synchronous``: the SQLite log's settings to give OmiumSaver rows for. Returns each
+    row's ``× Sqlite`` ratio, by (row, durability).
+    """
     folder = Path(tempfile.mkdtemp(prefix="bench-lg-"))
     memory = InMemorySaver()
     lite = SqliteSaver(sqlite3.connect(folder / "lg.db", check_same_thread=False))
-    threaded = OmiumSaver.from_url(f"sqlite:///{folder / 'omium-thread.db'}")
-    log = open_log(f"sqlite:///{folder / 'omium-loop.db'}")
-    in_loop = OmiumSaver(log)
+    alite = AsyncSqliteSaver(await aiosqlite.connect(folder / "alg.db"))
+    # Neither saver sets it: SQLite's default on their connections.
+    lite_sync = SYNCHRONOUS[lite.conn.execute("PRAGMA synchronous").fetchone()[0]]
+    async with alite.conn.execute("PRAGMA synchronous") as cursor:
+        alite_sync = SYNCHRONOUS[(await cursor.fetchone())[0]]
+    closing: list[Any] = []
 
     def sync(saver: Any, durability: str | None) -> Callable[[], Awaitable[Timing]]:
         return lambda: asyncio.to_thread(run_sync, saver, steps, durability)
@@ -87,15 +108,29 @@ async def main(steps: int, rounds: int, kafka: str | None = None) -> None:
         ("none (invoke)", "-"): sync(None, None),
         ("none (ainvoke)", "-"): aio(None, None),
     }
+    omium: dict[str, tuple[Any, Any]] = {}
+    for level in synchronous:
+        query = f"?synchronous={level}"
+        log = open_log(f"sqlite:///{folder / f'omium-loop-{level}.db'}{query}")
+        threaded = OmiumSaver.from_url(f"sqlite:///{folder / f'omium-thread-{level}.db'}{query}")
+        in_loop = OmiumSaver(log)
+        omium[level] = threaded, in_loop
+        closing += [in_loop, log, threaded]
     for durability in ("async", "sync"):
         configs[("InMemorySaver (invoke)", durability)] = sync(memory, durability)
-        configs[("SqliteSaver file (invoke)", durability)] = sync(lite, durability)
-        configs[("OmiumSaver.from_url sqlite file (invoke)", durability)] = sync(
-            threaded, durability
-        )
+        configs[(f"SqliteSaver file WAL {lite_sync} (invoke)", durability)] = sync(lite, durability)
+        for level, (threaded, _) in omium.items():
+            configs[(f"OmiumSaver.from_url sqlite {level} (invoke)", durability)] = sync(
+                threaded, durability
+            )
         configs[("InMemorySaver (ainvoke)", durability)] = aio(memory, durability)
-        configs[("OmiumSaver(log) sqlite file (ainvoke)", durability)] = aio(in_loop, durability)
-    closing: list[Any] = []
+        configs[(f"AsyncSqliteSaver file WAL {alite_sync} (ainvoke)", durability)] = aio(
+            alite, durability
+        )
+        for level, (_, in_loop) in omium.items():
+            configs[(f"OmiumSaver(log) sqlite {level} (ainvoke)", durability)] = aio(
+                in_loop, durability
+            )
     if kafka is not None:
         url = f"kafka://{kafka}?topic_prefix=bench-lg-{uuid.uuid4().hex[:8]}."
         kafka_log = open_log(url)
@@ -114,9 +149,7 @@ async def main(steps: int, rounds: int, kafka: str | None = None) -> None:
     for _ in range(rounds):
         for key, run in configs.items():
             results[key].append(await run())
-    await in_loop.aclose()
-    await log.close()
-    await threaded.aclose()
+    await alite.conn.close()
     for item in closing:
         await (item.aclose() if hasattr(item, "aclose") else item.close())
 
@@ -125,16 +158,37 @@ async def main(steps: int, rounds: int, kafka: str | None = None) -> None:
 
     print(f"\n{steps} steps, {rounds} interleaved rounds, µs per step: median (and min)")
     head = f"{'checkpointer':42} {'durab.':>6} {'wall':>8} {'+wall':>7} {'+min':>7}"
-    print(f"{head} {'cpu':>8} {'+cpu':>7}")
+    print(f"{head} {'cpu':>8} {'+cpu':>7} {'× Sqlite':>8}")
+
+    def added(key: tuple[str, str]) -> float:
+        none = ("none (ainvoke)" if "ainvoke" in key[0] else "none (invoke)", "-")
+        return stat(key, statistics.median)[0] - stat(none, statistics.median)[0]
+
+    ratios: dict[tuple[str, str], float] = {}
     for name, durability in results:
         none = ("none (ainvoke)" if "ainvoke" in name else "none (invoke)", "-")
         base, low = stat(none, statistics.median), stat(none, min)
         wall, cpu = stat((name, durability), statistics.median)
         fastest = stat((name, durability), min)
+        peer = next(
+            (
+                k
+                for k in results
+                if k[1] == durability
+                and "SqliteSaver" in k[0]
+                and ("ainvoke" in k[0]) == ("ainvoke" in name)
+            ),
+            None,
+        )
+        ratio = f"{'':8}"
+        if peer is not None:
+            ratios[(name, durability)] = added((name, durability)) / added(peer)
+            ratio = f"{ratios[(name, durability)]:8.2f}"
         print(
             f"{name:42} {durability:>6} {wall:8.1f} {wall - base[0]:7.1f} "
-            f"{fastest[0] - low[0]:7.1f} {cpu:8.1f} {cpu - base[1]:7.1f}"
+            f"{fastest[0] - low[0]:7.1f} {cpu:8.1f} {cpu - base[1]:7.1f} {ratio}"
         )
+    return ratios
 
 
 if __name__ == "__main__":
