@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from omium.processors.control import Control
+from omium.processors.control import Control, restore
 from omium.producers import EventLog
 from omium.producers.recorded import Diverged
 from omium.projections import ExecutionView, Until, replay
@@ -140,6 +140,30 @@ class FrameworkRun(Protocol):
     async def branched(self, branch: Branch | None) -> None:
         """Continue from ``branch`` (None: the rollback was refused; go on as before)."""
         ...
+
+
+class StepwiseRun:
+    """A run of numbered steps over a state dict (python steps, crew tasks).
+
+    It continues after the attempt's last checkpoint (or a rollback's branch point, or from
+    the start) and, after a rollback, from the branch's restored state; subclasses run the
+    steps from :attr:`index` in :meth:`FrameworkRun.attempt`.
+    """
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.state: dict[str, Any] = {}
+        #: the next step to run
+        self.index = 0
+
+    async def start(self, view: ExecutionView) -> None:
+        """Continue where the execution as folded says (see :func:`~.control.restore`)."""
+        self.state, self.index = restore(view, self.ctx.inputs)
+
+    async def branched(self, branch: Branch | None) -> None:
+        """Continue after the rollback's checkpoint, with its edits (None: go on as before)."""
+        if branch is not None:
+            self.state, self.index = dict(branch.state), branch.index
 
 
 @dataclass

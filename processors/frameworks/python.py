@@ -19,21 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from omium.adapters.python import ResolvedStep, resolve_steps, run_step
-from omium.processors.control import restore
 from omium.processors.frameworks.base import (
     ROLLBACK,
-    Branch,
     Framework,
     Reexecution,
     ReexecutionRequest,
     RunContext,
     StepOutcome,
+    StepwiseRun,
     branch_start,
 )
 from omium.processors.frameworks.oversize import checkpoint_or_error, record_completed_then_fail
 from omium.producers.calls import RecordingSink, calls_to
 from omium.producers.recorded import Diverged, RecordedCalls, ReplaySink
-from omium.projections import ExecutionView
 from omium.schemas import (
     ConfigError,
     ErrorInfo,
@@ -49,24 +47,13 @@ from omium.schemas.errors import StepTimeout
 from omium.schemas.workflow import WorkflowSpec
 
 
-class PythonRun:
+class PythonRun(StepwiseRun):
     """A python workflow's run (see :class:`~omium.processors.frameworks.FrameworkRun`)."""
 
     def __init__(self, ctx: RunContext) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         source = ctx.source
         self.steps = resolve_steps(ctx.spec, source.parent, source.name)
-        self.state: dict[str, Any] = {}
-        self.index = 0
-
-    async def start(self, view: ExecutionView) -> None:
-        """Continue after the attempt's last checkpoint (or the branch, or the start)."""
-        self.state, self.index = restore(view, self.ctx.inputs)
-
-    async def branched(self, branch: Branch | None) -> None:
-        """Continue after the rollback's checkpoint, with its edits."""
-        if branch is not None:
-            self.state, self.index = dict(branch.state), branch.index
 
     async def attempt(self) -> str:
         """Run the steps from the current index to a terminal status, or to a rollback."""

@@ -23,14 +23,12 @@ from typing import Any, cast
 
 from omium.adapters.crewai import CrewRun, TaskDone, crew_factory
 from omium.adapters.crewai.prepare import step_name
-from omium.processors.control import restore
-from omium.processors.frameworks.base import ROLLBACK, Branch, RunContext
+from omium.processors.frameworks.base import ROLLBACK, RunContext, StepwiseRun
 from omium.processors.frameworks.oversize import (
     checkpoint_or_error,
     output_too_large,
     record_completed_then_fail,
 )
-from omium.projections import ExecutionView
 from omium.schemas import ErrorInfo
 from omium.schemas.errors import CrewTaskFailed
 
@@ -47,25 +45,14 @@ def split_state(
     return inputs, prior
 
 
-class CrewWorkflowRun:
+class CrewWorkflowRun(StepwiseRun):
     """A crew workflow's run (see :class:`~omium.processors.frameworks.FrameworkRun`)."""
 
     def __init__(self, ctx: RunContext) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         source = ctx.source
         self.factory = crew_factory(ctx.spec, source.parent.resolve(), source.name)
         self.names = [step_name(task, i) for i, task in enumerate(self.factory().tasks)]
-        self.state: dict[str, Any] = {}
-        self.index = 0
-
-    async def start(self, view: ExecutionView) -> None:
-        """Continue with the task after the attempt's last checkpoint (or the branch's)."""
-        self.state, self.index = restore(view, self.ctx.inputs)
-
-    async def branched(self, branch: Branch | None) -> None:
-        """Re-run the tasks after the rollback's checkpoint, with its edits."""
-        if branch is not None:
-            self.state, self.index = dict(branch.state), branch.index
 
     async def attempt(self) -> str:
         """Run the tasks from the current index; a terminal status, or :data:`ROLLBACK`."""
