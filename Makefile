@@ -21,7 +21,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,kafka,langgraph,crewai]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,kafka,langgraph,crewai,analytics,gateway]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # The main job on the embedded default: a CrewAI crew (researcher, analyst, writer; scripted
