@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from omium import __version__
-from omium.cli import executions, history, log, projections, runs, schemas, topics
+from omium.cli import executions, history, log, projections, runs, schemas, serve, topics
 from omium.schemas import OmiumError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 runs.register(app)
+app.command("serve")(serve.serve_command)
 history.register(app)
 app.add_typer(executions.app, name="executions")
 app.add_typer(log.app, name="log")

@@ -27,6 +27,7 @@ from omium.schemas.dlq import DeadLetter
 from omium.schemas.errors import (
     CheckpointTooLarge,
     ConfigError,
+    Conflict,
     EventTooLarge,
     InvalidEvent,
     InvalidSpec,
@@ -81,6 +82,7 @@ __all__ = [
     "CheckpointsPruned",
     "Command",
     "ConfigError",
+    "Conflict",
     "DeadLetter",
     "ErrorInfo",
     "Event",

@@ -7,7 +7,8 @@
     │   └── EventTooLarge       encoded size over the limit (names the largest field)
     │       └── CheckpointTooLarge  a LangGraph checkpoint or writes over it (names channels)
     ├── ConfigError             a setting, URL, flag or file is wrong (names the variable)
-    │   └── InvalidSpec         a workflow file is not a valid spec (file and field path)
+    │   ├── InvalidSpec         a workflow file is not a valid spec (file and field path)
+    │   └── Conflict            valid, but the execution's state refuses it (pause a finished run)
     ├── NotFound                no execution with that id (or not started yet)
     │   └── NoSuchPoint         the replay point (seq, offset, checkpoint, time…) is not there
     ├── LogError                the event log failed
@@ -134,6 +135,14 @@ class ConfigError(OmiumError):
 
 class InvalidSpec(ConfigError):
     """A workflow file is not a valid spec (names the file and the field path)."""
+
+
+class Conflict(ConfigError):
+    """The request is well formed, but the execution's state refuses it.
+
+    E.g. pausing a run that finished, resuming one that is not paused: the gateway answers
+    409, the CLI exits 2 like any bad input.
+    """
 
 
 class NotFound(OmiumError):
