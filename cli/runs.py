@@ -16,15 +16,22 @@ from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.live import live_lines
 from omium.cli.queued import say_queued
 from omium.cli.tail import tail_command
-from omium.services import bootstrap, runs
+from omium.services import bootstrap, registry, runs
 from omium.services.local import follow_run
-from omium.services.models import RunResult, dump
+from omium.services.models import RunResult, WorkflowOut, dump
 from omium.services.worker import serve_worker
 from omium.services.workflows import load_workflow, parse_inputs, with_durability
 
 
 def run_command(
-    file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The workflow file (YAML or JSON), or the name of a registered workflow "
+            "(see `omium workflows`).",
+            metavar="FILE|NAME",
+        ),
+    ],
     input_: Annotated[
         list[str] | None,
         typer.Option("--input", "-i", help="key=value (value parsed as JSON when it is JSON)."),
@@ -59,13 +66,21 @@ def run_command(
     On the embedded log the run executes in this process when no `omium worker` is running;
     pause, resume and cancel work from another terminal. On Kafka a worker runs it.
     """
-    spec = with_durability(load_workflow(file), durability)
+    by_name = registry.is_name(str(file)) and not file.exists()
+    local = None if by_name else with_durability(load_workflow(file), durability)
     inputs = parse_inputs(input_ or [], inputs_file)
     show_steps = sys.stdout.isatty() and not as_json if follow is None else follow
 
     async def go() -> RunResult:
         async with bootstrap(url) as app:
-            ex = await runs.submit(app.log, spec, file, inputs, execution_id=execution_id)
+            spec, source, version = local, file, None
+            if spec is None:
+                found = await registry.resolve(app, str(file))
+                spec = with_durability(registry.spec_of(found), durability)
+                source, version = Path(found.source), found.version
+            ex = await runs.submit(
+                app.log, spec, source, inputs, execution_id=execution_id, version=version
+            )
             if detach:
                 if await runs.no_worker(app.log):
                     say_queued(ex, "the run")
@@ -105,6 +120,13 @@ def worker_command(
     processors: Annotated[
         bool, typer.Option(help="Also run the projection processors (see `omium processors`).")
     ] = True,
+    workflows: Annotated[
+        Path | None,
+        typer.Option(
+            help="Register the workflow files in this folder first (what this worker can "
+            "run by name; see `omium workflows`)."
+        ),
+    ] = None,
     url: UrlOpt = None,
 ) -> None:
     """Run executions from the command topic until interrupted (Ctrl-C) or SIGTERM.
@@ -116,6 +138,14 @@ def worker_command(
     With --processors (the default) the execution views are kept up to date beside it: on
     the embedded log in this process, on Kafka by an `omium processors` child process.
     """
+    if workflows is not None:
+
+        async def register() -> list[WorkflowOut]:
+            async with bootstrap(url) as app:
+                return await registry.register_folder(app, workflows)
+
+        for w in run(register()):
+            typer.echo(f"omium worker: registered {w.name} {w.version}", err=True)
     run(
         serve_worker(
             url,

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from omium import __version__
-from omium.gateway import errors, executions, ops, stream
+from omium.gateway import errors, executions, ops, stream, workflows
 from omium.services import Settings, bootstrap
 
 
@@ -48,6 +48,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     # template (the metrics label) would lose an include prefix
     app.include_router(executions.router)
     app.include_router(stream.router)
+    app.include_router(workflows.router)
     app.include_router(ops.router)
     return app
 

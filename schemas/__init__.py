@@ -39,6 +39,7 @@ from omium.schemas.errors import (
     OmiumError,
     SyncCallOnLogLoop,
     TopicNotFound,
+    VersionMismatch,
 )
 from omium.schemas.executions import (
     ExecutionCancelled,
@@ -52,6 +53,7 @@ from omium.schemas.executions import (
     ExecutionTimedOut,
 )
 from omium.schemas.humans import HumanInputReceived, HumanInputRequested
+from omium.schemas.registered import WorkflowRegistered, workflow_key
 from omium.schemas.registry import (
     COMMAND_TYPES,
     FACT_TYPES,
@@ -83,6 +85,7 @@ __all__ = [
     "Command",
     "ConfigError",
     "Conflict",
+    "VersionMismatch",
     "DeadLetter",
     "ErrorInfo",
     "Event",
@@ -98,6 +101,8 @@ __all__ = [
     "ExecutionTimedOut",
     "HumanInputReceived",
     "HumanInputRequested",
+    "WorkflowRegistered",
+    "workflow_key",
     "InvalidEvent",
     "InvalidSpec",
     "LLMCall",

@@ -250,6 +250,7 @@ class Submitted(Model):
     execution_id: str
     status: str
     workflow: str
+    version: str | None
 
 
 class CheckpointOut(Model):
@@ -433,6 +434,17 @@ class RebuildOut(Model):
     dead_letters: int
     executions: dict[str, RebuiltExecution]
     differences: dict[str, list[str]] | None = None
+
+
+class WorkflowOut(Model):
+    """A registered workflow version: ``omium workflows list --json``, ``GET /workflows``."""
+
+    name: str
+    version: str
+    source: str
+    modules: list[str]
+    registered_at: datetime
+    current: bool
 
 
 class Steered(Model):

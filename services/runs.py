@@ -49,8 +49,11 @@ async def submit(
     *,
     execution_id: str | None = None,
     tenant_id: str = "default",
+    version: str | None = None,
 ) -> str:
     """Append a ``run`` command; returns the execution id.
+
+    ``version``: the registered version the worker must have (see :mod:`.registry`).
 
     A chosen ``execution_id`` that exists must be the same submission (workflow, spec and
     inputs): then the second run changes nothing; otherwise :class:`ConfigError`.
@@ -67,6 +70,7 @@ async def submit(
                 "inputs": dict(inputs),
                 "source": str(path.resolve()),
                 "fresh_id": fresh,
+                "workflow_version": version,
             },
         }
     )
@@ -92,18 +96,18 @@ async def _same_submission(log: EventLog, run: Run) -> None:
         workflow, inputs, spec = view.workflow, view.inputs, wanted.spec
     fix = "choose another --execution-id, or leave it out for a fresh one"
     if workflow != wanted.workflow:
-        raise ConfigError(
+        raise Conflict(
             f"execution {execution_id} exists with workflow {workflow!r}, not {wanted.workflow!r}",
             hint=fix,
         )
     if inputs != wanted.inputs:
         keys = sorted(k for k in {*inputs, *wanted.inputs} if inputs.get(k) != wanted.inputs.get(k))
-        raise ConfigError(
+        raise Conflict(
             f"execution {execution_id} exists with other inputs (differing: {', '.join(keys)})",
             hint=fix,
         )
     if spec != wanted.spec:
-        raise ConfigError(
+        raise Conflict(
             f"execution {execution_id} exists with another version of workflow {workflow!r}",
             hint=fix,
         )

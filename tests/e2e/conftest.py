@@ -65,14 +65,12 @@ class Gateway:
     flow: Path
     client: httpx.Client
 
-    def submit(self, execution_id: str, *inputs: str) -> None:
-        """``omium run --detach`` (workflows by name over HTTP are not there yet)."""
-        args = [f"--input={i}" for i in inputs]
-        done = cli(
-            "run", str(self.flow), "--detach", "--execution-id", execution_id,
-            "--url", self.log_url, *args, home=self.home,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+    def submit(self, execution_id: str, **inputs: object) -> dict:  # type: ignore[type-arg]
+        """``POST /api/v1/executions`` of the registered ``gw-flow``."""
+        body = {"workflow": "gw-flow", "execution_id": execution_id, "inputs": inputs}
+        got = self.client.post("/api/v1/executions", json=body)
+        assert got.status_code == 202, got.text
+        return got.json()  # type: ignore[no-any-return]
 
     def wait(self, execution_id: str, check: Callable[[dict], bool], timeout: float = 60) -> dict:  # type: ignore[type-arg]
         """Poll ``GET /executions/{id}`` until ``check`` holds for its body."""
@@ -115,14 +113,16 @@ def gateway(
         url = f"kafka://{bootstrap}?topic_prefix={uuid.uuid4().hex[:10]}.&timeout=20"
     else:
         url = f"sqlite:///{tmp_path / 'log.db'}"
-    (tmp_path / "flow_steps.py").write_text(STEPS.read_text())
-    flow = tmp_path / "flow.yaml"
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "flow_steps.py").write_text(STEPS.read_text())
+    flow = folder / "flow.yaml"
     flow.write_text(FLOW)
     created = cli("topics", "create", "--url", url, home=tmp_path)
     assert created.returncode == 0, created.stderr
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    worker = omium("worker", "--url", url, home=tmp_path)
+    worker = omium("worker", "--url", url, "--workflows", str(folder), home=tmp_path)
     serve = omium("serve", "--port", str(port), "--url", url, home=tmp_path)
     try:
         _wait_ready(base, [worker, serve], tmp_path)

@@ -33,7 +33,7 @@ def sse(response: httpx.Response) -> Iterator[tuple[int, str, dict]]:  # type: i
 @pytest.mark.timeout(300)
 def test_lifecycle__follow_pause_resume_rollback_replay_diff(gateway: Gateway) -> None:
     api = gateway.client
-    gateway.submit("gw-1", "slow_s=4")
+    gateway.submit("gw-1", slow_s=4)
     with api.stream("GET", "/api/v1/executions/gw-1/stream") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         seen = []
@@ -91,7 +91,7 @@ def test_stream__reconnecting_with_last_event_id_loses_and_repeats_nothing(
     gateway: Gateway,
 ) -> None:
     api = gateway.client
-    gateway.submit("gw-2", "slow_s=2")
+    gateway.submit("gw-2", slow_s=2)
     with api.stream("GET", "/api/v1/executions/gw-2/stream") as stream:
         first = list(itertools.islice(sse(stream), 3))
     last = first[-1][0]
@@ -184,3 +184,32 @@ def test_ops__health_ready_metrics_openapi(gateway: Gateway) -> None:
     for path in ("/executions", "/executions/{execution_id}", "/executions/{execution_id}/stream"):
         assert "/api/v1" + path in paths
     assert "Problem" in spec["components"]["schemas"]
+
+
+@pytest.mark.parametrize("gateway", ["sqlite-file"], indirect=True)
+def test_submit__by_name_idempotent_with_a_key(gateway: Gateway) -> None:
+    api = gateway.client
+    listed = api.get("/api/v1/workflows").json()
+    assert [(w["name"], w["current"]) for w in listed] == [("gw-flow", True)]
+    version = listed[0]["version"]
+    body = {"workflow": "gw-flow", "inputs": {"total": 7}}
+    first = api.post("/api/v1/executions", json=body, headers={"Idempotency-Key": "k-1"})
+    again = api.post("/api/v1/executions", json=body, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    assert first.json()["version"] == version and first.json()["status"] == "queued"
+    ex = first.json()["execution_id"]
+    done = gateway.wait(ex, lambda v: v["status"] == "completed")
+    assert done["output"]["total"] == 16
+    events = api.get(f"/api/v1/executions/{ex}/events").json()
+    assert [e["event"]["type"] for e in events].count("execution.started") == 1
+    other = api.post(
+        "/api/v1/executions",
+        json={"workflow": "gw-flow", "inputs": {"total": 8}},
+        headers={"Idempotency-Key": "k-1"},
+    )
+    assert other.status_code == 409 and "other inputs" in other.json()["detail"]
+    unknown = api.post("/api/v1/executions", json={"workflow": "nope"})
+    assert unknown.status_code == 404 and "no workflow 'nope'" in unknown.json()["detail"]
+    stale = api.post("/api/v1/executions", json={"workflow": "gw-flow", "version": "v-0"})
+    assert stale.status_code == 404 and version in stale.json()["detail"]
