@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-adapters bench-peers kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-adapters bench-peers fuzz kafka-up kafka-down kafka-status clean
 
 # tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -52,6 +52,11 @@ test: lint
 	$(KAFKA) jars >/dev/null
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) \
 	  $(BIN)/pytest -p no:cacheprovider -q -ra $(PYTEST_ARGS)
+
+# The gateway's API against its own OpenAPI document, 1,000 cases per operation (long).
+fuzz: install
+	OMIUM_FUZZ_EXAMPLES=1000 $(BIN)/pytest -p no:cacheprovider -q -m "not kafka" \
+	  tests/e2e/test_api_fuzz.py
 
 unit: install
 	$(BIN)/pytest -p no:cacheprovider -q tests/unit

@@ -9,6 +9,7 @@ body says so without leaking the traceback (which goes to the server's log).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -56,7 +57,13 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
-def problem(status: int, kind: str, detail: str, instance: str | None = None) -> JSONResponse:
+def problem(
+    status: int,
+    kind: str,
+    detail: str,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     """A problem+json response."""
     body = Problem(
         type=TYPES + kind,
@@ -65,7 +72,12 @@ def problem(status: int, kind: str, detail: str, instance: str | None = None) ->
         detail=detail,
         instance=instance,
     )
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM)
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM,
+        headers=dict(headers or {}),
+    )
 
 
 def status_of(error: OmiumError) -> tuple[int, str]:
@@ -80,6 +92,7 @@ def status_of(error: OmiumError) -> tuple[int, str]:
 RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM: {}}, "description": text}
     for code, text in [
+        (400, "The request body cannot be read (not UTF-8 JSON)."),
         (404, "No execution (or checkpoint) with that id, or another tenant's."),
         (409, "The execution's state refuses the request (e.g. pause a finished run)."),
         (413, "The request body is larger than the limit."),
@@ -108,10 +121,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        kind = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
-            error.status_code, "http-error"
-        )
-        return problem(error.status_code, kind, str(error.detail), request.url.path)
+        kind = {
+            400: "unreadable-body",
+            404: "not-found",
+            405: "method-not-allowed",
+            413: "too-large",
+        }.get(error.status_code, "http-error")
+        # a 405 keeps its Allow header (RFC 9110)
+        return problem(error.status_code, kind, str(error.detail), request.url.path, error.headers)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, error: Exception) -> JSONResponse:

@@ -6,7 +6,6 @@ response model, which is also what the CLI's ``--json`` prints.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
@@ -28,16 +27,26 @@ from omium.services.models import (
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"], responses=RESPONSES)
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
+#: an ISO 8601 date or time, with or without a zone (a number is not a time here)
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+Time = Annotated[str | None, Query(pattern=ISO_TIME, description="ISO 8601 (no zone: UTC)")]
+
+#: the statuses a listing can ask for
+STATUS_PATTERN = f"^({'|'.join(sorted(runs.STATUSES))})$"
 
 
 @router.get("", response_model=ExecutionPage)
 async def list_executions(
     omium: OmiumDep,
-    status: str | None = None,
+    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
     workflow: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[
+        str | None, Query(pattern=ISO_TIME, description="ISO 8601 (no zone: UTC)")
+    ] = None,
+    until: Annotated[
+        str | None, Query(pattern=ISO_TIME, description="ISO 8601 (no zone: UTC)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=runs.PAGE_LIMIT)] = 50,
     cursor: str | None = None,
 ) -> ExecutionPage:
@@ -46,8 +55,8 @@ async def list_executions(
         omium,
         status=status,
         workflow=workflow,
-        since=since,
-        until=until,
+        since=history.parse_time(since, "since") if since else None,
+        until=history.parse_time(until, "until") if until else None,
         limit=limit,
         cursor=cursor,
     )
@@ -136,7 +145,7 @@ async def replay(
     to_offset: Annotated[int | None, Query(ge=0)] = None,
     to_seq: Annotated[int | None, Query(ge=0)] = None,
     to_checkpoint: str | None = None,
-    to_time: datetime | None = None,
+    to_time: Time = None,
     attempt: Annotated[int | None, Query(ge=1)] = None,
     verify: bool = False,
 ) -> ReplayOut:
@@ -147,7 +156,7 @@ async def replay(
         to_offset=to_offset,
         to_seq=to_seq,
         to_checkpoint=to_checkpoint,
-        to_time=to_time,
+        to_time=history.parse_time(to_time) if to_time else None,
         attempt=attempt,
         verify=verify,
     )

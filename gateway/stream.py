@@ -38,7 +38,7 @@ async def stream(
     omium: OmiumDep,
     request: Request,
     execution_id: str,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[str, Header(pattern=r"^[0-9]*$", max_length=20)] = "",
 ) -> StreamingResponse:
     """Follow the execution's events live, from its first (or after ``Last-Event-ID``)."""
     after = _last_id(last_event_id)
@@ -50,8 +50,8 @@ async def stream(
     )
 
 
-def _last_id(header: str | None) -> int:
-    if header is None or header == "":
+def _last_id(header: str) -> int:
+    if header == "":
         return -1
     if not header.isdigit():
         raise ConfigError(

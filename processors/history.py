@@ -24,7 +24,7 @@ from omium.projections import (
     replay,
     state_diff,
 )
-from omium.schemas import ConfigError, Conflict, NotFound, NoViews, Run, from_dict
+from omium.schemas import ConfigError, Conflict, NoSuchPoint, NotFound, NoViews, Run, from_dict
 from omium.schemas.topics import COMMANDS
 
 
@@ -97,7 +97,7 @@ async def checkpoints(
     found = [c for c in view.checkpoints if attempt is None or c.attempt == attempt]
     if attempt is not None and attempt not in view.last_seq:
         attempts = ", ".join(map(str, sorted(view.last_seq)))
-        raise ConfigError(f"execution {execution_id} has no attempt {attempt} (it has {attempts})")
+        raise NoSuchPoint(f"execution {execution_id} has no attempt {attempt} (it has {attempts})")
     return view, found
 
 
@@ -118,7 +118,7 @@ def _checkpoint(view: ExecutionView, checkpoint_id: str) -> CheckpointView:
     found = view.checkpoint(checkpoint_id)
     if found is None:
         known = ", ".join(c.checkpoint_id for c in view.checkpoints) or "none yet"
-        raise ConfigError(
+        raise NoSuchPoint(
             f"execution {view.execution_id} has no checkpoint {checkpoint_id!r}",
             hint=f"its checkpoints: {known}",
         )

@@ -24,7 +24,8 @@ from omium.processors.control import load_view
 from omium.processors.history import current, pending, refuse_saver_thread
 from omium.processors.worker import GROUP
 from omium.producers import EventLog, LiveMembers, Record
-from omium.projections import STATUSES, ExecutionView, fold
+from omium.projections import STATUSES as STATUSES  # the faces offer them as choices
+from omium.projections import ExecutionView, fold
 from omium.schemas import ConfigError, Conflict, Event, Run, from_dict
 from omium.schemas.topics import COMMANDS
 from omium.schemas.workflow import WorkflowSpec

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-from conftest import Gateway
+from gateway_process import Gateway
 
 PROBLEM = "application/problem+json"
 
@@ -129,7 +129,7 @@ def test_errors__are_problem_json_with_the_right_status(gateway: Gateway) -> Non
     no_checkpoint = api.post(
         "/api/v1/executions/gw-3/rollback", json={"checkpoint": "zzz", "set": {}}
     )
-    assert "no checkpoint 'zzz'" in problem(no_checkpoint, 422)
+    assert "no checkpoint 'zzz'" in problem(no_checkpoint, 404)
     assert "checkpoint" in problem(api.post("/api/v1/executions/gw-3/rollback", json={}), 422)
     not_json = api.post(
         "/api/v1/executions/gw-3/rollback",
@@ -141,7 +141,7 @@ def test_errors__are_problem_json_with_the_right_status(gateway: Gateway) -> Non
     assert "over" in problem(huge, 413)
     assert "cursor" in problem(api.get("/api/v1/executions", params={"cursor": "zz"}), 422)
     assert "limit" in problem(api.get("/api/v1/executions", params={"limit": 0}), 422)
-    assert "Last-Event-ID" in problem(
+    assert "last-event-id" in problem(
         api.get("/api/v1/executions/gw-3/stream", headers={"Last-Event-ID": "x"}), 422
     )
 
