@@ -7,7 +7,7 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
-from omium.schemas.alerts import AlertRaised
+from omium.schemas.alerts import AlertDeliveryFailed, AlertRaised, AlertResolved
 from omium.schemas.base import Event
 from omium.schemas.checkpoints import (
     CheckpointCreated,
@@ -55,7 +55,9 @@ AnyFact = Annotated[
     | CheckpointRunsDeleted
     | HumanInputRequested
     | HumanInputReceived
-    | AlertRaised,
+    | AlertRaised
+    | AlertResolved
+    | AlertDeliveryFailed,
     Field(discriminator="type"),
 ]
 """Any fact (past tense), discriminated by ``type``."""
