@@ -26,6 +26,7 @@ from omium.processors.worker import Worker
 from omium.producers import BrokerCluster, EventLog, open_log
 from omium.projections import ExecutionView
 from omium.schemas import ExecutionFailed, LogError
+from omium.services import alerts as alert_service  # alerts (issue 14)
 
 
 def run_command(
@@ -204,6 +205,12 @@ def worker_command(
         bool, typer.Option(help="Also run the projection processors (see `omium processors`).")
     ] = True,
     url: UrlOpt = None,
+    # --- alerts (issue 14): the rules file of the alert processor run beside the projector
+    alerts: Annotated[
+        Path | None,
+        typer.Option(help="Alert rules (default: OMIUM_ALERTS, else infra/alerts.yaml)."),
+    ] = None,
+    # --- end alerts
 ) -> None:
     """Run executions from the command topic until interrupted (Ctrl-C) or SIGTERM.
 
@@ -231,6 +238,9 @@ def worker_command(
             side.append(asyncio.create_task(procs.supervise(children, log.url, stop)))
         elif processors:
             side.append(asyncio.create_task(procs.projector(log).run(stop)))
+            # --- alerts (issue 14): embedded log: the alert processor too (see docs/alerts.md)
+            side.append(asyncio.create_task(alert_service.evaluator(log, alerts).run(stop)))
+            # --- end alerts
 
         def terminate() -> None:
             typer.echo("omium worker: SIGTERM: stopping runs at their step boundaries", err=True)
