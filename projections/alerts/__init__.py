@@ -1,7 +1,8 @@
 """Alert rules evaluated on the live stream, as pure state machines (no IO, no clock).
 
 - :func:`evaluate` ``(rules, state, event) -> alerts`` and :func:`tick`
-  ``(rules, state, now) -> alerts`` (:mod:`.engine`); what each kind does: :mod:`.kinds`;
+  ``(rules, state, now) -> alerts`` (:mod:`.engine`); what each kind does: :mod:`.kinds`
+  and, for the rules over many executions, :mod:`.windows`;
 - :class:`AlertState` (what the rules remember, JSON round-trip) and :class:`Alert`
   (raised or resolved, with a derived id and event): :mod:`.state`.
 

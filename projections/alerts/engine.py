@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from omium.projections.alerts import kinds
+from omium.projections.alerts import kinds, windows
 from omium.projections.alerts.state import Alert, AlertState, Handoffs, RunState, Wait
 from omium.schemas import (
     AgentHandoff,
@@ -112,7 +112,7 @@ def tick(rules: Sequence[AnyRule], state: AlertState, now: datetime) -> list[Ale
     for key in list(state.windows):
         watcher = by_name.get(key.split("|")[0])
         if isinstance(watcher, ExecutionFailedRule | CostBurnRule | FailureRateRule):
-            out += kinds.expire(watcher, state, key, now)
+            out += windows.expire(watcher, state, key, now)
         elif watcher is None:
             del state.windows[key]  # its rule is no longer loaded
     return out
@@ -125,7 +125,7 @@ def _rule(
         return []  # a late event of a branch a rollback left: its counts are gone
     if isinstance(rule, ExecutionFailedRule):
         if isinstance(event, ExecutionFailed | ExecutionTimedOut):
-            return kinds.on_execution_failed(rule, state, run, event)
+            return windows.on_execution_failed(rule, state, run, event)
     elif isinstance(rule, StepLatencyRule):
         if isinstance(event, StepCompleted | StepFailed):
             return kinds.on_step_latency(rule, state, run, event)
@@ -134,7 +134,7 @@ def _rule(
             return kinds.on_cost(rule, run, event, before_cost)
     elif isinstance(rule, CostBurnRule):
         if isinstance(event, LLMCall):
-            return kinds.on_cost_burn(rule, state, run, event, run.cost_usd - before_cost)
+            return windows.on_cost_burn(rule, state, run, event, run.cost_usd - before_cost)
     elif isinstance(rule, LoopRule):
         if isinstance(event, ToolCall | LLMCall):
             return kinds.on_call(rule, run, event, kinds.call_key(event))
@@ -143,7 +143,7 @@ def _rule(
             return kinds.on_handoff(rule, run, event)
     elif isinstance(rule, FailureRateRule):
         if isinstance(event, _ENDS):
-            return kinds.on_finished(rule, state, run, event)
+            return windows.on_finished(rule, state, run, event)
     return []
 
 
