@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -181,3 +183,24 @@ async def test_a_restarted_evaluator__raises_nothing_twice(log: EventLog) -> Non
     third = AlertEvaluator(log, store, active)  # and a state rolled back changes nothing
     await third.catch_up()
     assert list((await raised_ids(log)).values()) == [1, 1]
+
+
+async def test_stuck__fires_within_t_plus_2_s_with_no_other_event(log: EventLog) -> None:
+    active = rules({"name": "stuck", "kind": "stuck", "after": "1s"})
+    evaluator = AlertEvaluator(log, AlertStore(":memory:"), active)
+    stop = asyncio.Event()
+    running = asyncio.create_task(evaluator.run(stop, interval=0.1))
+    try:
+        rec = Recorder(log, "ex-idle")
+        before = time.monotonic()  # the event's ts is taken after this
+        await rec.emit("execution.started", workflow="w")
+        appended = time.monotonic()
+        while not await alert_events(log):
+            assert time.monotonic() - appended < 1 + 2, "no stuck alert within T + 2 s"
+            await asyncio.sleep(0.05)
+        since_event = time.monotonic() - before
+    finally:
+        stop.set()
+        await running
+    assert since_event >= 0.95  # not before T either (the wall clock's grain aside)
+    assert [e.execution_id for e in await alert_events(log)] == ["ex-idle"]
