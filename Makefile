@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 # LLMs, real tools over local notes) recorded task by task, its checkpoints, a replay of the
 # run as it was after the analysis, then a rollback there with an edited input (a new
 # attempt; nothing is deleted), both attempts shown, and a re-execution from the log that
-# calls no model and no tool.
+# calls no model and no tool. Then an agent that loops on a tool, and the alert it raises.
 demo: install
 	@id=demo-$$(date +%s); \
 	  $(BIN)/omium run examples/research_crew.yaml --follow --execution-id $$id && \
@@ -38,7 +38,11 @@ demo: install
 	  echo "--- omium rollback $$id --to a1-1-analyse --set audience='product managers' --follow" && \
 	  $(BIN)/omium rollback $$id --to a1-1-analyse --set audience='product managers' --follow && \
 	  echo "--- omium executions show $$id" && $(BIN)/omium executions show $$id && \
-	  echo "--- omium replay $$id --reexecute" && $(BIN)/omium replay $$id --reexecute
+	  echo "--- omium replay $$id --reexecute" && $(BIN)/omium replay $$id --reexecute && \
+	  echo "--- omium run examples/looping_agent.yaml (an agent that loops on a tool)" && \
+	  $(BIN)/omium run examples/looping_agent.yaml --execution-id $$id-loop && \
+	  echo "--- omium alerts run --once && omium alerts --execution $$id-loop" && \
+	  $(BIN)/omium alerts run --once && $(BIN)/omium alerts --execution $$id-loop
 
 lint: install
 	$(BIN)/ruff check .

@@ -132,6 +132,9 @@ def run_command(
         Path | None,
         typer.Option("--alerts", help="The rules file (default: OMIUM_ALERTS, else the defaults)."),
     ] = None,
+    once: Annotated[
+        bool, typer.Option(help="Catch up with the log, deliver, and exit (no timers wait).")
+    ] = False,
     url: UrlOpt = None,
 ) -> None:
     """Evaluate the alert rules on the live log until interrupted (Ctrl-C).
@@ -148,7 +151,14 @@ def run_command(
             err=True,
         )
         try:
-            await runner.run(asyncio.Event())
+            if once:
+                read = await runner.catch_up()
+                await runner.dispatcher.drain(30)
+                typer.echo(
+                    f"omium alerts: read {read} events, appended {runner.appended}", err=True
+                )
+            else:
+                await runner.run(asyncio.Event())
         finally:
             runner.store.close()
             await log.close()
