@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-adapters bench-peers kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers kafka-up kafka-down kafka-status clean
 
 # tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -68,6 +68,10 @@ bench-executor: install
 
 bench-projections: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_projections.py
+
+# Alerts: events/s through the alert processor vs the projections' fold, event -> alert latency.
+bench-alerts: install
+	$(BIN)/python tests/bench/bench_alerts.py
 
 bench-adapters: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_adapters.py

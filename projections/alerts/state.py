@@ -87,9 +87,33 @@ class Point(_Mutable):
 
 
 class Window(_Mutable):
-    """Recent points of one rule over one scope (a workflow, a tenant), and its open alert."""
+    """Recent points of one rule over one scope (a workflow, a tenant), and its open alert.
+
+    ``points`` are in the order they came (events' order, which is time order per partition);
+    ``total`` is their sum, kept as they come and go so no rule sums the window per event.
+    """
 
     points: list[Point] = Field(default_factory=list)
+    total: float = 0.0
+
+    def add(self, ts: datetime, value: float, event_id: UUID) -> None:
+        """One more point."""
+        self.points.append(Point(ts=ts, value=value, event_id=event_id))
+        self.total += value
+
+    def slide(self, start: datetime) -> None:
+        """Drop the points at or before ``start`` from the front (the oldest come first)."""
+        drop = 0
+        for point in self.points:
+            if point.ts > start:
+                break  # a later point that came earlier (another partition) waits its turn
+            drop += 1
+        if drop:
+            self.total -= sum(p.value for p in self.points[:drop])
+            del self.points[:drop]
+            if not self.points:
+                self.total = 0.0  # no float drift survives an empty window
+
     open: str | None = None
 
 

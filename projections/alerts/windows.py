@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from omium.projections.alerts.kinds import alert
-from omium.projections.alerts.state import KEPT_IDS, Alert, AlertState, Point, RunState, Window
+from omium.projections.alerts.state import KEPT_IDS, Alert, AlertState, RunState, Window
 from omium.schemas import Event, LLMCall
 from omium.schemas.alert_rules import CostBurnRule, ExecutionFailedRule, FailureRateRule
 
@@ -38,7 +38,7 @@ def on_execution_failed(
     scope = f"workflow:{run.workflow or '-'}"
     window = _window(state, rule.name, run.tenant, scope)
     _slide(window, event.ts, rule.window or 0.0)
-    window.points.append(Point(ts=event.ts, value=1.0, event_id=event.event_id))
+    window.add(event.ts, 1.0, event.event_id)
     return _threshold(
         rule,
         window,
@@ -59,7 +59,7 @@ def on_cost_burn(
     window = _window(state, rule.name, run.tenant, scope)
     _slide(window, event.ts, rule.window)
     if cost > 0:
-        window.points.append(Point(ts=event.ts, value=cost, event_id=event.event_id))
+        window.add(event.ts, cost, event.event_id)
     rate = burn_rate(window, rule.window)
     return _threshold(
         rule,
@@ -75,7 +75,7 @@ def on_cost_burn(
 
 def burn_rate(window: Window, seconds: float) -> float:
     """USD per hour over a window of ``seconds``."""
-    return sum(p.value for p in window.points) * 3600 / seconds
+    return window.total * 3600 / seconds
 
 
 def on_finished(
@@ -88,9 +88,9 @@ def on_finished(
     window = _window(state, rule.name, run.tenant, scope)
     _slide(window, event.ts, rule.window)
     failed = 1.0 if event.type in ("execution.failed", "execution.timed_out") else 0.0
-    window.points.append(Point(ts=event.ts, value=failed, event_id=event.event_id))
+    window.add(event.ts, failed, event.event_id)
     runs = len(window.points)
-    rate = sum(p.value for p in window.points) / runs
+    rate = window.total / runs
     return _threshold(
         rule,
         window,
@@ -121,9 +121,7 @@ def expire(
         still = burn_rate(window, seconds) > rule.usd_per_hour
     else:
         runs = len(window.points)
-        still = (
-            runs >= rule.min_runs and sum(p.value for p in window.points) / runs > rule.threshold
-        )
+        still = runs >= rule.min_runs and window.total / runs > rule.threshold
     if still:
         return []
     tenant, scope = key.split("|")[1:]
@@ -150,8 +148,7 @@ def _window(state: AlertState, rule: str, tenant: str, scope: str) -> Window:
 
 
 def _slide(window: Window, now: datetime, seconds: float) -> None:
-    start = now - timedelta(seconds=seconds)
-    window.points = [p for p in window.points if p.ts > start]
+    window.slide(now - timedelta(seconds=seconds))
 
 
 def _threshold(
@@ -167,7 +164,7 @@ def _threshold(
     """Raise when a window's condition starts to hold, resolve when it stops."""
     if over and window.open is None:
         window.open = f"{rule.name}/{run.tenant}/{scope}/{event.event_id}"
-        ids = [p.event_id for p in window.points][-KEPT_IDS:]
+        ids = [p.event_id for p in window.points[-KEPT_IDS:]]
         return [
             alert(
                 rule,
