@@ -47,6 +47,7 @@ class AlertEvaluator:
         price: Pricer | None = cost_usd,
         chunk: int = CHUNK,
         lease: float = 300.0,
+        tick_every: float = 0.5,
     ) -> None:
         self.log = log
         self.store = store
@@ -55,6 +56,8 @@ class AlertEvaluator:
         self.price = price
         self.chunk = chunk
         self.lease_ms = int(lease * 1000)
+        self.tick_ms = int(tick_every * 1000)
+        self._ticked_ms = 0
         self.dispatcher = Dispatcher(log, sinks or {}, self._delivered)
         self.state = store.state()
         self._version = -1  # unknown: load the stored state before the first chunk
@@ -77,7 +80,11 @@ class AlertEvaluator:
 
     async def _chunk(self) -> int:
         ends = await self.log.end_offsets(EVENTS.name)
-        now = datetime.fromtimestamp(self.clock() / 1000, UTC)
+        clock = self.clock()
+        now = datetime.fromtimestamp(clock / 1000, UTC)
+        idle = all(self.store.applied().get(p, 0) >= end for p, end in ends.items())
+        if idle and clock - self._ticked_ms < self.tick_ms:
+            return 0  # nothing to read, no tick due: no write transaction either
         with self.store.transaction():
             try:
                 version = self.store.version()
@@ -101,6 +108,7 @@ class AlertEvaluator:
                 caught_up = all(moved.get(p, applied.get(p, 0)) >= end for p, end in ends.items())
                 if caught_up:
                     alerts += tick(self.rules, self.state, now)
+                    self._ticked_ms = clock
                 if moved or alerts:
                     self._version = self.store.save(self.state, moved, alerts)
             except BaseException:
@@ -110,6 +118,8 @@ class AlertEvaluator:
 
     async def flush(self) -> int:
         """Append outbox rows the log does not have yet; how many were appended."""
+        if self._recovered and not self.store.unappended():
+            return 0
         with self.store.transaction():
             rows = self.store.unappended()
             if not rows:
@@ -148,6 +158,8 @@ class AlertEvaluator:
 
     def deliver(self) -> None:
         """Hand the log's alerts that no sink has finished to the dispatcher."""
+        if self.store.pending_deliveries() <= self.dispatcher.in_flight:
+            return  # all of them are in flight here already (or there are none)
         with self.store.transaction():
             claimed = self.store.claim(self.clock(), self.lease_ms)
         for n, rule, body in claimed:
@@ -157,7 +169,7 @@ class AlertEvaluator:
         with self.store.transaction():
             self.store.mark_delivered(n)
 
-    async def run(self, stop: asyncio.Event, interval: float = 0.1, drain: float = 5.0) -> None:
+    async def run(self, stop: asyncio.Event, interval: float = 0.05, drain: float = 5.0) -> None:
         """Keep evaluating until ``stop`` is set; then give deliveries ``drain`` seconds."""
         try:
             while not stop.is_set():
