@@ -15,6 +15,7 @@ from omium.processors.alerts import AlertEvaluator, AlertStore
 from omium.producers import Recorder, open_log
 from omium.schemas import ConfigError
 from omium.schemas.alert_rules import rules_from_data
+from omium.services import alerts as service
 
 ROW = {"alert_id", "rule", "kind", "severity", "execution_id", "attempt", "message", "raised_at"}
 
@@ -98,3 +99,20 @@ def test_since__a_duration_ago_or_a_time() -> None:
     assert since_time("2026-11-30T10:00", now) == datetime(2026, 11, 30, 10, tzinfo=UTC)
     with pytest.raises(ConfigError, match="--since 'soon'"):
         since_time("soon", now)
+
+
+async def test_follow__yields_the_alerts_there_then_the_new_ones(url: str) -> None:
+    log = open_log(url)
+    rows = service.follow(log, service.AlertFilter(rule="loop"), interval=0.02)
+    try:
+        assert [(await anext(rows)).execution_id for _ in range(2)] == ["ex-a", "ex-b"]
+        rec = Recorder(log, "ex-c")
+        for _ in range(2):
+            await rec.emit("tool.call", tool="t", arguments={"x": 1})
+        loop = rules_from_data({"rules": [{"name": "loop", "kind": "loop", "count": 2}]}, "t")
+        evaluator = AlertEvaluator(log, AlertStore(":memory:"), loop.rules)
+        await evaluator.catch_up()  # a fresh store: ex-a and ex-b again, deduped by id
+        assert (await asyncio.wait_for(anext(rows), 10)).execution_id == "ex-c"
+    finally:
+        await rows.aclose()
+        await log.close()
