@@ -129,7 +129,8 @@ class AlertEvaluator:
             if not self._recovered:  # did a previous process append them, then die?
                 present = await self._already_appended(rows)
             fresh = [(n, body) for n, body in rows if n not in present]
-            positions = await self.log.append_batch([decode(body) for _, body in fresh])
+            events = [decode(body) for _, body in fresh]
+            positions = await self.log.append_batch(events) if events else []
             ends = self.store.alerts_end()
             for position in positions:
                 ends[position.partition] = max(ends.get(position.partition, 0), position.offset + 1)

@@ -62,6 +62,8 @@ Pricer = Callable[[str, int, int], float | None]
 KEEP_FINISHED = timedelta(hours=1)
 
 _ENDS = (ExecutionCompleted, ExecutionFailed, ExecutionTimedOut, ExecutionCancelled)
+#: what ends every wait for input: the run's end, or a rollback to a branch that never asked
+_UNWAIT = (*_ENDS, ExecutionRolledBack)
 
 
 def matches(rule: AnyRule, run: RunState) -> bool:
@@ -161,7 +163,7 @@ def _gaps(rules: Sequence[AnyRule], event: Event, run: RunState) -> list[Alert]:
         if isinstance(rule, StuckRule) and event.attempt >= run.attempt:
             out += kinds.stuck_due(rule, event.execution_id, run, event.ts)
             out += _resolve(rule, run, rule.name, event, "moved again")
-        elif isinstance(rule, WaitingTooLongRule) and (answered or isinstance(event, _ENDS)):
+        elif isinstance(rule, WaitingTooLongRule) and (answered or isinstance(event, _UNWAIT)):
             out += kinds.waiting_due(rule, event.execution_id, run, event.ts)
             for request in [answered] if answered else list(run.waiting):
                 out += _resolve(rule, run, f"{rule.name}:{request}", event, "got its answer")
@@ -191,6 +193,7 @@ def _track(event: Event, run: RunState, price: Pricer | None) -> None:
     if event.attempt > run.attempt:  # a rollback's branch: per-attempt counts start again
         run.attempt = event.attempt
         run.calls, run.call_ids, run.handoffs = {}, {}, None
+        run.waiting.clear()
     if event.attempt == run.attempt and (run.last_ts is None or event.ts >= run.last_ts):
         run.last_ts, run.last_seq, run.last_event = event.ts, event.seq, event.event_id
     if isinstance(event, ExecutionSubmitted | ExecutionStarted):

@@ -201,3 +201,14 @@ def test_a_rollback__starts_the_per_attempt_counts_again(kind: str) -> None:
     events += [s.event("execution.rolled_back", from_attempt=1, checkpoint_id="c", branch_seq=2)]
     events += [s.tool(q=1), s.tool(q=1)]
     assert run(rule, events) == []
+
+
+def test_waiting_too_long__a_rollback_ends_the_wait() -> None:
+    rule = rules({"name": "wait", "kind": "waiting_too_long", "after": "5m"})
+    state, s = AlertState(), Script("ex-1")
+    run(rule, [*s.start(), s.event("human.input_requested", request_id="r1", prompt="?")], state)
+    assert len(raised(tick(rule, state, s.at + timedelta(minutes=6)))) == 1
+    s.attempt, s.seq = 2, 0
+    back = s.event("execution.rolled_back", 400, from_attempt=1, checkpoint_id="c", branch_seq=2)
+    assert [a.action for a in run(rule, [back], state)] == ["resolved"]
+    assert tick(rule, state, s.at + timedelta(hours=2)) == []
