@@ -29,6 +29,7 @@ from omium.schemas.executions import (
     ExecutionTimedOut,
 )
 from omium.schemas.humans import HumanInputReceived, HumanInputRequested
+from omium.schemas.registered import WorkflowRegistered
 from omium.schemas.steps import StepCompleted, StepFailed, StepRetried, StepStarted
 
 AnyFact = Annotated[
@@ -57,7 +58,8 @@ AnyFact = Annotated[
     | HumanInputReceived
     | AlertRaised
     | AlertResolved
-    | AlertDeliveryFailed,
+    | AlertDeliveryFailed
+    | WorkflowRegistered,
     Field(discriminator="type"),
 ]
 """Any fact (past tense), discriminated by ``type``."""
