@@ -9,6 +9,7 @@ import typer
 
 from omium import __version__
 from omium.cli import (
+    alerts,
     executions,
     history,
     log,
@@ -39,6 +40,7 @@ app.add_typer(log.app, name="log")
 app.add_typer(projections.app, name="projections")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.command()

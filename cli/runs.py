@@ -128,6 +128,12 @@ def worker_command(
         ),
     ] = None,
     url: UrlOpt = None,
+    # --- alerts (issue 14): the rules of the alert processor run beside the projector
+    alerts: Annotated[
+        Path | None,
+        typer.Option(help="Alert rules (default: OMIUM_ALERTS, else infra/alerts.yaml)."),
+    ] = None,
+    # --- end alerts
 ) -> None:
     """Run executions from the command topic until interrupted (Ctrl-C) or SIGTERM.
 
@@ -152,6 +158,7 @@ def worker_command(
             concurrency=concurrency,
             processors=processors,
             notify=lambda m: typer.echo(f"omium worker: {m}", err=True),
+            alerts=alerts,  # alerts (issue 14)
         )
     )
 

@@ -9,7 +9,7 @@ Imports nothing of omium, and no IO, clock or network module (import-linter chec
 """
 
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
-from omium.schemas.alerts import AlertRaised
+from omium.schemas.alerts import AlertDeliveryFailed, AlertRaised, AlertResolved
 from omium.schemas.base import Command, ErrorInfo, Event, Payload
 from omium.schemas.checkpoints import (
     CheckpointCreated,
@@ -71,7 +71,9 @@ __all__ = [
     "FACT_TYPES",
     "REGISTRY",
     "AgentHandoff",
+    "AlertDeliveryFailed",
     "AlertRaised",
+    "AlertResolved",
     "AnyCommand",
     "AnyFact",
     "Cancel",

@@ -7,7 +7,7 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
-from omium.schemas.alerts import AlertRaised
+from omium.schemas.alerts import AlertDeliveryFailed, AlertRaised, AlertResolved
 from omium.schemas.base import Event
 from omium.schemas.checkpoints import (
     CheckpointCreated,
@@ -57,6 +57,8 @@ AnyFact = Annotated[
     | HumanInputRequested
     | HumanInputReceived
     | AlertRaised
+    | AlertResolved
+    | AlertDeliveryFailed
     | WorkflowRegistered,
     Field(discriminator="type"),
 ]

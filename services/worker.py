@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from omium.processors.projector import Projector
 from omium.processors.view_store import views_beside
@@ -22,18 +23,34 @@ from omium.processors.worker import Worker
 from omium.producers import BrokerCluster, EventLog, Settings, open_log
 from omium.schemas import ConfigError
 from omium.schemas.topics import TOPICS, VIEWS_CHANGELOG
+from omium.services.alerts import evaluator as alert_evaluator  # alerts (issue 14)
 from omium.services.local import Notify
 
 
 async def serve_worker(
-    url: str | None, *, concurrency: int, processors: bool, notify: Notify
+    url: str | None,
+    *,
+    concurrency: int,
+    processors: bool,
+    notify: Notify,
+    alerts: Path | None = None,
 ) -> None:
     """Run executions from the command topic until SIGTERM (or cancellation).
 
     On SIGTERM each run stops at its next step boundary, everything it did recorded, and
-    the next worker continues it. With ``processors`` the views are kept up to date too.
+    the next worker continues it. With ``processors`` the views are kept up to date too,
+    and on the embedded log the alert rules (``alerts``, else the default rules) evaluated.
     """
     log = open_log(url)
+    # --- alerts (issue 14): rules checked before any run starts (a bad file: exit 2)
+    evaluator = None
+    if processors and not isinstance(log, BrokerCluster):
+        try:
+            evaluator = alert_evaluator(log, alerts)
+        except BaseException:
+            await log.close()
+            raise
+    # --- end alerts
     worker = Worker(log, concurrency=concurrency, notify=notify)
     notify(f"worker {worker.name} on {log.url} (concurrency {concurrency})")
     stop = asyncio.Event()
@@ -44,6 +61,8 @@ async def serve_worker(
         side.append(asyncio.create_task(_supervise(children, log.url, stop, notify)))
     elif processors:
         side.append(asyncio.create_task(projector(log).run(stop)))
+    if evaluator is not None:  # alerts (issue 14)
+        side.append(asyncio.create_task(evaluator.run(stop)))
 
     def terminate() -> None:
         notify("SIGTERM: stopping runs at their step boundaries")

@@ -74,6 +74,8 @@ def test_registry__covers_the_architectures_types() -> None:
         "human.input_requested",
         "human.input_received",
         "alert.raised",
+        "alert.resolved",
+        "alert.delivery_failed",
         "workflow.registered",
         "run",
         "pause",
