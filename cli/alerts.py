@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import JsonOpt, UrlOpt, run
-from omium.producers import open_log
 from omium.schemas import ConfigError
 from omium.schemas.workflow import parse_duration
 from omium.services import alerts as service
+from omium.services import bootstrap
 
 app = typer.Typer(
     help="Alerts the rules raised on the live stream, and the rules themselves.",
@@ -85,15 +85,12 @@ def list_command(
     where = service.AlertFilter(since=since_time(since), rule=rule, execution_id=execution)
 
     async def show() -> None:
-        log = open_log(url)
-        try:
+        async with bootstrap(url) as omium:
             if follow:
-                async for row in service.follow(log, where):
+                async for row in service.follow(omium.log, where):
                     _echo_row(row, as_json)
                 return
-            rows = await service.alerts(log, where)
-        finally:
-            await log.close()
+            rows = await service.alerts(omium.log, where)
         if as_json:
             typer.echo(orjson.dumps([r.model_dump(mode="json") for r in rows]).decode())
         elif not rows:
@@ -144,24 +141,25 @@ def run_command(
     """
 
     async def serve() -> None:
-        log = open_log(url)
-        runner = service.evaluator(log, file)
-        typer.echo(
-            f"omium alerts: {len(runner.rules)} rules on {log.url} (state in {runner.store.path})",
-            err=True,
-        )
-        try:
-            if once:
-                read = await runner.catch_up()
-                await runner.dispatcher.drain(30)
-                typer.echo(
-                    f"omium alerts: read {read} events, appended {runner.appended}", err=True
-                )
-            else:
-                await runner.run(asyncio.Event())
-        finally:
-            runner.store.close()
-            await log.close()
+        async with bootstrap(url) as omium:
+            log = omium.log
+            runner = service.evaluator(log, file)
+            typer.echo(
+                f"omium alerts: {len(runner.rules)} rules on {log.url} "
+                f"(state in {runner.store.path})",
+                err=True,
+            )
+            try:
+                if once:
+                    read = await runner.catch_up()
+                    await runner.dispatcher.drain(30)
+                    typer.echo(
+                        f"omium alerts: read {read} events, appended {runner.appended}", err=True
+                    )
+                else:
+                    await runner.run(asyncio.Event())
+            finally:
+                runner.store.close()
 
     run(serve())
 

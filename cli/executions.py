@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import JsonOpt, UrlOpt, run
-from omium.projections import STATUSES
 from omium.services import bootstrap, runs
 from omium.services.models import ExecutionOut, ExecutionSummary, dump
 
@@ -113,7 +112,7 @@ def print_json(console: Console, label: str, value: dict[str, Any]) -> None:
 def list_(
     status: Annotated[
         str | None,
-        typer.Option(help=f"Only this status: {', '.join(sorted(STATUSES))}."),
+        typer.Option(help=f"Only this status: {', '.join(sorted(runs.STATUSES))}."),
     ] = None,
     json_: JsonOpt = False,
     url: UrlOpt = None,

@@ -12,7 +12,6 @@ from rich.table import Table
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.executions import print_json
 from omium.cli.queued import say_queued
-from omium.projections import describe
 from omium.schemas import ConfigError, Event
 from omium.services import bootstrap, history
 from omium.services.models import (
@@ -257,7 +256,7 @@ def rollback_command(
     added = parse_inputs(add or [], flag="--add")
 
     def line(event: Event) -> None:
-        typer.echo(f"  a{event.attempt} #{event.seq} {describe(event)}")
+        typer.echo(f"  a{event.attempt} #{event.seq} {history.describe(event)}")
 
     async def send() -> RollbackOut:
         async with bootstrap(url) as omium:

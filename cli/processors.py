@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from omium.cli.aio import UrlOpt, run
-from omium.producers import BrokerCluster, Settings, open_log
-from omium.services.worker import serve_embedded_projections, serve_faust
+from omium.cli.aio import EXIT_INTERRUPTED, UrlOpt
+from omium.services.worker import serve_processors
 
 
 def processors_command(
@@ -32,15 +31,13 @@ def processors_command(
     table (start as many as you like: partitions spread over them). On the embedded log
     it keeps the view store beside the log file caught up (readers also catch it up).
     """
-    settings = Settings.load()
-    log = open_log(url, settings)
-    notify = _say
-    if not isinstance(log, BrokerCluster):  # no cluster for faust to join: fold in-process
-        run(serve_embedded_projections(log, notify))
-        return
-    serve_faust(
-        log, settings, instance_id=instance_id, static=static, log_level=log_level, notify=notify
-    )
+    try:
+        serve_processors(
+            url, instance_id=instance_id, static=static, log_level=log_level, notify=_say
+        )
+    except KeyboardInterrupt:  # the embedded projector, stopped by Ctrl-C
+        typer.echo("omium: interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _say(message: str) -> None:

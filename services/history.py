@@ -15,6 +15,7 @@ from omium.processors import history
 from omium.processors.rebuild import differences, rebuild
 from omium.processors.reexecute import reexecute
 from omium.projections import ExecutionView, Until
+from omium.projections import describe as describe  # an event in one line, for the faces
 from omium.schemas import ConfigError, Event
 from omium.services.context import Omium
 from omium.services.local import LocalWorker, Notify

@@ -38,6 +38,9 @@ class Position(Model):
     partition: int
     offset: int
 
+    def __str__(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
     @classmethod
     def of(cls, pos: Pos | None) -> Position | None:
         """From a fold's ``(topic, partition, offset)``."""

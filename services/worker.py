@@ -98,6 +98,25 @@ async def serve_embedded_projections(log: EventLog, notify: Notify) -> None:
         await log.close()
 
 
+def serve_processors(
+    url: str | None,
+    *,
+    instance_id: str | None,
+    static: bool,
+    log_level: str,
+    notify: Notify,
+) -> None:
+    """``omium processors``: faust on a Kafka cluster, else the embedded projector."""
+    settings = Settings.load()
+    log = open_log(url, settings)
+    if not isinstance(log, BrokerCluster):  # no cluster for faust to join: fold in-process
+        asyncio.run(serve_embedded_projections(log, notify))
+        return
+    serve_faust(
+        log, settings, instance_id=instance_id, static=static, log_level=log_level, notify=notify
+    )
+
+
 def serve_faust(
     log: BrokerCluster,
     settings: Settings,
