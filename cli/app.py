@@ -12,6 +12,7 @@ from omium.cli import (
     alerts,
     executions,
     history,
+    keys,
     log,
     projections,
     runs,
@@ -36,6 +37,7 @@ app.command("serve")(serve.serve_command)
 history.register(app)
 app.add_typer(executions.app, name="executions")
 app.add_typer(workflows.app, name="workflows")
+app.add_typer(keys.app, name="keys")
 app.add_typer(log.app, name="log")
 app.add_typer(projections.app, name="projections")
 app.add_typer(topics.app, name="topics")

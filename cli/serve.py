@@ -10,29 +10,33 @@ from typing import Annotated
 
 import typer
 
-from omium.cli.aio import UrlOpt
+from omium.cli.aio import UrlOpt, run
 from omium.schemas import ConfigError
+from omium.services import bootstrap
+from omium.services.keys import Keys
 
 #: the ASGI factory uvicorn imports (by name: the CLI never imports the gateway itself)
 FACTORY = "omium.gateway.app:create_app"
 
 
 def serve_command(
-    host: Annotated[str, typer.Option(help="Address to bind (loopback only, for now).")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str, typer.Option(help="Address to bind (other than loopback: only with API keys).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
     url: UrlOpt = None,
 ) -> None:
     """Serve the REST API (/api/v1, /healthz, /readyz, /metrics) until Ctrl-C or SIGTERM.
 
-    The API is described at /openapi.json. Without API keys (not in this version) the
-    gateway serves tenant `default` and binds to loopback only; other addresses are refused.
+    The API is described at /openapi.json. With API keys (`omium keys create`) every
+    request needs one and sees only its tenant; without any, the gateway serves tenant
+    `default` to anyone who can reach it, so it binds to loopback only.
     """
-    if not _loopback(host):
+    keyed = run(_any_keys(url))
+    if not keyed and not _loopback(host):
         raise ConfigError(
-            f"--host {host}: without API keys omium serve binds to loopback only",
-            hint="use --host 127.0.0.1 (or ::1) and put a reverse proxy in front",
+            f"--host {host}: with no API key configured omium serve binds to loopback only",
+            hint="create one with `omium keys create --tenant T --name N`, or use --host 127.0.0.1",
         )
     _check_free(host, port)
     try:
@@ -43,11 +47,14 @@ def serve_command(
         ) from None
     if url is not None:
         os.environ["OMIUM_LOG_URL"] = url  # the factory reads the settings
-    typer.echo(
-        f"omium serve: http://{host}:{port}/api/v1 (no API keys: loopback only, tenant default)",
-        err=True,
-    )
+    who = "API keys required" if keyed else "no API keys: loopback only, tenant default"
+    typer.echo(f"omium serve: http://{host}:{port}/api/v1 ({who})", err=True)
     uvicorn.run(FACTORY, factory=True, host=host, port=port, log_level="warning", lifespan="on")
+
+
+async def _any_keys(url: str | None) -> bool:
+    async with bootstrap(url) as omium:
+        return await Keys(omium).any_active()
 
 
 def _loopback(host: str) -> bool:

@@ -17,7 +17,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from omium import __version__
 from omium.gateway import errors, executions, ops, stream, workflows
+from omium.gateway.deps import RateLimits
 from omium.services import Settings, bootstrap
+from omium.services.keys import Keys
 
 
 def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
@@ -32,6 +34,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with bootstrap(url, settings) as omium:
             app.state.omium = omium
+            app.state.keys = Keys(omium)
             yield
 
     app = FastAPI(
@@ -43,6 +46,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    app.state.limits = RateLimits(settings.api_rate, settings.api_burst)
     app.state.metrics = _metrics(app, limit)
     # full paths in the routers: FastAPI keeps an included router nested, and the route
     # template (the metrics label) would lose an include prefix

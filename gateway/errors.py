@@ -47,6 +47,16 @@ STATUSES: list[tuple[type[OmiumError], int, str]] = [
 log = logging.getLogger("omium.gateway")
 
 
+class Denied(Exception):  # noqa: N818 - it is an answer, not a failure
+    """The gateway refuses the caller: 401 (no or bad key), 403 (role), 429 (rate)."""
+
+    def __init__(
+        self, status: int, kind: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.detail, self.headers = status, kind, detail, headers
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem: what went wrong, as the CLI would say it."""
 
@@ -93,6 +103,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM: {}}, "description": text}
     for code, text in [
         (400, "The request body cannot be read (not UTF-8 JSON)."),
+        (401, "No API key, or one that is unknown or revoked (when keys are configured)."),
+        (403, "The key's role may not do this (viewer: read only; operator: no keys)."),
+        (429, "Over the key's request rate; Retry-After says when to try again."),
         (404, "No execution (or checkpoint) with that id, or another tenant's."),
         (409, "The execution's state refuses the request (e.g. pause a finished run)."),
         (413, "The request body is larger than the limit."),
@@ -111,6 +124,13 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, error)
         return problem(status, kind, str(error), request.url.path)
+
+    @app.exception_handler(Denied)
+    async def denied(request: Request, error: Denied) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return problem(error.status, error.kind, error.detail, request.url.path, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:

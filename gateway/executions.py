@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
-from omium.gateway.deps import OmiumDep
+from omium.gateway.deps import OmiumDep, needs
 from omium.gateway.errors import RESPONSES
 from omium.services import history, runs
 from omium.services.models import (
@@ -24,6 +24,9 @@ from omium.services.models import (
     RollbackOut,
     TimelineEntryOut,
 )
+
+#: the routes that change a run want an operator (or admin) key
+STEERS = needs("operator")
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"], responses=RESPONSES)
 
@@ -85,7 +88,9 @@ async def _steer(omium: OmiumDep, execution_id: str, kind: str, **payload: Any) 
     return await runs.show(omium, execution_id)
 
 
-@router.post("/{execution_id}/pause", response_model=ExecutionOut, status_code=202)
+@router.post(
+    "/{execution_id}/pause", dependencies=[STEERS], response_model=ExecutionOut, status_code=202
+)
 async def pause(
     omium: OmiumDep, execution_id: str, body: Annotated[Reason | None, Body()] = None
 ) -> ExecutionOut:
@@ -93,7 +98,9 @@ async def pause(
     return await _steer(omium, execution_id, "pause", reason=(body or Reason()).reason)
 
 
-@router.post("/{execution_id}/resume", response_model=ExecutionOut, status_code=202)
+@router.post(
+    "/{execution_id}/resume", dependencies=[STEERS], response_model=ExecutionOut, status_code=202
+)
 async def resume(
     omium: OmiumDep, execution_id: str, body: Annotated[Answer | None, Body()] = None
 ) -> ExecutionOut:
@@ -105,7 +112,9 @@ async def resume(
     return await _steer(omium, execution_id, "resume", **payload)
 
 
-@router.post("/{execution_id}/cancel", response_model=ExecutionOut, status_code=202)
+@router.post(
+    "/{execution_id}/cancel", dependencies=[STEERS], response_model=ExecutionOut, status_code=202
+)
 async def cancel(
     omium: OmiumDep, execution_id: str, body: Annotated[Reason | None, Body()] = None
 ) -> ExecutionOut:
@@ -122,7 +131,9 @@ class RollbackRequest(BaseModel):
     as_node: str | None = None
 
 
-@router.post("/{execution_id}/rollback", response_model=RollbackOut, status_code=202)
+@router.post(
+    "/{execution_id}/rollback", dependencies=[STEERS], response_model=RollbackOut, status_code=202
+)
 async def rollback(omium: OmiumDep, execution_id: str, body: RollbackRequest) -> RollbackOut:
     """Roll back to ``checkpoint`` (nothing is deleted); the new attempt runs on a worker."""
     return await history.rollback(

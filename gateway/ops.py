@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from omium.gateway.deps import OmiumDep
+from omium.gateway.deps import UnscopedDep
 from omium.schemas import OmiumError
 from omium.schemas.topics import EVENTS
 
@@ -41,7 +41,7 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Ready, responses={503: {"model": Ready}})
-async def readyz(omium: OmiumDep) -> Any:
+async def readyz(omium: UnscopedDep) -> Any:
     """The log and the projections answer within 5 s (503, naming what does not, if not)."""
     log = await _check(omium.log.partitions(EVENTS.name))
     views = await _check(omium.reader.execution("readyz-probe"))
@@ -60,7 +60,7 @@ async def _check(call: Any) -> str:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(request: Request, omium: OmiumDep) -> Response:
+async def metrics(request: Request, omium: UnscopedDep) -> Response:
     """Prometheus text: requests by route and status, latencies, executions by status."""
     registry = request.app.state.metrics
     body = generate_latest(registry)

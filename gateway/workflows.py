@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
-from omium.gateway.deps import OmiumDep
+from omium.gateway.deps import OmiumDep, needs
 from omium.gateway.errors import RESPONSES
 from omium.services import registry
 from omium.services.models import Submitted, WorkflowOut
@@ -30,7 +30,13 @@ class Submit(BaseModel):
     execution_id: str | None = Field(None, min_length=1, max_length=200)
 
 
-@router.post("/executions", response_model=Submitted, status_code=202, tags=["executions"])
+@router.post(
+    "/executions",
+    response_model=Submitted,
+    status_code=202,
+    tags=["executions"],
+    dependencies=[needs("operator")],
+)
 async def submit(
     omium: OmiumDep,
     body: Submit,

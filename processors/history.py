@@ -209,10 +209,12 @@ async def pending(log: EventLog, execution_id: str) -> ExecutionView:
             f"no execution {execution_id!r} in {log.url}",
             hint="list them with `omium executions list`",
         )
+    first = commands[0].event()
     return ExecutionView(
         execution_id=execution_id,
         status="queued",
-        workflow=commands[0].event().payload.model_dump().get("workflow"),
+        workflow=first.payload.model_dump().get("workflow"),
+        tenant_id=first.tenant_id,
     )
 
 

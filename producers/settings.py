@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     kafka_timeout: float = Field(10.0, gt=0)
     tenant_id: str = "default"
     api_max_body: int = Field(1 << 20, gt=0)
+    api_rate: float = Field(50.0, gt=0)
+    api_burst: float = Field(100.0, ge=1)
     alerts: Path | None = None
 
     @classmethod

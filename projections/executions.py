@@ -87,6 +87,8 @@ def apply_at(event: Event, view: ExecutionView, position: Pos | None) -> Executi
     if not applies(event, view):
         return view
     updates: dict[str, Any] = {"last_seq": mark_applied(event, view.last_seq)}
+    if not view.last_seq:  # the first event says whose execution it is
+        updates["tenant_id"] = event.tenant_id
     if position is not None:
         updates["last_position"] = position
         if view.first_position is None:
@@ -394,4 +396,5 @@ def queue(command: Run, view: ExecutionView) -> ExecutionView:
         status="queued",
         inputs=dict(command.payload.inputs),
         submitted_at=command.ts,
+        tenant_id=command.tenant_id,
     )

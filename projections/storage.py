@@ -100,6 +100,7 @@ def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]
         "waiting": view.waiting,
         "human_inputs": view.human_inputs,
         "saver": _saver_to_dict(view.saver),
+        "tenant_id": view.tenant_id,
     }
 
 
@@ -156,6 +157,7 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
         waiting=data.get("waiting"),
         human_inputs=data.get("human_inputs", {}),
         saver=_saver(data.get("saver")),
+        tenant_id=data.get("tenant_id", "default"),  # views stored before tenants: default
     )
 
 

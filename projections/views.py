@@ -169,6 +169,8 @@ class ExecutionView:
     last_position: Pos | None = None
     #: set for a LangGraph thread an ``OmiumSaver`` recorded outside the executor (no run)
     saver: SaverThread | None = None
+    #: whose execution this is: the tenant of its first event (the gateway scopes by it)
+    tenant_id: str = "default"
 
     @property
     def steps(self) -> tuple[StepView, ...]:

@@ -53,7 +53,15 @@ from omium.schemas.executions import (
     ExecutionTimedOut,
 )
 from omium.schemas.humans import HumanInputReceived, HumanInputRequested
-from omium.schemas.registered import WorkflowRegistered, workflow_key
+from omium.schemas.registered import (
+    ROLES,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    Role,
+    WorkflowRegistered,
+    apikey_key,
+    workflow_key,
+)
 from omium.schemas.registry import (
     COMMAND_TYPES,
     FACT_TYPES,
@@ -105,6 +113,11 @@ __all__ = [
     "HumanInputRequested",
     "WorkflowRegistered",
     "workflow_key",
+    "ApiKeyCreated",
+    "ApiKeyRevoked",
+    "ROLES",
+    "Role",
+    "apikey_key",
     "InvalidEvent",
     "InvalidSpec",
     "LLMCall",

@@ -29,7 +29,7 @@ from omium.schemas.executions import (
     ExecutionTimedOut,
 )
 from omium.schemas.humans import HumanInputReceived, HumanInputRequested
-from omium.schemas.registered import WorkflowRegistered
+from omium.schemas.registered import ApiKeyCreated, ApiKeyRevoked, WorkflowRegistered
 from omium.schemas.steps import StepCompleted, StepFailed, StepRetried, StepStarted
 
 AnyFact = Annotated[
@@ -59,7 +59,9 @@ AnyFact = Annotated[
     | AlertRaised
     | AlertResolved
     | AlertDeliveryFailed
-    | WorkflowRegistered,
+    | WorkflowRegistered
+    | ApiKeyCreated
+    | ApiKeyRevoked,
     Field(discriminator="type"),
 ]
 """Any fact (past tense), discriminated by ``type``."""

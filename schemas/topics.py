@@ -83,8 +83,8 @@ DLQ = TopicSpec(
 REGISTRY = TopicSpec(
     name="omium.registry",
     partitions=1,  # few records, read whole by every gateway and CLI: one total order
-    key="entity (workflow:NAME)",
-    description="What a deployment knows: registered workflow versions.",
+    key="entity (workflow:NAME, apikey:ID)",
+    description="What a deployment knows: registered workflow versions, API keys (hashes).",
 )
 
 TOPICS: tuple[TopicSpec, ...] = (COMMANDS, EVENTS, ALERTS, DLQ, REGISTRY)

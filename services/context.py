@@ -9,19 +9,52 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from omium.processors.reader import ProjectionReader, open_reader
 from omium.producers import EventLog, Settings, open_log
+from omium.schemas import ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: the tenant every read and command is scoped to, and the key's role."""
+
+    tenant: str
+    role: str
+    key_id: str | None = None
+
+    def may(self, role: str) -> bool:
+        """Whether this caller's role includes ``role``'s rights."""
+        return ROLES.index(self.role) >= ROLES.index(role)
 
 
 @dataclass
 class Omium:
-    """What the use cases work on: the log (the truth) and the reader (the views)."""
+    """What the use cases work on: the log (the truth) and the reader (the views).
+
+    ``caller`` scopes them to one tenant (the gateway sets it per request from the API
+    key): another tenant's execution is then exactly as absent as one that does not exist.
+    None — the CLI, which holds the log itself — sees every tenant.
+    """
 
     log: EventLog
     reader: ProjectionReader
     settings: Settings = field(default_factory=Settings.load)
+    caller: Caller | None = None
+
+    def as_caller(self, caller: Caller) -> Omium:
+        """The same log and reader, scoped to ``caller``."""
+        return replace(self, caller=caller)
+
+    @property
+    def tenant(self) -> str:
+        """The tenant commands and events of this context are stamped with."""
+        return self.caller.tenant if self.caller is not None else self.settings.tenant_id
+
+    def sees(self, tenant: str) -> bool:
+        """Whether this context may see data of ``tenant``."""
+        return self.caller is None or self.caller.tenant == tenant
 
     @classmethod
     def over(cls, log: EventLog, settings: Settings | None = None) -> Omium:

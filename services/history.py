@@ -30,7 +30,7 @@ from omium.services.models import (
     RollbackOut,
     StepReexecuted,
 )
-from omium.services.runs import follow, no_worker
+from omium.services.runs import follow, no_worker, visible
 
 
 def parse_time(text: str, flag: str = "--to-time") -> datetime:
@@ -48,6 +48,7 @@ async def checkpoints(
     app: Omium, execution_id: str, attempt: int | None = None
 ) -> list[CheckpointOut]:
     """Every checkpoint (of one attempt, when given), with its state."""
+    await visible(app, execution_id)
     _, found = await history.checkpoints(app.log, execution_id, attempt, app.reader)
     return [CheckpointOut.from_view(c) for c in found]
 
@@ -69,6 +70,7 @@ async def replay(
     checkpoint ``to_checkpoint``, or the last at or before ``to_time`` (naive: UTC).
     ``verify`` checks every checkpoint snapshot against the state its events add up to.
     """
+    await visible(app, execution_id)
     if to_time is not None and to_time.tzinfo is None:
         to_time = to_time.replace(tzinfo=UTC)
     until = Until(
@@ -82,6 +84,7 @@ async def replay(
 
 async def diff(app: Omium, execution_id: str, first: str, second: str) -> DiffOut:
     """What changed in the state from checkpoint ``first`` to ``second``."""
+    await visible(app, execution_id)
     return DiffOut.from_diff(await history.diff(app.log, execution_id, first, second, app.reader))
 
 
@@ -103,6 +106,7 @@ async def rollback(
     worker is hosted here if none serves the embedded log) and ``status`` is its outcome;
     otherwise ``status`` is ``requested`` (and ``queued`` says whether it waits for a worker).
     """
+    await visible(app, execution_id)
     request = await history.rollback(
         app.log, execution_id, checkpoint_id, overrides, app.reader, added=added, as_node=as_node
     )
@@ -155,6 +159,7 @@ async def reexecute_attempt(
     live: frozenset[str] = frozenset(),
 ) -> ReexecutionOut:
     """Run a recorded attempt's code again here, answering its calls from the log."""
+    await visible(app, execution_id)
     report = await reexecute(
         app.log,
         execution_id,

@@ -450,6 +450,27 @@ class WorkflowOut(Model):
     current: bool
 
 
+class KeyCreated(Model):
+    """``omium keys create --json``: the key, shown this once (only its hash is kept)."""
+
+    key: str
+    key_id: str
+    tenant: str
+    role: str
+    name: str
+
+
+class KeyOut(Model):
+    """An API key as listed: never the key nor its hash."""
+
+    key_id: str
+    name: str
+    tenant: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class Steered(Model):
     """A pause, resume or cancel on the log: the view it was checked against."""
 

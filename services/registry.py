@@ -70,7 +70,7 @@ async def register(app: Omium, path: Path) -> WorkflowOut:
             {
                 "type": "workflow.registered",
                 "execution_id": workflow_key(spec.name),
-                "tenant_id": app.settings.tenant_id,
+                "tenant_id": app.tenant,
                 "payload": {
                     "name": spec.name,
                     "version": version,
@@ -146,7 +146,7 @@ async def submit_named(
     if idempotency_key is not None:
         if execution_id is not None:
             raise ConfigError("give an execution_id or an Idempotency-Key, not both")
-        key = f"{app.settings.tenant_id}\0{idempotency_key}"
+        key = f"{app.tenant}\0{idempotency_key}"
         execution_id = f"ex-{uuid.uuid5(IDEMPOTENCY, key).hex[:12]}"
     execution_id = await submit(
         app.log,
@@ -155,6 +155,7 @@ async def submit_named(
         inputs,
         execution_id=execution_id,
         version=found.version,
+        tenant_id=app.tenant,
     )
     return Submitted(
         execution_id=execution_id, status="queued", workflow=name, version=found.version

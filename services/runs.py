@@ -26,7 +26,7 @@ from omium.processors.worker import GROUP
 from omium.producers import EventLog, LiveMembers, Record
 from omium.projections import STATUSES as STATUSES  # the faces offer them as choices
 from omium.projections import ExecutionView, fold
-from omium.schemas import ConfigError, Conflict, Event, Run, from_dict
+from omium.schemas import ConfigError, Conflict, Event, NotFound, Run, from_dict
 from omium.schemas.topics import COMMANDS
 from omium.schemas.workflow import WorkflowSpec
 from omium.services.context import Omium
@@ -114,7 +114,9 @@ async def _same_submission(log: EventLog, run: Run) -> None:
         )
 
 
-async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -> ExecutionView:
+async def command(
+    log: EventLog, execution_id: str, kind: str, *, tenant_id: str = "default", **payload: Any
+) -> ExecutionView:
     """Send ``pause``/``resume``/``cancel`` to an execution that exists and is not finished.
 
     Returns the view the command was checked against (before it acts).
@@ -139,7 +141,11 @@ async def command(log: EventLog, execution_id: str, kind: str, **payload: Any) -
         raise Conflict(f"execution {execution_id} is {view.status}, not paused; nothing to resume")
     if kind == "pause" and view.status == "paused":
         raise Conflict(f"execution {execution_id} is already paused")
-    await log.append(from_dict({"type": kind, "execution_id": execution_id, "payload": payload}))
+    await log.append(
+        from_dict(
+            {"type": kind, "execution_id": execution_id, "tenant_id": tenant_id, "payload": payload}
+        )
+    )
     return view
 
 
@@ -147,11 +153,12 @@ async def steer(app: Omium, execution_id: str, kind: str, **payload: Any) -> Ste
     """:func:`command`, saying whether it waits for a worker that is not there."""
     if kind not in STEERING:
         raise ConfigError(f"{kind!r} is not a command", hint=f"use {', '.join(STEERING)}")
-    view = await command(app.log, execution_id, kind, **payload)
+    await view(app, execution_id)  # another tenant's execution: not found
+    checked = await command(app.log, execution_id, kind, tenant_id=app.tenant, **payload)
     return Steered(
         execution_id=execution_id,
         command=kind,
-        status=view.status,
+        status=checked.status,
         queued=await no_worker(app.log),
     )
 
@@ -164,8 +171,22 @@ async def view(app: Omium, execution_id: str) -> ExecutionView:
     """
     found = await app.reader.execution(execution_id)
     if found is None or found.status == "unknown":
-        return await pending(app.log, execution_id)
+        found = await pending(app.log, execution_id)
+    if not app.sees(found.tenant_id):  # exactly as if it did not exist
+        raise NotFound(
+            f"no execution {execution_id!r} in {app.log.url}",
+            hint="list them with `omium executions list`",
+        )
     return found
+
+
+async def visible(app: Omium, execution_id: str) -> None:
+    """Raise ``NotFound`` when a scoped caller may not see ``execution_id`` (see ``Omium``).
+
+    Unscoped (the CLI) nothing is read: the use case finds out itself, from the log.
+    """
+    if app.caller is not None:
+        await view(app, execution_id)
 
 
 async def show(app: Omium, execution_id: str) -> ExecutionOut:
@@ -180,7 +201,7 @@ async def views(app: Omium, status: str | None = None) -> list[ExecutionView]:
             f"--status {status!r}: no execution has that status",
             hint=f"use one of {', '.join(sorted(STATUSES))}",
         )
-    return await app.reader.executions(status)
+    return [v for v in await app.reader.executions(status) if app.sees(v.tenant_id)]
 
 
 async def executions(app: Omium, status: str | None = None) -> list[ExecutionSummary]:

@@ -34,7 +34,8 @@ def gateway(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     worker = omium("worker", "--url", url, "--workflows", str(folder), home=tmp_path)
-    serve = omium("serve", "--port", str(port), "--url", url, home=tmp_path)
+    env = getattr(request.module, "GATEWAY_ENV", None)  # a module's own settings
+    serve = omium("serve", "--port", str(port), "--url", url, home=tmp_path, env=env)
     try:
         wait_ready(base, [worker, serve], tmp_path)
         with httpx.Client(base_url=base, timeout=30) as client:

@@ -36,10 +36,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def omium(*argv: str, home: Path) -> subprocess.Popen[bytes]:
+def omium(*argv: str, home: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``omium ARGV`` in a child process, its output in files under ``home``."""
     name = argv[0]
-    env = {**os.environ, "OMIUM_HOME": str(home)}
+    env = {**os.environ, "OMIUM_HOME": str(home), **(env or {})}
     with open(home / f"{name}.out", "wb") as out:  # the child keeps its own copy
         return subprocess.Popen(
             [sys.executable, "-c", CLI, *argv], env=env, stdout=out, stderr=subprocess.STDOUT

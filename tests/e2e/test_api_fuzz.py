@@ -12,8 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
-from gateway_process import Gateway
+from gateway_process import Gateway, cli
+
+#: schemathesis is fast: keep the per-key rate limit out of its way
+GATEWAY_ENV = {"OMIUM_API_RATE": "100000", "OMIUM_API_BURST": "100000"}
 
 CHECKS = ",".join(
     [
@@ -33,13 +37,20 @@ CHECKS = ",".join(
 def test_openapi__every_operation_holds_to_its_schema(gateway: Gateway) -> None:
     gateway.submit("fuzz-1")  # something real to find among the random ids
     gateway.wait("fuzz-1", lambda v: v["status"] == "completed")
+    # with a key configured, a request without one must be refused (401), and is
+    made = cli(
+        "keys", "create", "--tenant", "default", "--name", "fuzz", "--role", "admin", "--json",
+        "--url", gateway.log_url, home=gateway.home,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    key = orjson.loads(made.stdout)["key"]
     examples = os.environ.get("OMIUM_FUZZ_EXAMPLES", "5")
     st = Path(sys.executable).with_name("st")
     done = subprocess.run(
         [
             str(st), "run", f"{gateway.base}/openapi.json",
             "--checks", CHECKS, "--max-examples", examples, "--seed", "1",
-            "--request-timeout", "20", "--no-color",
+            "--request-timeout", "20", "--no-color", "--header", f"Authorization: Bearer {key}",
         ],
         capture_output=True, text=True, timeout=3500,
     )  # fmt: skip

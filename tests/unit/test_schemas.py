@@ -77,6 +77,8 @@ def test_registry__covers_the_architectures_types() -> None:
         "alert.resolved",
         "alert.delivery_failed",
         "workflow.registered",
+        "apikey.created",
+        "apikey.revoked",
         "run",
         "pause",
         "resume",
