@@ -165,6 +165,17 @@ def _closed(at: str, failure: Failure, security: KafkaSecurity) -> LogAccessDeni
             f"and this client is set to {speaks}",
             hint="set security_protocol=SASL_SSL (or SSL) and, for a private CA, ssl_cafile=",
         )
+    if failure.stage == "connect":
+        # TLS 1.3 sends the server's verdict on the client's certificate after the
+        # handshake: a refused (or missing) one shows as a connection closed at once
+        sent = f"the client certificate {security.certfile}" if security.certfile else None
+        return LogAccessDenied(
+            f"{at} closed the connection after the TLS handshake: the listener requires "
+            + (f"a client certificate its CA signed and refused {sent}" if sent else
+               "a client certificate (mutual TLS) and this client sent none"),
+            hint="set ssl_certfile= and ssl_keyfile= (OMIUM_KAFKA_SSL_CERTFILE/KEYFILE) to a "
+            "certificate signed by the CA the cluster trusts",
+        )  # fmt: skip
     return None
 
 

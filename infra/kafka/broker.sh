@@ -26,6 +26,7 @@ AUTH=0
 # with --auth the brokers are advertised by a name their certificate holds
 AUTH_HOST=localhost
 AUTH_USER="${OMIUM_KAFKA_AUTH_USER:-omium}"
+CLIENT_AUTH="${OMIUM_KAFKA_CLIENT_AUTH:-requested}"
 
 say() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
@@ -61,6 +62,8 @@ environment:
   OMIUM_KAFKA_JAVA_OPTS  extra broker JVM flags, space-separated
   OMIUM_KAFKA_AUTH_USER  with --auth: the client user made at format time (default omium);
                        its password is generated into STATE/auth/password (mode 600)
+  OMIUM_KAFKA_CLIENT_AUTH  with --auth: requested (default) or required (mutual TLS: every
+                       client must send a certificate the CA signed; the URL names one)
 EOF
 }
 
@@ -219,8 +222,9 @@ ssl.keystore.type=PEM
 ssl.keystore.location=$a/broker.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$a/ca.pem
-# a client certificate is checked when one is sent (mutual TLS), not required
-ssl.client.auth=requested
+# mutual TLS: requested (a certificate is asked for, not needed) or required; on a
+# SASL_SSL listener Kafka ignores ssl.client.auth unless prefixed with the listener (KIP-684)
+listener.name.sasl_ssl.ssl.client.auth=$CLIENT_AUTH
 EOF
   else
     cat <<EOF
@@ -273,7 +277,9 @@ client_url() {
   ((AUTH)) && host="$AUTH_HOST"
   for ((i = 1; i <= $1; i++)); do bootstrap+="${bootstrap:+,}$host:$(node_port "$i")"; done
   if ((AUTH)); then
-    echo "kafka://$AUTH_USER@$bootstrap?security_protocol=SASL_SSL&sasl_mechanism=SCRAM-SHA-512&ssl_cafile=$STATE/auth/ca.pem&password_file=$STATE/auth/password"
+    local a="$STATE/auth" mtls=""
+    [[ "$CLIENT_AUTH" == required ]] && mtls="&ssl_certfile=$a/client.crt&ssl_keyfile=$a/client.key"
+    echo "kafka://$AUTH_USER@$bootstrap?security_protocol=SASL_SSL&sasl_mechanism=SCRAM-SHA-512&ssl_cafile=$a/ca.pem&password_file=$a/password$mtls"
   else
     echo "kafka://$bootstrap"
   fi
@@ -282,6 +288,7 @@ client_url() {
 probe_args() {
   ((AUTH)) || return 0
   printf '%s\n' --tls-ca "$STATE/auth/ca.pem" --tls-hostname "$AUTH_HOST" \
+    --tls-cert "$STATE/auth/client.crt" --tls-key "$STATE/auth/client.key" \
     --sasl-user admin --sasl-password-file "$STATE/auth/admin.password"
 }
 

@@ -2,7 +2,8 @@
 """Readiness probe for a Kafka broker, speaking the wire protocol with the stdlib only.
 
     probe.py HOST:PORT [--expect-brokers N] [--timeout S]
-             [--tls-ca FILE [--tls-hostname NAME]] [--sasl-user U --sasl-password-file F]
+             [--tls-ca FILE [--tls-hostname NAME] [--tls-cert FILE --tls-key FILE]]
+             [--sasl-user U --sasl-password-file F]
 
 Over TLS (``--tls-ca``) and SASL SCRAM-SHA-512 (``--sasl-user``) for a broker started with
 ``broker.sh up --auth``: the same Metadata request after the TLS handshake and the SCRAM
@@ -171,6 +172,8 @@ def main(argv=None):
     )
     ap.add_argument("--tls-ca", metavar="FILE", help="speak TLS, trusting this CA (PEM)")
     ap.add_argument("--tls-hostname", metavar="NAME", help="the name the certificate must have")
+    ap.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM), mutual TLS")
+    ap.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
     ap.add_argument("--sasl-user", metavar="U", help="authenticate with SCRAM-SHA-512 as U")
     ap.add_argument("--sasl-password-file", metavar="F", help="U's password (first line of F)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -182,7 +185,10 @@ def main(argv=None):
     port = int(port_s)
     tls = sasl = None
     if args.tls_ca:
-        tls = (ssl.create_default_context(cafile=args.tls_ca), args.tls_hostname or host)
+        context = ssl.create_default_context(cafile=args.tls_ca)
+        if args.tls_cert:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        tls = (context, args.tls_hostname or host)
     if args.sasl_user:
         with open(args.sasl_password_file) as f:
             sasl = (args.sasl_user, f.readline().rstrip("\n"))
