@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from omium.producers.kafka_errors import bootstrap_failures, explain
+from omium.producers.kafka_errors import bootstrap_failures, explain, last_reason
 from omium.producers.kafka_security import KafkaSecurity
 from omium.producers.partitioner import partition_for
 from omium.producers.port import OnRevoked, Position, Record
@@ -110,8 +110,10 @@ class KafkaLog:
             if denied := explain(self.bootstrap, self.security, since):
                 raise denied from None
             error = LogUnavailable if getattr(exc, "retriable", False) else LogError
+            # aiokafka's "Unable to bootstrap" names no cause; the attempt's own error does
+            cause = last_reason(self.bootstrap, since) or exc
             raise error(
-                f"Kafka at {self.bootstrap} failed while {what}: {exc}",
+                f"Kafka at {self.bootstrap} failed while {what}: {cause}",
                 hint="check the broker with `infra/kafka/broker.sh status`",
             ) from None
 

@@ -99,6 +99,17 @@ def explain(bootstrap: str, security: KafkaSecurity, since: int) -> LogAccessDen
     return None
 
 
+def last_reason(bootstrap: str, since: int) -> str | None:
+    """Why the latest attempt since ``since`` on one of ``bootstrap``'s servers failed."""
+    failures = bootstrap_failures().latest
+    for server in bootstrap.split(","):
+        failure = failures.get(server.strip())
+        if failure is not None and failure.seq > since:
+            many = "," in bootstrap  # then say which server this was
+            return f"{failure.server}: {_reason(failure.error)}" if many else _reason(failure.error)
+    return None
+
+
 def _explain(failure: Failure, security: KafkaSecurity) -> LogAccessDenied | None:
     at, error, speaks = f"Kafka at {failure.server}", failure.error, security.describe()
     if isinstance(error, SaslAuthenticationFailed):
