@@ -578,8 +578,9 @@ cmd_with() {
   # on_exit runs `down` whether up fails halfway, CMD fails, or we get Ctrl-C / SIGTERM.
   WITH_MODE=1
   cmd_up "${up_args[@]}"
-  local i bootstrap="" url
-  for ((i = 1; i <= NODES; i++)); do bootstrap+="${bootstrap:+,}$HOST:$(node_port "$i")"; done
+  local i bootstrap="" url host="$HOST"
+  ((AUTH)) && host="$AUTH_HOST" # the name in the brokers' certificate
+  for ((i = 1; i <= NODES; i++)); do bootstrap+="${bootstrap:+,}$host:$(node_port "$i")"; done
   url="$(client_url "$NODES")"
   # CMD runs in the background so that a SIGTERM to this script (a CI timeout) is handled
   # at once and forwarded; bash would otherwise defer its traps until CMD ends by itself.
