@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import ssl
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omium.producers import KafkaSecurity, Settings, mask_url, open_log, public_url
-from omium.producers.kafka_security import resolve_security
+from omium.producers.kafka_security import resolve_security, url_password
 from omium.schemas import ConfigError
 
 SECRET = "s3cr3t:with@odd/chars"
@@ -135,3 +138,15 @@ def test_settings__repr_and_errors_never_show_the_password(
     with pytest.raises(ConfigError) as caught:
         open_log(f"nats://alice:{QUOTED}@b1:4222")
     assert QUOTED not in str(caught.value) and "alice:***@" in str(caught.value)
+
+
+@given(
+    password=st.text(min_size=8, max_size=40).filter(lambda p: p.strip() == p),
+    user=st.from_regex(r"[a-z][a-z0-9._-]{0,15}", fullmatch=True),
+)
+def test_mask_url__never_shows_any_password(password: str, user: str) -> None:
+    rest = "b1.example.net:9096,b2.example.net:9096?topic_prefix=t."
+    url = f"kafka://{user}:{quote(password, safe='')}@{rest}"
+    assert url_password(url) == password
+    assert mask_url(url) == f"kafka://{user}:***@{rest}"
+    assert public_url(url) == f"kafka://{user}@{rest}"
