@@ -94,6 +94,8 @@ def kafka_auth_url(
         "OMIUM_KAFKA_CONTROLLER_PORT": str(port + 100 if chosen else _free_port()),
         "OMIUM_KAFKA_DIR": str(tmp_path_factory.mktemp("kafka-auth")),
         "OMIUM_KAFKA_JAVA_OPTS": os.environ.get("OMIUM_KAFKA_JAVA_OPTS", "-XX:TieredStopAtLevel=1"),
+        # beside the plain broker for the rest of the session: a smaller heap is plenty
+        "OMIUM_KAFKA_HEAP": os.environ.get("OMIUM_KAFKA_HEAP", "512m"),
     }
     up = subprocess.run(
         [str(BROKER_SH), "up", "--auth"], env=env, capture_output=True, text=True, timeout=240

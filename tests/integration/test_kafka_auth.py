@@ -180,3 +180,34 @@ async def test_mutual_tls__the_cas_client_certificate_is_accepted(kafka_auth_url
         assert await log.end_offsets("omium.events")
     finally:
         await log.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/processors.py builds the faust app without the log's security "
+    "(build_app(..., security=log.security) is the fix); faust then falls back to the "
+    "environment, which has none when the URL came only from --url",
+)
+@pytest.mark.timeout(120)
+async def test_processors__secured_by_the_url_alone(kafka_auth_url: str, tmp_path: Path) -> None:
+    url = f"{kafka_auth_url}&topic_prefix=procs-{os.urandom(4).hex()}.&timeout=20"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMIUM_")}
+    env["OMIUM_HOME"] = str(tmp_path / ".omium")
+    log_file = tmp_path / "processors.log"
+    with log_file.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CLI, "processors", "--url", url],
+            stdout=out,
+            stderr=out,
+            env=env,
+            cwd=tmp_path,
+        )
+    try:
+        await wait_for_line(log_file, proc, "omium processors on", timeout=60)
+        deadline = time.monotonic() + 15  # faust connects, or exits on its connection error
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, tail(log_file)
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(30)
