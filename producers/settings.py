@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         max_event_bytes: events encoding to more are refused.
         kafka_timeout: seconds any single wait on the broker may take.
         tenant_id: stamped on events this process records.
+        api_max_body: the largest request body ``omium serve`` accepts (bytes; else 413).
         kafka_security_protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (default:
             SASL_SSL when a user is set, SSL when only TLS files are, else PLAINTEXT).
         kafka_sasl_mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the default).
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(DEFAULT_MAX_EVENT_BYTES, gt=0)
     kafka_timeout: float = Field(10.0, gt=0)
     tenant_id: str = "default"
+    api_max_body: int = Field(1 << 20, gt=0)
     kafka_security_protocol: str | None = None
     kafka_sasl_mechanism: str | None = None
     kafka_username: str | None = None

@@ -27,6 +27,7 @@ from omium.schemas.dlq import DeadLetter
 from omium.schemas.errors import (
     CheckpointTooLarge,
     ConfigError,
+    Conflict,
     EventTooLarge,
     InvalidEvent,
     InvalidSpec,
@@ -39,6 +40,7 @@ from omium.schemas.errors import (
     OmiumError,
     SyncCallOnLogLoop,
     TopicNotFound,
+    VersionMismatch,
 )
 from omium.schemas.executions import (
     ExecutionCancelled,
@@ -52,6 +54,7 @@ from omium.schemas.executions import (
     ExecutionTimedOut,
 )
 from omium.schemas.humans import HumanInputReceived, HumanInputRequested
+from omium.schemas.registered import WorkflowRegistered, workflow_key
 from omium.schemas.registry import (
     COMMAND_TYPES,
     FACT_TYPES,
@@ -82,6 +85,8 @@ __all__ = [
     "CheckpointsPruned",
     "Command",
     "ConfigError",
+    "Conflict",
+    "VersionMismatch",
     "DeadLetter",
     "ErrorInfo",
     "Event",
@@ -97,6 +102,8 @@ __all__ = [
     "ExecutionTimedOut",
     "HumanInputReceived",
     "HumanInputRequested",
+    "WorkflowRegistered",
+    "workflow_key",
     "InvalidEvent",
     "InvalidSpec",
     "LLMCall",

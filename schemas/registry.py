@@ -29,6 +29,7 @@ from omium.schemas.executions import (
     ExecutionTimedOut,
 )
 from omium.schemas.humans import HumanInputReceived, HumanInputRequested
+from omium.schemas.registered import WorkflowRegistered
 from omium.schemas.steps import StepCompleted, StepFailed, StepRetried, StepStarted
 
 AnyFact = Annotated[
@@ -55,7 +56,8 @@ AnyFact = Annotated[
     | CheckpointRunsDeleted
     | HumanInputRequested
     | HumanInputReceived
-    | AlertRaised,
+    | AlertRaised
+    | WorkflowRegistered,
     Field(discriminator="type"),
 ]
 """Any fact (past tense), discriminated by ``type``."""
