@@ -73,6 +73,10 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
     return run
 
 
+# aiokafka closes a TLS connection the broker dropped by scheduling the close on the loop;
+# the CLI's asyncio.run may end first, leaving the socket to the GC (a ResourceWarning,
+# hidden outside tests). Seen once here, in the "client TLS only" case.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("command", [["executions", "list"], ["topics", "create"]])
 def test_access_denied__one_line_exit_2_within_the_timeout(
