@@ -184,7 +184,7 @@ async def test_mutual_tls__the_cas_client_certificate_is_accepted(kafka_auth_url
 
 @pytest.mark.xfail(
     strict=True,
-    reason="cli/processors.py builds the faust app without the log's security "
+    reason="services/worker.py builds the faust app without the log's security "
     "(build_app(..., security=log.security) is the fix); faust then falls back to the "
     "environment, which has none when the URL came only from --url",
 )
