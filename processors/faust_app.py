@@ -41,7 +41,7 @@ import faust
 import orjson
 
 from omium.processors.projector import Folded, fold_commands, fold_records
-from omium.producers import Position, Record
+from omium.producers import KafkaSecurity, Position, Record, Settings, resolve_security
 from omium.projections import ExecutionView, view_from_dict, view_to_dict, without_states
 from omium.schemas.topics import COMMANDS, DLQ, EVENTS, VIEWS_APP, VIEWS_CHANGELOG
 
@@ -59,9 +59,18 @@ def build_app(
     datadir: Path = Path(".omium/faust"),
     commit_interval: float = 1.0,
     session_timeout: float = 10.0,
+    security: KafkaSecurity | None = None,
 ) -> faust.App:
-    """The projections app for a cluster (``prefix``: the log's topic prefix)."""
+    """The projections app for a cluster (``prefix``: the log's topic prefix).
+
+    ``security`` is the log's (``KafkaLog.security``), so faust's clients connect exactly
+    as the log's do; without it, it is resolved from this process's settings
+    (``OMIUM_LOG_URL`` and ``OMIUM_KAFKA_*``, which a worker's processors inherit).
+    """
     extra: dict[str, Any] = {}
+    credentials = faust_credentials(security or settings_security())
+    if credentials is not None:
+        extra["broker_credentials"] = credentials
     if instance_id:
         # static membership: a restarted worker gets its partitions back at once
         extra["consumer_group_instance_id"] = instance_id
@@ -122,6 +131,33 @@ def build_app(
                 restart_unacked()
 
     return app
+
+
+def settings_security() -> KafkaSecurity:
+    """The Kafka security this process's settings describe."""
+    settings = Settings.load()
+    url = settings.log_url or ""
+    return resolve_security(url if url.startswith("kafka://") else "kafka://", settings)
+
+
+def faust_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | None:
+    """The faust credentials for ``security`` (None for PLAINTEXT).
+
+    faust's aiokafka driver turns them back into the options that
+    :meth:`KafkaSecurity.client_options` gives the log's own clients.
+    """
+    context = security.ssl_context()
+    if security.sasl:
+        password = security.password.get_secret_value() if security.password else None
+        return faust.SASLCredentials(
+            username=security.username,
+            password=password,
+            ssl_context=context,
+            mechanism=security.mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 def raw_types() -> dict[str, Any]:

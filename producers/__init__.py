@@ -9,13 +9,17 @@
   agent code;
 - :func:`llm_call` and :func:`tool_call`: calls recorded on a run and answered from the
   log when it is re-executed;
-- :func:`partition_for`, Kafka's default key -> partition function.
+- :func:`partition_for`, Kafka's default key -> partition function;
+- :class:`KafkaSecurity` (TLS and SASL for every Kafka client, from the URL and the
+  settings: :func:`resolve_security`) and :func:`mask_url` / :func:`public_url`, how a URL
+  with a password is shown.
 
 Imports :mod:`omium.schemas` only. Importing it pulls neither aiokafka nor any framework:
 the Kafka adapter is imported when a ``kafka://`` log is opened.
 """
 
 from omium.producers.calls import llm_call, tool_call
+from omium.producers.kafka_security import KafkaSecurity, mask_url, public_url, resolve_security
 from omium.producers.partitioner import murmur2, partition_for
 from omium.producers.port import (
     BrokerCluster,
@@ -35,6 +39,7 @@ __all__ = [
     "Appended",
     "BrokerCluster",
     "EventLog",
+    "KafkaSecurity",
     "LiveMembers",
     "LocalFile",
     "Position",
@@ -46,10 +51,13 @@ __all__ = [
     "current_recorder",
     "emit",
     "llm_call",
+    "mask_url",
     "murmur2",
     "open_log",
     "partition_for",
+    "public_url",
     "recording",
+    "resolve_security",
     "step",
     "tool_call",
 ]

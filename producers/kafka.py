@@ -9,6 +9,11 @@ Reads without a group use one long-lived assigned consumer (no group, no commits
 wait has a deadline: a broker that does not answer raises ``LogUnavailable`` naming the URL.
 Topics are named logically; ``topic_prefix`` maps them to physical names (tests use a fresh
 prefix each, so they never see each other's records).
+
+Every client (producer, reader, group members, admin) connects with the same
+:class:`~omium.producers.kafka_security.KafkaSecurity` (TLS, SASL); a connection the
+broker refuses is explained by :mod:`omium.producers.kafka_errors` as one
+``LogAccessDenied`` with a hint, never aiokafka's bare "Unable to bootstrap".
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from omium.producers.kafka_errors import bootstrap_failures, explain, last_reason
+from omium.producers.kafka_security import KafkaSecurity
 from omium.producers.partitioner import partition_for
 from omium.producers.port import OnRevoked, Position, Record
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogError, LogUnavailable, TopicNotFound
@@ -38,8 +45,9 @@ _TOPIC_EXISTS = 36
 class KafkaLog:
     """An :class:`~omium.producers.port.EventLog` on a Kafka cluster.
 
-    Also a :class:`~omium.producers.port.BrokerCluster`: ``bootstrap`` and ``prefix`` are
-    what a faust app needs to join the same cluster and topics.
+    Also a :class:`~omium.producers.port.BrokerCluster`: ``bootstrap``, ``prefix`` and
+    ``security`` are what a faust app needs to join the same cluster and topics. ``url``
+    is the log's URL without its password (safe to print and to pass to a child process).
     """
 
     def __init__(
@@ -54,8 +62,13 @@ class KafkaLog:
         client_id: str = "omium",
         linger_ms: int = 0,
         session_timeout: float = 10.0,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.security = security or KafkaSecurity()
+        # one TLS context for every connection of this log (a context is built once)
+        self._options = self.security.client_options()
+        self._failures = bootstrap_failures()
         self.url = url or f"kafka://{bootstrap}"
         self.prefix = topic_prefix
         self.timeout = timeout
@@ -83,17 +96,24 @@ class KafkaLog:
 
     async def _wait(self, what: str, aw: Awaitable[T]) -> T:
         """Await ``aw`` within the timeout; turn broker trouble into one clear error."""
+        since = self._failures.mark()
         try:
             return await asyncio.wait_for(aw, self.timeout)
         except TimeoutError:
+            if denied := explain(self.bootstrap, self.security, since):
+                raise denied from None
             raise LogUnavailable(
                 f"Kafka at {self.bootstrap} did not answer within {self.timeout:g} s ({what})",
                 hint="start it with `infra/kafka/broker.sh up` or set OMIUM_LOG_URL",
             ) from None
         except KafkaError as exc:
+            if denied := explain(self.bootstrap, self.security, since):
+                raise denied from None
             error = LogUnavailable if getattr(exc, "retriable", False) else LogError
+            # aiokafka's "Unable to bootstrap" names no cause; the attempt's own error does
+            cause = last_reason(self.bootstrap, since) or exc
             raise error(
-                f"Kafka at {self.bootstrap} failed while {what}: {exc}",
+                f"Kafka at {self.bootstrap} failed while {what}: {cause}",
                 hint="check the broker with `infra/kafka/broker.sh status`",
             ) from None
 
@@ -110,6 +130,7 @@ class KafkaLog:
                     linger_ms=self._linger_ms,
                     max_request_size=max(self.max_event_bytes * 2, 1 << 20),
                     request_timeout_ms=int(self.timeout * 1000),
+                    **self._options,
                 )
                 try:
                     await self._wait("connecting", producer.start())
@@ -131,6 +152,7 @@ class KafkaLog:
                 request_timeout_ms=int(self.timeout * 1000),
                 # a seek waits for the fetch already in flight; keep that wait short
                 fetch_max_wait_ms=50,
+                **self._options,
             )
             try:
                 await self._wait("connecting a reader", reader.start())
@@ -145,7 +167,9 @@ class KafkaLog:
     async def create_topics(self, specs: Sequence[TopicSpec] = TOPICS) -> None:
         """Create missing topics (replication min(3, brokers) unless a spec says)."""
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.bootstrap, request_timeout_ms=int(self.timeout * 1000)
+            bootstrap_servers=self.bootstrap,
+            request_timeout_ms=int(self.timeout * 1000),
+            **self._options,
         )
         try:
             await self._wait("connecting the admin client", admin.start())
@@ -451,6 +475,7 @@ class KafkaSubscription:
             session_timeout_ms=int(session_timeout * 1000),
             heartbeat_interval_ms=min(3000, int(session_timeout * 1000) // 3),
             request_timeout_ms=int(log.timeout * 1000) + 5000,
+            **log._options,
         )
         # aiokafka awaits the listener before the group rebalances: the hand-over point
         self._consumer.subscribe(

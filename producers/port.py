@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Literal, Protocol, Self, runtime_checkable
 
+from omium.producers.kafka_security import KafkaSecurity
 from omium.schemas import Event, decode
 from omium.schemas.topics import EVENTS, TOPICS, TopicSpec
 
@@ -200,6 +201,8 @@ class BrokerCluster(EventLog, Protocol):
     bootstrap: str
     #: prepended to every logical topic name on the brokers
     prefix: str
+    #: how every client connects (TLS, SASL): the faust processors use it too
+    security: KafkaSecurity
 
 
 @runtime_checkable

@@ -6,13 +6,15 @@ the URL's scheme through a plain dict.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from omium.producers.kafka_security import mask_url, public_url, resolve_security, url_password
 from omium.producers.port import EventLog
 from omium.producers.sqlite import SqliteLog
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, ConfigError
@@ -29,7 +31,23 @@ class Settings(BaseSettings):
         kafka_timeout: seconds any single wait on the broker may take.
         tenant_id: stamped on events this process records.
         api_max_body: the largest request body ``omium serve`` accepts (bytes; else 413).
+        api_rate: requests a second each API key may make (a token bucket; else 429).
+        api_burst: how many requests a key may make at once before the rate applies.
         alerts: the alert rules file (unset: the default rules, ``infra/alerts.yaml``).
+        kafka_security_protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (default:
+            SASL_SSL when a user is set, SSL when only TLS files are, else PLAINTEXT).
+        kafka_sasl_mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the default).
+        kafka_username: the SASL user (the URL's ``USER@`` wins).
+        kafka_password: its password (never shown; the URL's ``USER:PASSWORD@`` wins).
+        kafka_password_file: a file whose first line is the password.
+        kafka_ssl_cafile: CA bundle (PEM) for the brokers' certificates (default: the
+            system's trust store).
+        kafka_ssl_certfile: client certificate (PEM) for mutual TLS.
+        kafka_ssl_keyfile: its private key (PEM).
+        kafka_ssl_check_hostname: verify the brokers' host names (on unless set false).
+
+    The ``kafka_*`` security fields are defaults: the log URL's query parameters of the
+    same name without ``kafka_`` (``?security_protocol=SASL_SSL&ssl_cafile=…``) win.
     """
 
     model_config = SettingsConfigDict(env_prefix="OMIUM_", extra="ignore")
@@ -43,6 +61,15 @@ class Settings(BaseSettings):
     api_rate: float = Field(50.0, gt=0)
     api_burst: float = Field(100.0, ge=1)
     alerts: Path | None = None
+    kafka_security_protocol: str | None = None
+    kafka_sasl_mechanism: str | None = None
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_password_file: str | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_check_hostname: bool = True
 
     @classmethod
     def load(cls) -> Settings:
@@ -93,12 +120,19 @@ def _kafka(url: str, settings: Settings) -> EventLog:
         ) from None
 
     parts = urlsplit(url)
-    if not parts.netloc:
-        raise ConfigError(f"{url!r} names no broker", hint="e.g. kafka://127.0.0.1:19092")
+    if not parts.hostname:
+        raise ConfigError(f"{mask_url(url)!r} names no broker", hint="e.g. kafka://127.0.0.1:19092")
     query = _query(url)
+    security = resolve_security(url, settings)
+    password = url_password(url)
+    if password is not None:
+        # The log shows and passes on its URL without the password (process titles, the
+        # worker's processors): children find it here, as if it had been set this way.
+        os.environ["OMIUM_KAFKA_PASSWORD"] = password
     return KafkaLog(
-        parts.netloc,
-        url=url,
+        parts.netloc.rpartition("@")[2],
+        url=public_url(url),
+        security=security,
         topic_prefix=query.get("topic_prefix", ""),
         timeout=float(query.get("timeout", settings.kafka_timeout)),
         max_event_bytes=settings.max_event_bytes,
@@ -114,7 +148,7 @@ def _query(url: str) -> dict[str, str]:
 
 def _choice(url: str, name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ConfigError(f"{url!r}: {name}={value} is not one of {', '.join(allowed)}")
+        raise ConfigError(f"{mask_url(url)!r}: {name}={value} is not one of {', '.join(allowed)}")
     return value
 
 
@@ -130,7 +164,7 @@ def open_log(url: str | None = None, settings: Settings | None = None) -> EventL
     driver = DRIVERS.get(scheme)
     if driver is None:
         raise ConfigError(
-            f"unknown event log URL {url!r}",
+            f"unknown event log URL {mask_url(url)!r}",
             hint=f"OMIUM_LOG_URL must start with one of: {', '.join(f'{s}://' for s in DRIVERS)}",
         )
     try:
@@ -138,4 +172,4 @@ def open_log(url: str | None = None, settings: Settings | None = None) -> EventL
     except ValueError as exc:
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"bad query parameter in {url!r}: {exc}") from None
+        raise ConfigError(f"bad query parameter in {mask_url(url)!r}: {exc}") from None

@@ -15,6 +15,8 @@
     ├── LogError                the event log failed
     │   ├── LogUnavailable      cannot open / reach the log in time (retriable)
     │   ├── TopicNotFound       the topic does not exist (run `omium topics create`); exit 2
+    │   ├── LogAccessDenied     the broker refused this client: credentials, TLS, or a
+    │   │                       security protocol the listener does not speak; exit 2
     │   └── NoViews             no projection processor ever ran on the cluster
     ├── SyncCallOnLogLoop       a blocking call made on the loop that runs the log it needs
     └── StepError               a step failed in a way omium names (recorded, not raised to you)
@@ -40,8 +42,8 @@ exit   meaning
        difference; the log failed (``LogError`` and below, but ``TopicNotFound``); any
        ``OmiumError`` not below
 2      bad input: you asked for something that is invalid (``ConfigError``, ``InvalidEvent``
-       and below, a usage error) or does not exist (``NotFound`` and below,
-       ``TopicNotFound``)
+       and below, a usage error, ``LogAccessDenied``) or does not exist (``NotFound`` and
+       below, ``TopicNotFound``)
 130    interrupted (Ctrl-C)
 =====  =====================================================================================
 """
@@ -177,6 +179,17 @@ class LogUnavailable(LogError):
 
 class TopicNotFound(LogError):
     """A topic the caller named does not exist on the log (exit 2: it was asked for)."""
+
+    exit_code = EXIT_USAGE
+
+
+class LogAccessDenied(LogError):
+    """The broker refused this client (credentials, TLS, or the wrong security protocol).
+
+    A wrong password or unknown user, a certificate the client does not trust or that
+    does not name the host, or a client and a listener that disagree on TLS or SASL.
+    Exit 2: the settings are wrong, and trying again with them cannot succeed.
+    """
 
     exit_code = EXIT_USAGE
 

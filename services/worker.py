@@ -145,7 +145,13 @@ def serve_faust(
         raise ConfigError(
             f"cannot create {datadir}: {exc.strerror}", hint="set OMIUM_HOME to a writable folder"
         ) from None
-    app = build_app(log.bootstrap, prefix=log.prefix, instance_id=instance_id, datadir=datadir)
+    app = build_app(
+        log.bootstrap,
+        prefix=log.prefix,
+        instance_id=instance_id,
+        datadir=datadir,
+        security=log.security,
+    )
     notify(f"processors on {log.url} (faust app {app.conf.id})")
     worker = faust.Worker(app, loglevel=log_level, redirect_stdouts=False)
     worker.execute_from_commandline()  # ends in SystemExit (0 after SIGTERM or Ctrl-C)

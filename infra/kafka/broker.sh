@@ -22,6 +22,11 @@ JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 # Extra broker JVM flags, split on spaces (e.g. "-XX:TieredStopAtLevel=1" for faster test starts).
 read -r -a EXTRA_JVM_OPTS <<<"${OMIUM_KAFKA_JAVA_OPTS:-}"
 MARKER="$CACHE/.omium-complete"
+AUTH=0
+# with --auth the brokers are advertised by a name their certificate holds
+AUTH_HOST=localhost
+AUTH_USER="${OMIUM_KAFKA_AUTH_USER:-omium}"
+CLIENT_AUTH="${OMIUM_KAFKA_CLIENT_AUTH:-requested}"
 
 say() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
@@ -33,12 +38,18 @@ usage: infra/kafka/broker.sh COMMAND [ARGS]
 Runs Apache Kafka $KAFKA_VERSION in KRaft mode (combined broker+controller) on $HOST.
 
 commands:
-  up [--nodes 1|3]            resolve jars, format storage once, start, wait until ready
+  up [--nodes 1|3] [--auth]   resolve jars, format storage once, start, wait until ready;
+                              --auth: a SASL_SSL listener (SCRAM-SHA-512, a CA and a broker
+                              certificate made under the state dir) instead of PLAINTEXT,
+                              and a last line OMIUM_LOG_URL='…' for the clients
   down                        stop the nodes started from this state dir (SIGTERM, then SIGKILL after 30s)
   status                      per node: pid, port, probe; exit 0 if all up, 3 otherwise
   logs [-f] [NODE]            tail a node's log (default node 1)
   clean                       down, then delete the state dir
-  with [--nodes N] -- CMD...  up, run CMD with OMIUM_KAFKA_BOOTSTRAP set, always down; exit with CMD's code
+  with [--nodes N] [--auth] -- CMD...
+                              up, run CMD with OMIUM_KAFKA_BOOTSTRAP and OMIUM_KAFKA_URL set
+                              (the client URL), always down; exit with CMD's code
+  url                         print the client URL of the cluster in the state dir
   jars                        only resolve the jars; print the classpath dir (use as -cp "DIR/*")
 
 environment:
@@ -49,6 +60,10 @@ environment:
   OMIUM_KAFKA_HEAP     max heap per node (default 768m)
   OMIUM_KAFKA_TIMEOUT  seconds to wait for readiness (default 90)
   OMIUM_KAFKA_JAVA_OPTS  extra broker JVM flags, space-separated
+  OMIUM_KAFKA_AUTH_USER  with --auth: the client user made at format time (default omium);
+                       its password is generated into STATE/auth/password (mode 600)
+  OMIUM_KAFKA_CLIENT_AUTH  with --auth: requested (default) or required (mutual TLS: every
+                       client must send a certificate the CA signed; the URL names one)
 EOF
 }
 
@@ -152,11 +167,8 @@ process.roles=broker,controller
 node.id=$i
 # Static quorum: formatted without --standalone/--initial-controllers (those are for dynamic quorums).
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://$HOST:$(node_port "$i"),CONTROLLER://$HOST:$(node_cport "$i")
-advertised.listeners=PLAINTEXT://$HOST:$(node_port "$i")
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$(listener_config "$i")
 log.dirs=$d/data
 num.partitions=3
 # Tests create their topics explicitly; a typo must fail, not create a topic.
@@ -191,16 +203,112 @@ EOF
   fi
 }
 
+# The client listener: PLAINTEXT, or with --auth SASL_SSL (SCRAM-SHA-512 for clients and
+# between brokers, the generated certificate). The controllers keep a PLAINTEXT listener
+# of their own on 127.0.0.1 (no client ever connects to it).
+listener_config() {
+  local i="$1" a="$STATE/auth"
+  if ((AUTH)); then
+    cat <<EOF
+listeners=SASL_SSL://$HOST:$(node_port "$i"),CONTROLLER://$HOST:$(node_cport "$i")
+# advertised by name: the certificate is for DNS:$AUTH_HOST (hostname verification stays on)
+advertised.listeners=SASL_SSL://$AUTH_HOST:$(node_port "$i")
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$a/admin.password")";
+ssl.keystore.type=PEM
+ssl.keystore.location=$a/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$a/ca.pem
+# mutual TLS: requested (a certificate is asked for, not needed) or required; on a
+# SASL_SSL listener Kafka ignores ssl.client.auth unless prefixed with the listener (KIP-684)
+listener.name.sasl_ssl.ssl.client.auth=$CLIENT_AUTH
+EOF
+  else
+    cat <<EOF
+listeners=PLAINTEXT://$HOST:$(node_port "$i"),CONTROLLER://$HOST:$(node_cport "$i")
+advertised.listeners=PLAINTEXT://$HOST:$(node_port "$i")
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+EOF
+  fi
+}
+
+# With --auth, once per state dir: passwords for the inter-broker user `admin` and the
+# client user, a CA, a broker certificate for DNS:$AUTH_HOST (one for every node, all on
+# this host) and a client certificate for mutual TLS, all signed by the CA. openssl only.
+make_auth() {
+  local a="$STATE/auth"
+  [[ -f "$a/.complete" ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found (needed by --auth for the certificates)"
+  rm -rf "$a"
+  mkdir -p "$a"
+  (
+    umask 077
+    cd "$a"
+    openssl rand -hex 24 >admin.password
+    openssl rand -hex 24 >password
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.pem \
+      -subj "/CN=omium test CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    local who cn usage
+    for who in broker client; do
+      cn="$AUTH_USER" usage=clientAuth
+      [[ $who == broker ]] && cn="$AUTH_HOST" usage=serverAuth,clientAuth
+      openssl req -newkey rsa:2048 -nodes -keyout "$who.key" -out "$who.csr" \
+        -subj "/CN=$cn" 2>/dev/null
+      printf 'subjectAltName=DNS:%s\nextendedKeyUsage=%s\n' "$AUTH_HOST" "$usage" >"$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+        -extfile "$who.ext" -out "$who.crt" 2>/dev/null
+      rm -f "$who.csr" "$who.ext"
+    done
+    # Kafka's PEM keystore: the (unencrypted PKCS#8) key, then the certificate chain
+    cat broker.key broker.crt ca.pem >broker.pem
+    chmod 644 ca.pem client.crt
+    touch .complete
+  ) || die "making the certificates under $a failed"
+}
+
+# The URL clients use: plain, or every --auth setting (the password stays in its file).
+client_url() {
+  local i bootstrap="" host="$HOST"
+  ((AUTH)) && host="$AUTH_HOST"
+  for ((i = 1; i <= $1; i++)); do bootstrap+="${bootstrap:+,}$host:$(node_port "$i")"; done
+  if ((AUTH)); then
+    local a="$STATE/auth" mtls=""
+    [[ "$CLIENT_AUTH" == required ]] && mtls="&ssl_certfile=$a/client.crt&ssl_keyfile=$a/client.key"
+    echo "kafka://$AUTH_USER@$bootstrap?security_protocol=SASL_SSL&sasl_mechanism=SCRAM-SHA-512&ssl_cafile=$a/ca.pem&password_file=$a/password$mtls"
+  else
+    echo "kafka://$bootstrap"
+  fi
+}
+
+probe_args() {
+  ((AUTH)) || return 0
+  printf '%s\n' --tls-ca "$STATE/auth/ca.pem" --tls-hostname "$AUTH_HOST" \
+    --tls-cert "$STATE/auth/client.crt" --tls-key "$STATE/auth/client.key" \
+    --sasl-user admin --sasl-password-file "$STATE/auth/admin.password"
+}
+
 # Formats the nodes whose data dir is not formatted yet. StorageTool costs a JVM start
 # (~1.5 s of CPU each), so the nodes are formatted in parallel.
 format_nodes() {
   local cid="$1" i d
   shift
   local -A jobs=()
+  local -a scram=()
+  # KRaft keeps SCRAM credentials in the metadata log: they are written at format time
+  if ((AUTH)); then
+    scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$STATE/auth/admin.password")]"
+      --add-scram "SCRAM-SHA-512=[name=$AUTH_USER,password=$(cat "$STATE/auth/password")]")
+  fi
   for i in "$@"; do
     d="$(node_dir "$i")"
     [[ -f "$d/data/meta.properties" ]] && continue
-    kafka_tool kafka.tools.StorageTool format -t "$cid" -c "$d/server.properties" >"$d/format.out" 2>&1 &
+    kafka_tool kafka.tools.StorageTool format -t "$cid" -c "$d/server.properties" \
+      "${scram[@]}" >"$d/format.out" 2>&1 &
     jobs[$i]=$!
   done
   for i in "${!jobs[@]}"; do
@@ -282,8 +390,10 @@ print_tail() {
 
 parse_nodes() {
   NODES=1
+  AUTH=0
   while (($#)); do
     case "$1" in
+      --auth) AUTH=1; shift ;;
       --nodes) [[ $# -ge 2 ]] || die "--nodes needs a value"; NODES="$2"; shift 2 ;;
       --nodes=*) NODES="${1#--nodes=}"; shift ;;
       *) die "unknown argument: $1" ;;
@@ -303,12 +413,18 @@ cmd_up() {
   if [[ -n "$formatted" && "$formatted" != "$n" ]]; then
     die "$STATE was formatted for $formatted node(s), not $n; run 'infra/kafka/broker.sh clean' first"
   fi
+  if [[ -n "$formatted" && "$(state_auth)" != "$AUTH" ]]; then
+    die "$STATE was formatted $( (($(state_auth))) && echo with || echo without) --auth; run 'infra/kafka/broker.sh clean' first"
+  fi
   if [[ -f "$STATE/cluster.env" ]]; then
     cid="$(sed -n 's/^CLUSTER_ID=//p' "$STATE/cluster.env")"
   else
     cid="$(new_cluster_id)"
-    printf 'CLUSTER_ID=%s\nNODES=%s\n' "$cid" "$n" >"$STATE/cluster.env"
+    printf 'CLUSTER_ID=%s\nNODES=%s\nAUTH=%s\n' "$cid" "$n" "$AUTH" >"$STATE/cluster.env"
   fi
+  if ((AUTH)); then make_auth; fi
+  local -a probe_extra
+  mapfile -t probe_extra < <(probe_args)
 
   # If anything below fails, on_exit stops the nodes this invocation started (only those).
   UP_DONE=0
@@ -345,7 +461,7 @@ cmd_up() {
         die "node $i exited during startup (log: $(node_log "$i"))"
       fi
       # A short probe per round, so that a node dying is noticed within a second.
-      if err="$(python3 "$PROBE" "$HOST:$(node_port "$i")" --expect-brokers "$n" --timeout 1 -q 2>&1)"; then
+      if err="$(python3 "$PROBE" "$HOST:$(node_port "$i")" --expect-brokers "$n" --timeout 1 -q "${probe_extra[@]}" 2>&1)"; then
         ready=$((ready + 1))
       else
         last_err="node $i: $err"
@@ -364,8 +480,29 @@ cmd_up() {
   local bootstrap=""
   for ((i = 1; i <= n; i++)); do bootstrap+="${bootstrap:+,}$HOST:$(node_port "$i")"; done
   say "ready in $((SECONDS - start))s; logs: $STATE/node-*/kafka.log"
-  echo "kafka up: $n node(s) at $bootstrap (kafka $KAFKA_VERSION, KRaft)"
-  echo "kafka://$bootstrap"
+  if ((AUTH)); then
+    echo "kafka up: $n node(s) at $bootstrap (kafka $KAFKA_VERSION, KRaft, SASL_SSL SCRAM-SHA-512 user $AUTH_USER)"
+    # single-quoted: the URL holds '&'; `eval "export $(… | tail -1)"` works as is
+    echo "OMIUM_LOG_URL='$(client_url "$n")'"
+  else
+    echo "kafka up: $n node(s) at $bootstrap (kafka $KAFKA_VERSION, KRaft)"
+    echo "kafka://$bootstrap"
+  fi
+}
+
+state_auth() {
+  local a=""
+  if [[ -f "$STATE/cluster.env" ]]; then a="$(sed -n 's/^AUTH=//p' "$STATE/cluster.env")"; fi
+  echo "${a:-0}"
+}
+
+cmd_url() {
+  (($# == 0)) || die "url takes no arguments"
+  local n
+  n="$(state_nodes)"
+  [[ -n "$n" ]] || die "not set up (no $STATE/cluster.env); run 'infra/kafka/broker.sh up'"
+  AUTH="$(state_auth)"
+  client_url "$n"
 }
 
 cmd_down() {
@@ -390,9 +527,12 @@ cmd_status() {
     say "not set up (no $STATE/cluster.env); run 'infra/kafka/broker.sh up'"
     return 3
   fi
+  AUTH="$(state_auth)"
+  local -a probe_extra
+  mapfile -t probe_extra < <(probe_args)
   for ((i = 1; i <= n; i++)); do
     if pid="$(live_pid "$i")"; then
-      if probe="$(python3 "$PROBE" "$HOST:$(node_port "$i")" --expect-brokers "$n" --timeout 2 2>&1)"; then
+      if probe="$(python3 "$PROBE" "$HOST:$(node_port "$i")" --expect-brokers "$n" --timeout 2 "${probe_extra[@]}" 2>&1)"; then
         echo "node $i: running pid $pid port $(node_port "$i") probe ok (${probe#ready })"
         all=$((all + 1))
       else
@@ -431,15 +571,17 @@ cmd_clean() {
 cmd_with() {
   local -a up_args=()
   while (($#)) && [[ "$1" != "--" ]]; do up_args+=("$1"); shift; done
-  [[ "${1:-}" == "--" ]] || die "usage: broker.sh with [--nodes N] -- CMD [ARGS...]"
+  [[ "${1:-}" == "--" ]] || die "usage: broker.sh with [--nodes N] [--auth] -- CMD [ARGS...]"
   shift
   (($#)) || die "with: no command given after --"
   parse_nodes "${up_args[@]}"
   # on_exit runs `down` whether up fails halfway, CMD fails, or we get Ctrl-C / SIGTERM.
   WITH_MODE=1
   cmd_up "${up_args[@]}"
-  local i bootstrap=""
-  for ((i = 1; i <= NODES; i++)); do bootstrap+="${bootstrap:+,}$HOST:$(node_port "$i")"; done
+  local i bootstrap="" url host="$HOST"
+  ((AUTH)) && host="$AUTH_HOST" # the name in the brokers' certificate
+  for ((i = 1; i <= NODES; i++)); do bootstrap+="${bootstrap:+,}$host:$(node_port "$i")"; done
+  url="$(client_url "$NODES")"
   # CMD runs in the background so that a SIGTERM to this script (a CI timeout) is handled
   # at once and forwarded; bash would otherwise defer its traps until CMD ends by itself.
   # Async commands would lose the terminal's stdin (pdb...) and ignore SIGINT, so `0<&0`
@@ -449,7 +591,7 @@ cmd_with() {
   # CI may run us with stdin closed, where `0<&0` itself would fail.
   if ! { exec 9<&0; } 2>/dev/null; then exec 9</dev/null; fi
   (
-    export OMIUM_KAFKA_BOOTSTRAP="$bootstrap" OMIUM_KAFKA_URL="kafka://$bootstrap"
+    export OMIUM_KAFKA_BOOTSTRAP="$bootstrap" OMIUM_KAFKA_URL="$url"
     trap - INT QUIT TERM EXIT
     exec "$@" 9<&-
   ) 0<&9 &
@@ -502,6 +644,7 @@ main() {
     clean) cmd_clean "$@" ;;
     with) cmd_with "$@" ;;
     jars) cmd_jars "$@" ;;
+    url) cmd_url "$@" ;;
     "" | -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;
   esac
