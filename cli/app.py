@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from omium import __version__
-from omium.cli import executions, history, log, projections, runs, schemas, topics
+from omium.cli import analytics, executions, history, log, projections, runs, schemas, topics
 from omium.schemas import OmiumError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.add_typer(log.app, name="log")
 app.add_typer(projections.app, name="projections")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(analytics.app, name="analytics")
 
 
 @app.command()

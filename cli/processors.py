@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from omium.cli.aio import UrlOpt, run
+from omium.processors.analytics import AnalyticsSink, open_place, sink_for
 from omium.processors.projector import Projector
 from omium.processors.view_store import views_beside
 from omium.producers import BrokerCluster, EventLog, Settings, open_log
@@ -34,6 +35,9 @@ def processors_command(
         bool, typer.Option(help="Use `<host>-projections` as the static membership id.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="faust's log level.")] = "warning",
+    only: Annotated[
+        str | None, typer.Option(help="Run only this processor: analytics (the ClickHouse sink).")
+    ] = None,
     url: UrlOpt = None,
 ) -> None:
     """Fold omium.events into the execution views until interrupted (Ctrl-C).
@@ -44,6 +48,11 @@ def processors_command(
     """
     settings = Settings.load()
     log = open_log(url, settings)
+    if only is not None:
+        if only != "analytics":
+            raise ConfigError(f"--only {only!r}: no such processor", hint="use --only analytics")
+        run(_analytics(log, AnalyticsSink(log, open_place(settings))))
+        return
     if not isinstance(log, BrokerCluster):  # no cluster for faust to join: fold in-process
         run(_embedded(log))
         return
@@ -88,10 +97,38 @@ def projector(log: EventLog) -> Projector:
 async def _embedded(log: EventLog) -> None:
     runner = projector(log)
     typer.echo(f"omium processors on {log.url} (views in {runner.store.path})", err=True)
+    side = analytics_beside(log, asyncio.Event())  # held: a task nobody holds may vanish
     try:
         await runner.run(asyncio.Event())
     finally:
+        for task in side:
+            task.cancel()
         runner.store.close()
+        await log.close()
+
+
+def analytics_beside(log: EventLog, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    """The analytics sink as a task beside a worker or the projector, when analytics are set up.
+
+    Set up: ``OMIUM_ANALYTICS_URL`` is set or the embedded store exists (see
+    :func:`~omium.processors.analytics.sink_for`); otherwise nothing runs and nothing is paid.
+    """
+    sink = sink_for(log)
+    if sink is None:
+        return []
+    typer.echo(f"omium: analytics into {sink.place.url}", err=True)
+    return [asyncio.create_task(sink.run(stop))]
+
+
+async def _analytics(log: EventLog, sink: AnalyticsSink) -> None:
+    """``--only analytics``: the sink alone, on either log, until SIGTERM or Ctrl-C."""
+    typer.echo(f"omium processors on {log.url}: analytics into {sink.place.url}", err=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await sink.run(stop)
+    finally:
+        sink.place.close()
         await log.close()
 
 

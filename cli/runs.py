@@ -231,6 +231,7 @@ def worker_command(
             side.append(asyncio.create_task(procs.supervise(children, log.url, stop)))
         elif processors:
             side.append(asyncio.create_task(procs.projector(log).run(stop)))
+            side += procs.analytics_beside(log, stop)  # analytics (issue 13), when set up
 
         def terminate() -> None:
             typer.echo("omium worker: SIGTERM: stopping runs at their step boundaries", err=True)

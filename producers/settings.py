@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         max_event_bytes: events encoding to more are refused.
         kafka_timeout: seconds any single wait on the broker may take.
         tenant_id: stamped on events this process records.
+        analytics_url: the ClickHouse of the analytics: ``chdb:///path`` (in-process) or
+            ``http(s)://user:password@host:8123/database``; unset means
+            ``chdb://$OMIUM_HOME/analytics``.
     """
 
     model_config = SettingsConfigDict(env_prefix="OMIUM_", extra="ignore")
@@ -37,6 +40,7 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(DEFAULT_MAX_EVENT_BYTES, gt=0)
     kafka_timeout: float = Field(10.0, gt=0)
     tenant_id: str = "default"
+    analytics_url: str | None = None
 
     @classmethod
     def load(cls) -> Settings:

@@ -25,10 +25,12 @@ from omium.schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, from_di
 from omium.schemas.commands import Cancel, Pause, Resume, Rollback, Run
 from omium.schemas.dlq import DeadLetter
 from omium.schemas.errors import (
+    AnalyticsUnavailable,
     CheckpointTooLarge,
     ConfigError,
     EventTooLarge,
     InvalidEvent,
+    InvalidQuery,
     InvalidSpec,
     LogError,
     LogUnavailable,
@@ -69,6 +71,7 @@ __all__ = [
     "REGISTRY",
     "AgentHandoff",
     "AlertRaised",
+    "AnalyticsUnavailable",
     "AnyCommand",
     "AnyFact",
     "Cancel",
@@ -97,6 +100,7 @@ __all__ = [
     "HumanInputReceived",
     "HumanInputRequested",
     "InvalidEvent",
+    "InvalidQuery",
     "InvalidSpec",
     "LLMCall",
     "LogError",

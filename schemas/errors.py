@@ -7,13 +7,15 @@
     │   └── EventTooLarge       encoded size over the limit (names the largest field)
     │       └── CheckpointTooLarge  a LangGraph checkpoint or writes over it (names channels)
     ├── ConfigError             a setting, URL, flag or file is wrong (names the variable)
-    │   └── InvalidSpec         a workflow file is not a valid spec (file and field path)
+    │   ├── InvalidSpec         a workflow file is not a valid spec (file and field path)
+    │   └── InvalidQuery        an analytics question is invalid (bad SQL, a write, --by, range)
     ├── NotFound                no execution with that id (or not started yet)
     │   └── NoSuchPoint         the replay point (seq, offset, checkpoint, time…) is not there
     ├── LogError                the event log failed
     │   ├── LogUnavailable      cannot open / reach the log in time (retriable)
     │   ├── TopicNotFound       the topic does not exist (run `omium topics create`); exit 2
     │   └── NoViews             no projection processor ever ran on the cluster
+    ├── AnalyticsUnavailable    the analytics store cannot be opened or reached (retriable)
     ├── SyncCallOnLogLoop       a blocking call made on the loop that runs the log it needs
     └── StepError               a step failed in a way omium names (recorded, not raised to you)
         ├── StepTimeout         ran past its timeout (a sync step's thread may still run)
@@ -134,6 +136,19 @@ class ConfigError(OmiumError):
 
 class InvalidSpec(ConfigError):
     """A workflow file is not a valid spec (names the file and the field path)."""
+
+
+class InvalidQuery(ConfigError):
+    """An analytics question is invalid (the engine's message, on one line).
+
+    Malformed or non-read-only SQL, an unknown ``--by``, a time range that makes no sense.
+    """
+
+
+class AnalyticsUnavailable(OmiumError):
+    """The analytics store (chDB folder or ClickHouse server) cannot be opened or reached."""
+
+    retriable = True
 
 
 class NotFound(OmiumError):
