@@ -14,7 +14,7 @@ this module needs nothing below it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -178,7 +178,7 @@ def _empty(columns: tuple[str, ...]) -> dict[str, list[Any]]:
     return {c: [] for c in columns}
 
 
-def _add(table: dict[str, list[Any]], **values: Any) -> None:
+def _add(table: dict[str, list[Any]], values: dict[str, Any]) -> None:
     for name, column in table.items():
         column.append(values[name])
 
@@ -192,140 +192,146 @@ def analytics_rows(
 
     Args:
         batch: events with the position each was read from, in log order per partition.
-        prior: the stored row of executions the batch touches (missing: new executions).
+        prior: the stored row of executions the batch touches (missing: new executions);
+            left as it is.
         price: prices an ``llm.call`` that carries no ``cost_usd``.
     """
     out = AnalyticsRows()
+    # each execution's row as a dict the batch updates in place, frozen at the end: a
+    # dataclasses.replace per event cost more than the rest of the row building together
+    runs: dict[str, dict[str, Any]] = {}
+    events = out.events
     for event, (topic, partition, offset) in batch:
-        run = out.executions.get(event.execution_id) or prior.get(event.execution_id)
+        run = runs.get(event.execution_id)
         if run is None:
-            run = ExecutionRow(tenant_id=event.tenant_id, execution_id=event.execution_id)
-        _add(
-            out.events,
-            tenant_id=event.tenant_id,
-            execution_id=event.execution_id,
-            attempt=event.attempt,
-            seq=event.seq,
-            type=event.type,
-            ts=event.ts,
-            event_id=event.event_id,
-            causation_id=event.causation_id,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            payload=event.payload.model_dump_json(),
-        )
-        where = {"partition": partition, "offset": offset, "event_id": event.event_id}
-        run = _derive(event, run, out, price, where)
-        out.executions[event.execution_id] = replace(run, last_offset=offset)
+            run = runs[event.execution_id] = _working(event, prior.get(event.execution_id))
+        events["tenant_id"].append(event.tenant_id)
+        events["execution_id"].append(event.execution_id)
+        events["attempt"].append(event.attempt)
+        events["seq"].append(event.seq)
+        events["type"].append(event.type)
+        events["ts"].append(event.ts)
+        events["event_id"].append(event.event_id)
+        events["causation_id"].append(event.causation_id)
+        events["topic"].append(topic)
+        events["partition"].append(partition)
+        events["offset"].append(offset)
+        events["payload"].append(event.payload.model_dump_json())
+        _derive(event, run, out, price, partition, offset)
+        run["last_offset"] = offset
+    out.executions = {key: ExecutionRow(**run) for key, run in runs.items()}
     return out
 
 
+def _working(event: Event, stored: ExecutionRow | None) -> dict[str, Any]:
+    base = stored or ExecutionRow(tenant_id=event.tenant_id, execution_id=event.execution_id)
+    run = {name: getattr(base, name) for name in EXECUTION_COLUMNS}
+    run["step_agents"] = dict(base.step_agents)  # the stored row stays as it was
+    return run
+
+
 def _derive(
-    event: Event, run: ExecutionRow, out: AnalyticsRows, price: Pricer, where: dict[str, Any]
-) -> ExecutionRow:
-    """Add ``event``'s row to its table and return the execution's row after it."""
+    event: Event,
+    run: dict[str, Any],
+    out: AnalyticsRows,
+    price: Pricer,
+    partition: int,
+    offset: int,
+) -> None:
+    """Add ``event``'s row to its table and update the execution's row ``run``."""
     common = {
         "tenant_id": event.tenant_id,
-        "workflow": run.workflow,
+        "workflow": run["workflow"],
         "execution_id": event.execution_id,
         "attempt": event.attempt,
-        **where,
+        "partition": partition,
+        "offset": offset,
+        "event_id": event.event_id,
     }
     if isinstance(event, StepCompleted | StepFailed):
         p = event.payload
-        failed = isinstance(event, StepFailed)
         error = event.payload.error.type if isinstance(event, StepFailed) else ""
-        _add(
-            out.steps,
-            **common,
-            version=run.version,
-            step=p.step,
-            agent=run.step_agents.get(p.step, ""),
-            framework=run.framework,
-            status="failed" if failed else "completed",
-            error_type=error,
-            started_at=event.ts - timedelta(milliseconds=p.duration_ms),
-            ended_at=event.ts,
-            duration_ms=p.duration_ms,
-        )
-        return replace(
-            run,
-            steps=run.steps + 1,
-            failed_steps=run.failed_steps + failed,
-            failed_step=p.step if failed else run.failed_step,
-            error_type=error or run.error_type,
-        )
-    if isinstance(event, LLMCall):
+        common |= {
+            "version": run["version"],
+            "step": p.step,
+            "agent": run["step_agents"].get(p.step, ""),
+            "framework": run["framework"],
+            "status": "failed" if error else "completed",
+            "error_type": error,
+            "started_at": event.ts - timedelta(milliseconds=p.duration_ms),
+            "ended_at": event.ts,
+            "duration_ms": p.duration_ms,
+        }
+        _add(out.steps, common)
+        run["steps"] += 1
+        if error:
+            run["failed_steps"] += 1
+            run["failed_step"] = p.step
+            run["error_type"] = error
+    elif isinstance(event, LLMCall):
         c = event.payload
-        cost = (
-            c.cost_usd
-            if c.cost_usd is not None
-            else price(c.model, c.input_tokens, c.output_tokens)
-        )
-        _add(
-            out.llm_calls,
-            **common,
-            model=c.model,
-            provider=c.provider or "",
-            agent=c.agent or "",
-            step=c.step or "",
-            input_tokens=c.input_tokens,
-            output_tokens=c.output_tokens,
-            cost_usd=cost or 0.0,
-            latency_ms=c.latency_ms,
-            error_type=c.error.type if c.error else "",
-            ts=event.ts,
-        )
-        return replace(
-            _seen_agent(run, c.step, c.agent),
-            llm_calls=run.llm_calls + 1,
-            input_tokens=run.input_tokens + c.input_tokens,
-            output_tokens=run.output_tokens + c.output_tokens,
-            cost_usd=run.cost_usd + (cost or 0.0),
-        )
-    if isinstance(event, ToolCall):
+        cost = c.cost_usd
+        if cost is None:
+            cost = price(c.model, c.input_tokens, c.output_tokens)
+        common |= {
+            "model": c.model,
+            "provider": c.provider or "",
+            "agent": c.agent or "",
+            "step": c.step or "",
+            "input_tokens": c.input_tokens,
+            "output_tokens": c.output_tokens,
+            "cost_usd": cost or 0.0,
+            "latency_ms": c.latency_ms,
+            "error_type": c.error.type if c.error else "",
+            "ts": event.ts,
+        }
+        _add(out.llm_calls, common)
+        _seen_agent(run, c.step, c.agent)
+        run["llm_calls"] += 1
+        run["input_tokens"] += c.input_tokens
+        run["output_tokens"] += c.output_tokens
+        run["cost_usd"] += cost or 0.0
+    elif isinstance(event, ToolCall):
         t = event.payload
-        _add(
-            out.tool_calls,
-            **common,
-            tool=t.tool,
-            agent=t.agent or "",
-            step=t.step or "",
-            latency_ms=t.latency_ms,
-            error_type=t.error.type if t.error else "",
-            ts=event.ts,
-        )
-        return _seen_agent(run, t.step, t.agent)
-    return _lifecycle(event, run)
+        common |= {
+            "tool": t.tool,
+            "agent": t.agent or "",
+            "step": t.step or "",
+            "latency_ms": t.latency_ms,
+            "error_type": t.error.type if t.error else "",
+            "ts": event.ts,
+        }
+        _add(out.tool_calls, common)
+        _seen_agent(run, t.step, t.agent)
+    else:
+        _lifecycle(event, run)
 
 
-def _seen_agent(run: ExecutionRow, step: str | None, agent: str | None) -> ExecutionRow:
+def _seen_agent(run: dict[str, Any], step: str | None, agent: str | None) -> None:
     """Remember which agent worked on ``step``: its ``steps`` row names that agent."""
-    if not step or not agent or run.step_agents.get(step) == agent:
-        return run
-    return replace(run, step_agents={**run.step_agents, step: agent})
+    if step and agent:
+        run["step_agents"][step] = agent
 
 
-def _lifecycle(event: Event, run: ExecutionRow) -> ExecutionRow:
+def _lifecycle(event: Event, run: dict[str, Any]) -> None:
     status = _STATUS.get(type(event))
     if status is None:
-        return run
-    update: dict[str, Any] = {"status": status, "attempt": max(run.attempt, event.attempt)}
+        return
+    run["status"] = status
+    run["attempt"] = max(run["attempt"], event.attempt)
     if isinstance(event, ExecutionSubmitted | ExecutionStarted):
-        update["workflow"] = event.payload.workflow
+        run["workflow"] = event.payload.workflow
     if isinstance(event, ExecutionSubmitted):
-        update["submitted_at"] = run.submitted_at or event.ts
+        run["submitted_at"] = run["submitted_at"] or event.ts
     if isinstance(event, ExecutionStarted):
-        update["started_at"] = run.started_at or event.ts
-        update["ended_at"] = None  # a run resumed after a crash is running again
+        run["started_at"] = run["started_at"] or event.ts
+        run["ended_at"] = None  # a run resumed after a crash is running again
     if isinstance(event, ExecutionRolledBack):
-        update["ended_at"] = None
+        run["ended_at"] = None
     if status in FINISHED:
-        update["ended_at"] = event.ts
+        run["ended_at"] = event.ts
     if isinstance(event, ExecutionFailed):
-        update["error_type"] = event.payload.error.type
-        update["failed_step"] = event.payload.step or run.failed_step
+        run["error_type"] = event.payload.error.type
+        run["failed_step"] = event.payload.step or run["failed_step"]
     if isinstance(event, ExecutionTimedOut):
-        update["error_type"] = "TimedOut"
-    return replace(run, **update)
+        run["error_type"] = "TimedOut"
