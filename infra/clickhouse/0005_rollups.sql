@@ -1,5 +1,7 @@
 -- Hourly rollups, kept by materialized views as rows arrive: for dashboards and long
--- ranges (the named questions read the base tables, exact to the millisecond).
+-- ranges (the named questions read the base tables, exact to the millisecond). A sink
+-- redoing a batch inserts with deduplicate_blocks_in_dependent_materialized_views = 1, so
+-- these tables, deduplicating too, do not count a redone batch twice.
 CREATE TABLE IF NOT EXISTS steps_hourly (
     tenant_id   LowCardinality(String),
     workflow    LowCardinality(String),
@@ -10,7 +12,8 @@ CREATE TABLE IF NOT EXISTS steps_hourly (
     duration    AggregateFunction(quantiles(0.5, 0.95, 0.99), Float64)
 )
 ENGINE = AggregatingMergeTree
-ORDER BY (tenant_id, workflow, step, hour);
+ORDER BY (tenant_id, workflow, step, hour)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS steps_hourly_mv TO steps_hourly AS
 SELECT tenant_id, workflow, step, toStartOfHour(ended_at) AS hour,
@@ -28,7 +31,8 @@ CREATE TABLE IF NOT EXISTS llm_calls_hourly (
     cost_usd      Float64
 )
 ENGINE = SummingMergeTree
-ORDER BY (tenant_id, model, hour);
+ORDER BY (tenant_id, model, hour)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS llm_calls_hourly_mv TO llm_calls_hourly AS
 SELECT tenant_id, model, toStartOfHour(ts) AS hour, count() AS calls,

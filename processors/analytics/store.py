@@ -108,7 +108,11 @@ class ClickHouseStore:
                 [list(columns[n]) for n in names],
                 column_names=names,
                 column_oriented=True,
-                settings={"insert_deduplication_token": token},
+                settings={
+                    "insert_deduplication_token": token,
+                    # without it a deduplicated insert still feeds the rollups' views
+                    "deduplicate_blocks_in_dependent_materialized_views": 1,
+                },
             )
 
     def close(self) -> None:

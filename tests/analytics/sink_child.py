@@ -2,7 +2,7 @@
 
 ``python sink_child.py LOG_DB STORE_URL SEED P ROWS``: after each move of a batch (planned,
 each table's insert, committed) it dies with probability P, and writes where it died to
-``LOG_DB.kills`` first.
+``LOG_DB.kills`` first. At its first move it makes ``LOG_DB.ready-SEED``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ def main(log_path: str, url: str, seed: int, p: float, rows: int) -> None:
     rng = random.Random(seed)
 
     def stage(name: str) -> None:
+        ready = f"{log_path}.ready-{seed}"
+        if not os.path.exists(ready):  # the engine is up and a batch is under way
+            open(ready, "w").close()
         if rng.random() < p:
             with open(log_path + ".kills", "a") as out:
                 out.write(name + "\n")

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from analytics_workload import store_url, workload
 
 from omium.processors.analytics import open_place
@@ -33,6 +34,7 @@ async def _stored(url: str) -> int:
             return 0
 
 
+@pytest.mark.timeout(300)  # two processes starting chDB on a shared 2-core machine
 async def test_query__while_a_worker_records(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     url = store_url(tmp_path)
