@@ -33,11 +33,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from omium.processors.analytics.migrations import migrate
 from omium.processors.analytics.store import AnalyticsPlace, AnalyticsStore
-from omium.producers import EventLog, Record
+from omium.producers import BrokerCluster, EventLog, LocalFile, Record
 from omium.producers.pricing import cost_usd
 from omium.projections.analytics import (
     EXECUTION_COLUMNS,
@@ -144,13 +145,28 @@ def _row(names: list[str], row: tuple[Any, ...]) -> dict[str, Any]:
     return out
 
 
+def consumer_for(log: EventLog) -> str:
+    """The name the sink keeps its positions under: one per log, whatever its URL's spelling.
+
+    Positions only mean something in the log they were read from; a store fed from two logs
+    keeps two sets of positions instead of skipping one log's events.
+    """
+    if isinstance(log, LocalFile):
+        where = log.path if log.path == ":memory:" else str(Path(log.path).resolve())
+    elif isinstance(log, BrokerCluster):
+        where = f"kafka://{log.bootstrap}/{log.prefix}"
+    else:
+        where = log.url
+    return f"{CONSUMER}:{where}"
+
+
 class AnalyticsSink:
     """Writes ``omium.events`` into the analytics store (see the module docs).
 
     Args:
         log: the event log.
         place: where the analytics live.
-        consumer: the name the sink's progress is kept under.
+        consumer: the name the sink's progress is kept under (default: one per log).
         rows: records per batch.
         within: seconds the worker loop lets the first waiting record wait.
         price: prices ``llm.call`` events that carry no cost.
@@ -163,7 +179,7 @@ class AnalyticsSink:
         log: EventLog,
         place: AnalyticsPlace,
         *,
-        consumer: str = CONSUMER,
+        consumer: str | None = None,
         rows: int = BATCH_ROWS,
         within: float = BATCH_SECONDS,
         price: Pricer = cost_usd,
@@ -171,7 +187,7 @@ class AnalyticsSink:
     ) -> None:
         self.log = log
         self.place = place
-        self.consumer = consumer
+        self.consumer = consumer or consumer_for(log)
         self.rows = rows
         self.within = within
         self.price = price
