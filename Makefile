@@ -70,8 +70,8 @@ bench-projections: install
 bench-adapters: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_adapters.py
 
-# The analytics sink against a raw insert, and each question over 1M and 10M steps (chDB;
-# about 3 GB of disk in a temporary folder; no broker needed).
+# The analytics sink against a raw insert, and each question over 1M and 10M steps (chDB in
+# a temporary folder; no broker needed).
 bench-analytics: install
 	$(BIN)/python tests/bench/bench_analytics.py
 
