@@ -8,7 +8,8 @@ input (an unknown ``--by``, a write statement, an empty window) is one line and 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -18,7 +19,9 @@ from rich.table import Table
 
 from omium.cli.aio import UrlOpt, run
 from omium.producers import Settings, open_log
-from omium.services.analytics import Analytics, Scope, open_analytics
+
+if TYPE_CHECKING:
+    from omium.services.analytics import Analytics, Scope
 
 app = typer.Typer(
     help="Ask the analytics store (ClickHouse; chDB in-process by default).",
@@ -37,12 +40,20 @@ AnalyticsUrlOpt = Annotated[
 ]
 
 
+def _service() -> ModuleType:
+    # imported when an analytics command runs: loading it with the CLI cost every `omium`
+    # command ~0.15 s, enough to slow workers that tests SIGKILL within seconds of starting
+    from omium.services import analytics
+
+    return analytics
+
+
 def _ask(
     url: str | None, analytics_url: str | None, question: Callable[[Analytics], Awaitable[T]]
 ) -> T:
     async def go() -> T:
         settings = Settings.load()
-        analytics = open_analytics(open_log(url, settings), settings, analytics_url)
+        analytics = _service().open_analytics(open_log(url, settings), settings, analytics_url)
         try:
             return await question(analytics)
         finally:
@@ -52,7 +63,8 @@ def _ask(
 
 
 def _scope(tenant: str | None, since: str | None, until: str | None, wf: str | None) -> Scope:
-    return Scope.of(tenant or Settings.load().tenant_id, since, until, wf)
+    scope: Scope = _service().Scope.of(tenant or Settings.load().tenant_id, since, until, wf)
+    return scope
 
 
 def _show(rows: Sequence[BaseModel], json_: bool, bar: str | None = None) -> None:

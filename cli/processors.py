@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 
 from omium.cli.aio import UrlOpt, run
-from omium.processors.analytics import AnalyticsSink, open_place, sink_for
 from omium.processors.projector import Projector
 from omium.processors.view_store import views_beside
 from omium.producers import BrokerCluster, EventLog, Settings, open_log
@@ -51,7 +50,7 @@ def processors_command(
     if only is not None:
         if only != "analytics":
             raise ConfigError(f"--only {only!r}: no such processor", hint="use --only analytics")
-        run(_analytics(log, AnalyticsSink(log, open_place(settings))))
+        run(_analytics(log, settings))
         return
     if not isinstance(log, BrokerCluster):  # no cluster for faust to join: fold in-process
         run(_embedded(log))
@@ -113,6 +112,8 @@ def analytics_beside(log: EventLog, stop: asyncio.Event) -> list[asyncio.Task[No
     Set up: ``OMIUM_ANALYTICS_URL`` is set or the embedded store exists (see
     :func:`~omium.processors.analytics.sink_for`); otherwise nothing runs and nothing is paid.
     """
+    from omium.processors.analytics import sink_for  # see _analytics
+
     sink = sink_for(log)
     if sink is None:
         return []
@@ -120,8 +121,13 @@ def analytics_beside(log: EventLog, stop: asyncio.Event) -> list[asyncio.Task[No
     return [asyncio.create_task(sink.run(stop))]
 
 
-async def _analytics(log: EventLog, sink: AnalyticsSink) -> None:
+async def _analytics(log: EventLog, settings: Settings) -> None:
     """``--only analytics``: the sink alone, on either log, until SIGTERM or Ctrl-C."""
+    # imported when analytics run: with the CLI it cost every `omium` command ~0.1 s, enough
+    # to slow workers that tests SIGKILL within seconds of starting
+    from omium.processors.analytics import AnalyticsSink, open_place
+
+    sink = AnalyticsSink(log, open_place(settings))
     typer.echo(f"omium processors on {log.url}: analytics into {sink.place.url}", err=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
