@@ -75,7 +75,7 @@ def _show(rows: Sequence[BaseModel], json_: bool, bar: str | None = None) -> Non
         typer.echo("no rows")
         return
     names = list(type(rows[0]).model_fields)
-    table = Table(*names, *(["" ] if bar else []), box=None)  # fmt: skip
+    table = Table(*names, *([""] if bar else []), box=None)
     top = max((float(getattr(r, bar)) for r in rows), default=0.0) if bar else 0.0
     for row in rows:
         cells = [_cell(getattr(row, n)) for n in names]

@@ -38,6 +38,7 @@ from omium.schemas.topics import EVENTS
 from omium.services import analytics_sql as sql
 
 T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
 
 _FROZEN = ConfigDict(frozen=True)
 
@@ -181,42 +182,43 @@ class Analytics:
                 await AnalyticsSink(self.log, self.place).catch_up(store)
             return await asyncio.to_thread(question, store)
 
+    async def _rows(self, model: type[R], text: str, params: dict[str, Any]) -> list[R]:
+        """The query's rows as ``model``s: the SQL names its columns as the model's fields."""
+
+        def ask(store: AnalyticsStore) -> list[R]:
+            names, rows = store.query(text, params)
+            fields = model.model_fields
+            return [
+                model(**{n: v for n, v in zip(names, row, strict=True) if n in fields})
+                for row in rows
+            ]
+
+        return await self._ask(ask)
+
     async def latency(self, by: str, scope: Scope) -> list[LatencyRow]:
         """Step durations (p50/p95/p99/max) per ``agent``, ``step`` or ``workflow``."""
         text = sql.LATENCY.replace("{key}", _choice(by, sql.LATENCY_KEYS))
-        rows = await self._ask(lambda s: s.query(text, scope.params())[1])
-        return [LatencyRow(key=k, count=n, p50_ms=q[0], p95_ms=q[1], p99_ms=q[2], max_ms=m)
-                for k, n, q, m in rows]  # fmt: skip
+        return await self._rows(LatencyRow, text, scope.params())
 
     async def cost(self, by: str, scope: Scope) -> list[CostRow]:
         """LLM calls, tokens and cost per model, workflow, execution, day or agent."""
         text = sql.COST.replace("{key}", _choice(by, sql.COST_KEYS))
-        rows = await self._ask(lambda s: s.query(text, scope.params())[1])
-        return [CostRow(key=k, calls=c, input_tokens=i, output_tokens=o, cost_usd=u)
-                for k, c, i, o, u in rows]  # fmt: skip
+        return await self._rows(CostRow, text, scope.params())
 
     async def failures(self, by: str, scope: Scope) -> list[FailureRow]:
         """Executions, failures, rate and most common error per ``workflow`` or ``step``."""
         text = sql.FAILURES[_choice(by, {"workflow": "workflow", "step": "step"})]
-        rows = await self._ask(lambda s: s.query(text, scope.params())[1])
-        return [FailureRow(key=k, executions=n, failed=f, failure_rate=f / n if n else 0.0,
-                           top_error=e) for k, n, f, e in rows]  # fmt: skip
+        return await self._rows(FailureRow, text, scope.params())
 
     async def slowest(self, scope: Scope, limit: int = 10) -> list[SlowestRow]:
         """The ``limit`` finished executions that took longest."""
         if limit < 1:
             raise InvalidQuery(f"--limit {limit}: must be at least 1")
-        rows = await self._ask(
-            lambda s: s.query(sql.SLOWEST, {**scope.params(), "limit": limit})[1]
-        )
-        return [SlowestRow(execution_id=e, workflow=w, status=st, duration_ms=d, steps=n,
-                           cost_usd=c) for e, w, st, d, n, c in rows]  # fmt: skip
+        return await self._rows(SlowestRow, sql.SLOWEST, {**scope.params(), "limit": limit})
 
     async def tools(self, scope: Scope) -> list[ToolRow]:
         """Calls, errors, error rate and p95 latency per tool."""
-        rows = await self._ask(lambda s: s.query(sql.TOOLS, scope.params())[1])
-        return [ToolRow(key=k, calls=n, errors=e, error_rate=e / n if n else 0.0, p95_ms=p)
-                for k, n, e, p in rows]  # fmt: skip
+        return await self._rows(ToolRow, sql.TOOLS, scope.params())
 
     async def sql(self, text: str) -> SqlResult:
         """A read-only query of the caller's own (``SELECT``, ``WITH``, ``EXPLAIN`` …)."""

@@ -24,9 +24,10 @@ _SCOPE = (
 LATENCY_KEYS = {"agent": "agent", "step": "step", "workflow": "workflow"}
 LATENCY = (
     "SELECT toString({key}) AS key, count() AS count, "
-    "quantilesExactInclusive(0.5, 0.95, 0.99)(duration_ms) AS q, max(duration_ms) AS max_ms "
+    "quantilesExactInclusive(0.5, 0.95, 0.99)(duration_ms) AS q, "
+    "q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms, max(duration_ms) AS max_ms "
     "FROM steps WHERE " + _SCOPE.format(time="ended_at") + " "
-    "GROUP BY key ORDER BY q[2] DESC, key"
+    "GROUP BY key ORDER BY p95_ms DESC, key"
 )
 
 COST_KEYS = {
@@ -52,7 +53,7 @@ _TOP_ERROR = (
     " GROUP BY key, error_type) GROUP BY key"
 )
 _FAILURES = (
-    "SELECT key, executions, failed, top_error FROM ("
+    "SELECT key, executions, failed, failed / executions AS failure_rate, top_error FROM ("
     " SELECT {key} AS key, {executions} AS executions, {failures} AS failed"
     " FROM {table} WHERE {scope} GROUP BY key"
     ") AS counts LEFT JOIN (" + _TOP_ERROR + ") AS errors USING key "
@@ -89,7 +90,7 @@ SLOWEST = (
 
 TOOLS = (
     "SELECT tool AS key, count() AS calls, countIf(error_type != '') AS errors, "
-    "quantileExactInclusive(0.95)(latency_ms) AS p95_ms "
+    "errors / calls AS error_rate, quantileExactInclusive(0.95)(latency_ms) AS p95_ms "
     "FROM tool_calls WHERE " + _SCOPE.format(time="ts") + " GROUP BY key ORDER BY calls DESC, key"
 )
 
