@@ -171,13 +171,13 @@ async def main() -> None:
         sizes = [int(s) for s in args.steps.split(",")]
         results = {n: await question_latency(n, folder, args.repeat) for n in sizes}
         print("\n2. Question latency in chDB (ms, median of warm runs; goal <= 1000 at 10M)\n")
-        header = "".join(f"{f'{n:,} steps':>16}" for n in sizes)
+        header = "".join(f"{f'{n:,} steps':>18}" for n in sizes)
         print(f"{'question':<26}{header}{'ratio':>8}")
         for name in questions():
-            cells = "".join(f"{results[n][0][name] * 1000:>16.0f}" for n in sizes)
+            cells = "".join(f"{results[n][0][name] * 1000:>18.0f}" for n in sizes)
             ratio = results[sizes[-1]][0][name] / results[sizes[0]][0][name]
             print(f"{name:<26}{cells}{ratio:>8.1f}")
-        opens = "".join(f"{results[n][1] * 1000:>16.0f}" for n in sizes)
+        opens = "".join(f"{results[n][1] * 1000:>18.0f}" for n in sizes)
         print(f"{'(opening a session)':<26}{opens}")
 
 
