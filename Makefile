@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers fuzz kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics fuzz kafka-up kafka-down kafka-status clean
 
 # tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -27,8 +27,9 @@ $(STAMP): pyproject.toml
 # The main job on the embedded default: a CrewAI crew (researcher, analyst, writer; scripted
 # LLMs, real tools over local notes) recorded task by task, its checkpoints, a replay of the
 # run as it was after the analysis, then a rollback there with an edited input (a new
-# attempt; nothing is deleted), both attempts shown, and a re-execution from the log that
-# calls no model and no tool. Then an agent that loops on a tool, and the alert it raises.
+# attempt; nothing is deleted), both attempts shown, a re-execution from the log that
+# calls no model and no tool, two analytics questions over the demo's runs (chDB), then an
+# agent that loops on a tool, and the alert it raises.
 demo: install
 	@id=demo-$$(date +%s); \
 	  $(BIN)/omium run examples/research_crew.yaml --follow --execution-id $$id && \
@@ -39,6 +40,8 @@ demo: install
 	  $(BIN)/omium rollback $$id --to a1-1-analyse --set audience='product managers' --follow && \
 	  echo "--- omium executions show $$id" && $(BIN)/omium executions show $$id && \
 	  echo "--- omium replay $$id --reexecute" && $(BIN)/omium replay $$id --reexecute && \
+	  echo "--- omium analytics cost --by model" && $(BIN)/omium analytics cost --by model && \
+	  echo "--- omium analytics latency --by agent" && $(BIN)/omium analytics latency --by agent && \
 	  echo "--- omium run examples/looping_agent.yaml (an agent that loops on a tool)" && \
 	  $(BIN)/omium run examples/looping_agent.yaml --execution-id $$id-loop && \
 	  echo "--- omium alerts run --once && omium alerts --execution $$id-loop" && \
@@ -80,6 +83,11 @@ bench-alerts: install
 
 bench-adapters: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_adapters.py
+
+# The analytics sink against a raw insert, and each question over 1M and 10M steps (chDB in
+# a temporary folder; no broker needed).
+bench-analytics: install
+	$(BIN)/python tests/bench/bench_analytics.py
 
 # omium against DBOS and LangGraph's own savers on this machine's SQLite, no broker needed.
 # The peers are the `bench` extra, installed here only (never by `install`).

@@ -10,6 +10,7 @@ import typer
 from omium import __version__
 from omium.cli import (
     alerts,
+    analytics,
     executions,
     history,
     keys,
@@ -43,6 +44,7 @@ app.add_typer(projections.app, name="projections")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(analytics.app, name="analytics")
 
 
 @app.command()

@@ -23,6 +23,9 @@ def processors_command(
         bool, typer.Option(help="Use `<host>-projections` as the static membership id.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="faust's log level.")] = "warning",
+    only: Annotated[
+        str | None, typer.Option(help="Run only this processor: analytics (the ClickHouse sink).")
+    ] = None,
     url: UrlOpt = None,
 ) -> None:
     """Fold omium.events into the execution views until interrupted (Ctrl-C).
@@ -33,7 +36,12 @@ def processors_command(
     """
     try:
         serve_processors(
-            url, instance_id=instance_id, static=static, log_level=log_level, notify=_say
+            url,
+            instance_id=instance_id,
+            static=static,
+            log_level=log_level,
+            notify=_say,
+            only=only,
         )
     except KeyboardInterrupt:  # the embedded projector, stopped by Ctrl-C
         typer.echo("omium: interrupted", err=True)

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
 
     The ``kafka_*`` security fields are defaults: the log URL's query parameters of the
     same name without ``kafka_`` (``?security_protocol=SASL_SSL&ssl_cafile=…``) win.
+        analytics_url: the ClickHouse of the analytics: ``chdb:///path`` (in-process) or
+            ``http(s)://user:password@host:8123/database``; unset means
+            ``chdb://$OMIUM_HOME/analytics``.
     """
 
     model_config = SettingsConfigDict(env_prefix="OMIUM_", extra="ignore")
@@ -70,6 +73,7 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: str | None = None
     kafka_ssl_keyfile: str | None = None
     kafka_ssl_check_hostname: bool = True
+    analytics_url: str | None = None
 
     @classmethod
     def load(cls) -> Settings:

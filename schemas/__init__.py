@@ -25,11 +25,13 @@ from omium.schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, from_di
 from omium.schemas.commands import Cancel, Pause, Resume, Rollback, Run
 from omium.schemas.dlq import DeadLetter
 from omium.schemas.errors import (
+    AnalyticsUnavailable,
     CheckpointTooLarge,
     ConfigError,
     Conflict,
     EventTooLarge,
     InvalidEvent,
+    InvalidQuery,
     InvalidSpec,
     LogAccessDenied,
     LogError,
@@ -83,6 +85,7 @@ __all__ = [
     "AlertDeliveryFailed",
     "AlertRaised",
     "AlertResolved",
+    "AnalyticsUnavailable",
     "AnyCommand",
     "AnyFact",
     "Cancel",
@@ -120,6 +123,7 @@ __all__ = [
     "Role",
     "apikey_key",
     "InvalidEvent",
+    "InvalidQuery",
     "InvalidSpec",
     "LLMCall",
     "LogError",

@@ -9,7 +9,8 @@
     ├── ConfigError             a setting, URL, flag or file is wrong (names the variable)
     │   ├── InvalidSpec         a workflow file is not a valid spec (file and field path)
     │   ├── Conflict            valid, but the execution's state refuses it (pause a finished run)
-    │   └── VersionMismatch     a worker's files are not the workflow version a run asks for
+    │   ├── VersionMismatch     a worker's files are not the workflow version a run asks for
+    │   └── InvalidQuery        an analytics question is invalid (bad SQL, a write, --by, range)
     ├── NotFound                no execution with that id (or not started yet)
     │   └── NoSuchPoint         the replay point (seq, offset, checkpoint, time…) is not there
     ├── LogError                the event log failed
@@ -18,6 +19,7 @@
     │   ├── LogAccessDenied     the broker refused this client: credentials, TLS, or a
     │   │                       security protocol the listener does not speak; exit 2
     │   └── NoViews             no projection processor ever ran on the cluster
+    ├── AnalyticsUnavailable    the analytics store cannot be opened or reached (retriable)
     ├── SyncCallOnLogLoop       a blocking call made on the loop that runs the log it needs
     └── StepError               a step failed in a way omium names (recorded, not raised to you)
         ├── StepTimeout         ran past its timeout (a sync step's thread may still run)
@@ -153,6 +155,19 @@ class VersionMismatch(ConfigError):
 
     Recorded as the run's failure (the worker never runs another version silently).
     """
+
+
+class InvalidQuery(ConfigError):
+    """An analytics question is invalid (the engine's message, on one line).
+
+    Malformed or non-read-only SQL, an unknown ``--by``, a time range that makes no sense.
+    """
+
+
+class AnalyticsUnavailable(OmiumError):
+    """The analytics store (chDB folder or ClickHouse server) cannot be opened or reached."""
+
+    retriable = True
 
 
 class NotFound(OmiumError):

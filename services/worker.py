@@ -61,6 +61,7 @@ async def serve_worker(
         side.append(asyncio.create_task(_supervise(children, log.url, stop, notify)))
     elif processors:
         side.append(asyncio.create_task(projector(log).run(stop)))
+        side += analytics_beside(log, stop, notify)  # analytics (issue 13), when set up
     if evaluator is not None:  # alerts (issue 14)
         side.append(asyncio.create_task(evaluator.run(stop)))
 
@@ -91,10 +92,47 @@ async def serve_embedded_projections(log: EventLog, notify: Notify) -> None:
     """Keep the view store beside the embedded log caught up until cancelled."""
     runner = projector(log)
     notify(f"processors on {log.url} (views in {runner.store.path})")
+    side = analytics_beside(log, asyncio.Event(), notify)  # held: an unheld task may vanish
     try:
         await runner.run(asyncio.Event())
     finally:
+        for task in side:
+            task.cancel()
         runner.store.close()
+        await log.close()
+
+
+def analytics_beside(
+    log: EventLog, stop: asyncio.Event, notify: Notify
+) -> list[asyncio.Task[None]]:
+    """The analytics sink as a task beside a worker or the projector, when analytics are set up.
+
+    Set up: ``OMIUM_ANALYTICS_URL`` is set or the embedded store exists (see
+    :func:`~omium.processors.analytics.sink_for`); otherwise nothing runs and nothing is paid.
+    """
+    # an optional extra (clickhouse-connect, chDB), imported when analytics run: at import
+    # time it cost every `omium` command ~0.1 s, enough to slow workers tests SIGKILL early
+    from omium.processors.analytics import sink_for
+
+    sink = sink_for(log)
+    if sink is None:
+        return []
+    notify(f"analytics into {sink.place.url}")
+    return [asyncio.create_task(sink.run(stop))]
+
+
+async def serve_analytics(log: EventLog, settings: Settings, notify: Notify) -> None:
+    """``omium processors --only analytics``: the sink alone, on either log, until SIGTERM."""
+    from omium.processors.analytics import AnalyticsSink, open_place  # see analytics_beside
+
+    sink = AnalyticsSink(log, open_place(settings))
+    notify(f"processors on {log.url}: analytics into {sink.place.url}")
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await sink.run(stop)
+    finally:
+        sink.place.close()
         await log.close()
 
 
@@ -105,10 +143,19 @@ def serve_processors(
     static: bool,
     log_level: str,
     notify: Notify,
+    only: str | None = None,
 ) -> None:
-    """``omium processors``: faust on a Kafka cluster, else the embedded projector."""
+    """``omium processors``: faust on a Kafka cluster, else the embedded projector.
+
+    ``only="analytics"``: the analytics sink alone (on either log).
+    """
+    if only not in (None, "analytics"):
+        raise ConfigError(f"--only {only!r}: no such processor", hint="use --only analytics")
     settings = Settings.load()
     log = open_log(url, settings)
+    if only == "analytics":
+        asyncio.run(serve_analytics(log, settings, notify))
+        return
     if not isinstance(log, BrokerCluster):  # no cluster for faust to join: fold in-process
         asyncio.run(serve_embedded_projections(log, notify))
         return

@@ -1,0 +1,123 @@
+"""The SQL of the analytics questions, and the read-only check of ``omium analytics sql``.
+
+One dialect for chDB and a server: ``{name:Type}`` parameters bound by the engine, exact
+quantiles (``quantilesExactInclusive``: linear interpolation, as numpy and Python's
+``statistics.quantiles(method="inclusive")`` compute them), ``FINAL`` on ``executions`` (a
+ReplacingMergeTree). Needs ClickHouse 23.3 or newer (``{x:T}`` parameters over HTTP,
+``non_replicated_deduplication_window`` with ``insert_deduplication_token``,
+``DateTime64``, ``Map``); developed on the engine of chDB 4.4 (ClickHouse 26.9).
+"""
+
+from __future__ import annotations
+
+import re
+
+from omium.schemas import InvalidQuery
+
+#: every question's rows: one tenant, inside the window, of one workflow when asked
+_SCOPE = (
+    "tenant_id = {{tenant:String}} AND {time} >= {{since:DateTime64(3, 'UTC')}} "
+    "AND {time} < {{until:DateTime64(3, 'UTC')}} "
+    "AND ({{workflow:String}} = '' OR workflow = {{workflow:String}})"
+)
+
+LATENCY_KEYS = {"agent": "agent", "step": "step", "workflow": "workflow"}
+LATENCY = (
+    "SELECT toString({key}) AS key, count() AS count, "
+    "quantilesExactInclusive(0.5, 0.95, 0.99)(duration_ms) AS q, "
+    "q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms, max(duration_ms) AS max_ms "
+    "FROM steps WHERE " + _SCOPE.format(time="ended_at") + " "
+    "GROUP BY key ORDER BY p95_ms DESC, key"
+)
+
+COST_KEYS = {
+    "model": "model",
+    "workflow": "workflow",
+    "execution": "execution_id",
+    "day": "toDate(ts)",
+    "agent": "agent",
+}
+COST = (
+    "SELECT toString({key}) AS key, count() AS calls, sum(input_tokens) AS input_tokens, "
+    "sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd "
+    "FROM llm_calls WHERE " + _SCOPE.format(time="ts") + " "
+    "GROUP BY key ORDER BY cost_usd DESC, key"
+)
+
+#: the most common error (ties: the greatest name) among the failed rows of each key: an
+#: aggregate over the few failed rows joined to the counts (a window function over every
+#: row cost 30x more at 10M steps)
+_TOP_ERROR = (
+    "SELECT key, argMax(error_type, (n, error_type)) AS top_error FROM ("
+    " SELECT {key} AS key, error_type, count() AS n FROM {table} WHERE {failed} AND {scope}"
+    " GROUP BY key, error_type) GROUP BY key"
+)
+_FAILURES = (
+    "SELECT key, executions, failed, failed / executions AS failure_rate, top_error FROM ("
+    " SELECT {key} AS key, {executions} AS executions, {failures} AS failed"
+    " FROM {table} WHERE {scope} GROUP BY key"
+    ") AS counts LEFT JOIN (" + _TOP_ERROR + ") AS errors USING key "
+    "ORDER BY failed / executions DESC, key"
+)
+FAILURES = {
+    "workflow": _FAILURES.format(
+        key="workflow",
+        table="executions FINAL",
+        executions="count()",
+        failures="countIf(status IN ('failed', 'timed_out'))",
+        failed="status IN ('failed', 'timed_out')",
+        scope=_SCOPE.format(time="coalesce(started_at, submitted_at, ended_at)"),
+    ),
+    "step": _FAILURES.format(
+        key="step",
+        table="steps",
+        executions="uniqExact(execution_id)",
+        failures="uniqExactIf(execution_id, status = 'failed')",
+        failed="status = 'failed'",
+        scope=_SCOPE.format(time="ended_at"),
+    ),
+}
+
+SLOWEST = (
+    "SELECT execution_id, workflow, status, "
+    "toFloat64(toUnixTimestamp64Milli(ended_at) "
+    "  - toUnixTimestamp64Milli(coalesce(started_at, submitted_at))) AS duration_ms, "
+    "steps, cost_usd FROM executions FINAL "
+    "WHERE ended_at IS NOT NULL AND coalesce(started_at, submitted_at) IS NOT NULL AND "
+    + _SCOPE.format(time="coalesce(started_at, submitted_at)")
+    + " ORDER BY duration_ms DESC, execution_id LIMIT {limit:UInt32}"
+)
+
+TOOLS = (
+    "SELECT tool AS key, count() AS calls, countIf(error_type != '') AS errors, "
+    "errors / calls AS error_rate, quantileExactInclusive(0.95)(latency_ms) AS p95_ms "
+    "FROM tool_calls WHERE " + _SCOPE.format(time="ts") + " GROUP BY key ORDER BY calls DESC, key"
+)
+
+_READ = ("SELECT", "WITH", "EXPLAIN", "SHOW", "DESCRIBE", "DESC", "EXISTS")
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+
+
+def read_only(text: str) -> str:
+    """``text`` if it is one read-only statement; otherwise :class:`InvalidQuery`.
+
+    The store also runs it with ``readonly=1``; this check gives the one-line reason first.
+    """
+    statement = _COMMENT.sub(" ", text).strip().rstrip(";").strip()
+    if not statement:
+        raise InvalidQuery(
+            "empty SQL", hint='e.g. omium analytics sql "SELECT count() FROM events"'
+        )
+    if ";" in _strip_strings(statement):
+        raise InvalidQuery("one statement at a time, please")
+    first = statement.split(None, 1)[0].upper()
+    if first not in _READ:
+        raise InvalidQuery(
+            f"{first} is not allowed: analytics SQL is read-only",
+            hint=f"start with {', '.join(_READ[:3])}",
+        )
+    return statement
+
+
+def _strip_strings(text: str) -> str:
+    return re.sub(r"'(?:[^'\\]|\\.)*'", "''", text)
