@@ -11,11 +11,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 CLI = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -97,3 +98,20 @@ def wait_ready(base: str, procs: list[subprocess.Popen[bytes]], home: Path) -> N
             pass
         assert time.monotonic() < deadline, "omium serve was not ready within 120 s"
         time.sleep(0.25)
+
+
+def sse(response: httpx.Response) -> Iterator[tuple[int, str, dict]]:  # type: ignore[type-arg]
+    """``(id, event, data)`` of each message of an SSE response, as they arrive, to ``end``."""
+    fields: dict[str, str] = {}
+    for line in response.iter_lines():
+        if line.startswith(":"):
+            continue
+        if line:
+            name, _, value = line.partition(": ")
+            fields[name] = value
+            continue
+        if fields.get("event") == "end":
+            return
+        if "id" in fields:
+            yield int(fields["id"]), fields["event"], orjson.loads(fields["data"])
+        fields = {}

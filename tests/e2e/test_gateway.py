@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import httpx
-import orjson
 import pytest
-from gateway_process import Gateway
+from gateway_process import Gateway, sse
 
 PROBLEM = "application/problem+json"
-
-
-def sse(response: httpx.Response) -> Iterator[tuple[int, str, dict]]:  # type: ignore[type-arg]
-    """``(id, event, data)`` of each message of an SSE response, as they arrive, to ``end``."""
-    fields: dict[str, str] = {}
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            continue
-        if line:
-            name, _, value = line.partition(": ")
-            fields[name] = value
-            continue
-        if fields.get("event") == "end":
-            return
-        if "id" in fields:
-            yield int(fields["id"]), fields["event"], orjson.loads(fields["data"])
-        fields = {}
 
 
 @pytest.mark.timeout(300)
