@@ -403,10 +403,14 @@ class KafkaLog:
         from_beginning: bool = True,
         on_revoked: OnRevoked | None = None,
     ) -> KafkaSubscription:
-        """Join consumer group ``group`` (explicit commits, no auto-commit)."""
+        """Join consumer group ``group`` (explicit commits, no auto-commit).
+
+        The group id carries the log's ``topic_prefix`` like the topics do, so one prefix
+        names everything a deployment uses (ACLs can be granted on it).
+        """
         return KafkaSubscription(
             self,
-            group,
+            self.prefix + group,
             list(topics),
             from_beginning=from_beginning,
             session_timeout=self.session_timeout,
