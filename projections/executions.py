@@ -193,6 +193,7 @@ def _(event: ExecutionRolledBack, view: ExecutionView) -> ExecutionView:
         payload.checkpoint_id,
         payload.branch_seq,
         dict(payload.overrides),
+        payload.as_node,
     )
     base = payload.state
     if base is None:  # recorded before rollbacks carried their state: find the snapshot

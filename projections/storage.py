@@ -80,7 +80,7 @@ def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]
             for c in view.checkpoints
         ],
         "branches": [
-            [b.attempt, b.from_attempt, b.checkpoint_id, b.branch_seq, b.overrides]
+            [b.attempt, b.from_attempt, b.checkpoint_id, b.branch_seq, b.overrides, b.as_node]
             for b in view.branches
         ],
         "usage": [

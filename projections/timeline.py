@@ -96,7 +96,9 @@ def describe(event: Event) -> str:
         case ExecutionRolledBack():
             back = event.payload
             edits = f" with {', '.join(sorted(back.overrides))} set" if back.overrides else ""
-            return f"branch: attempt {event.attempt} continues from {back.checkpoint_id}{edits}"
+            node = f" as node {back.as_node}" if back.as_node else ""
+            where = f"attempt {event.attempt} continues from {back.checkpoint_id}"
+            return f"branch: {where}{edits}{node}"
         case ExecutionFailed():
             return f"failed: {event.payload.error.type}: {event.payload.error.message}"
         case StepStarted():

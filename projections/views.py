@@ -95,6 +95,8 @@ class Branch:
     checkpoint_id: str
     branch_seq: int
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: graphs: the node the edits were written as (``omium rollback --as-node``)
+    as_node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
