@@ -27,7 +27,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph.state import StateGraph
+from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.pregel import Pregel
 from langgraph.types import Command, StreamMode
 
@@ -39,6 +39,8 @@ from omium.schemas.workflow import WorkflowSpec
 
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 _MODES: list[StreamMode] = ["tasks", "checkpoints"]
+#: the channel only a functional-API entrypoint has (what the previous run returned)
+_ENTRYPOINT_CHANNEL = "__previous__"
 
 
 def load_graph(
@@ -63,6 +65,7 @@ def load_graph(
             raise InvalidSpec(
                 f"{where}: {spec.graph}() raised {type(exc).__name__}: {exc}"
             ) from None
+    refuse_functional(found, where, spec.graph)
     if isinstance(found, StateGraph):
         return found.compile(checkpointer=saver)
     if isinstance(found, Pregel):
@@ -71,6 +74,24 @@ def load_graph(
         f"{where}: {spec.graph} is a {type(found).__name__}; "
         "give a StateGraph, a compiled graph, or a function returning one"
     )
+
+
+def refuse_functional(found: object, where: str, name: str) -> None:
+    """Refuse a functional-API workflow (``@entrypoint``): omium runs graphs, not those.
+
+    An entrypoint's tasks are not nodes: streamed as a graph they never end as steps and
+    its checkpoints hold no state, so re-execution could not match. It stays supported
+    where LangGraph itself runs it, with ``OmiumSaver`` as its checkpointer.
+
+    Raises:
+        InvalidSpec: ``found`` is an ``@entrypoint``.
+    """
+    if isinstance(found, Pregel) and not isinstance(found, CompiledStateGraph):
+        if _ENTRYPOINT_CHANNEL in found.channels:
+            raise InvalidSpec(
+                f"{where}: {name} is a functional-API @entrypoint, which `omium run` does not "
+                "run; give a StateGraph, or use OmiumSaver as the entrypoint's checkpointer"
+            )
 
 
 @dataclass(frozen=True, slots=True)

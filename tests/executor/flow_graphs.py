@@ -9,6 +9,7 @@ import warnings
 from typing import Annotated, Any, TypedDict
 
 from langgraph.config import get_config
+from langgraph.func import entrypoint, task
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import create_react_agent
 from langgraph.types import RetryPolicy
@@ -169,3 +170,20 @@ def flaky() -> StateGraph[Flaky]:
     graph.add_edge(START, "shaky")
     graph.add_edge("shaky", END)
     return graph
+
+
+@task
+def plus_one(n: int) -> int:
+    """A functional-API task."""
+    return n + 1
+
+
+@entrypoint()
+def functional(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A functional-API workflow (``@entrypoint`` / ``@task``): refused by ``omium run``."""
+    return {"n": plus_one(int(inputs.get("n", 0))).result()}
+
+
+def functional_factory() -> Any:
+    """A function returning that entrypoint (only the worker calls it)."""
+    return functional
