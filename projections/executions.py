@@ -252,7 +252,8 @@ def _(event: StepStarted, view: ExecutionView) -> ExecutionView:
 def _(event: StepCompleted, view: ExecutionView) -> ExecutionView:
     view = _end_step(view, event, "completed", None)
     if event.attempt == view.attempt:
-        view = replace(view, state={**view.state, **event.payload.output})
+        payload = event.payload
+        view = replace(view, state={**view.state, **payload.output, **payload.accumulated})
     return view
 
 

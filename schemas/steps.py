@@ -37,6 +37,12 @@ class StepCompletedPayload(Payload):
     retry: int = Field(0, ge=0)
     output: dict[str, JsonValue] = Field(default_factory=dict)
     duration_ms: float = Field(0.0, ge=0)
+    accumulated: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="graphs: the reducer channels (e.g. Annotated[list, add]) the step wrote, "
+        "with every write of its superstep so far applied: the state between a parallel "
+        "superstep's steps",
+    )
 
 
 class StepCompleted(Event):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.channels.binop import BinaryOperatorAggregate
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.pregel import Pregel
@@ -41,6 +42,7 @@ Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 _MODES: list[StreamMode] = ["tasks", "checkpoints"]
 #: the channel only a functional-API entrypoint has (what the previous run returned)
 _ENTRYPOINT_CHANNEL = "__previous__"
+_MISSING = object()
 
 
 def load_graph(
@@ -143,6 +145,10 @@ class GraphRun:
     _done: list[str] = field(default_factory=list)
     _indexes: dict[str, int] = field(default_factory=dict)
     _tries: Tries | None = None
+    #: the channel values at the last root checkpoint: the base of the running superstep
+    _values: dict[str, Any] = field(default_factory=dict)
+    #: reducer channels with the running superstep's writes so far applied
+    _reduced: dict[str, Any] = field(default_factory=dict)
 
     def checkpointed(self) -> tuple[str, ...]:
         """The nodes completed since the last checkpoint (which the new one holds)."""
@@ -166,6 +172,7 @@ class GraphRun:
         """
         self._tries = Tries(self._retried)  # a stream of its own: a resumed task is no retry
         config = self.config(checkpoint_id)
+        self._base(await self.graph.aget_state(config))
         config["callbacks"] = [self._tries]
         stream = self.graph.astream(
             graph_input,
@@ -180,6 +187,7 @@ class GraphRun:
             elif mode == "checkpoints":
                 configurable = chunk["config"]["configurable"]
                 metadata = chunk.get("metadata") or {}
+                self._base(chunk)
                 nodes = self.checkpointed()
                 yield Superstep(
                     configurable["checkpoint_id"],
@@ -237,7 +245,37 @@ class GraphRun:
         self._done.append(task.name)
         output = jsonable(result)
         completed = {**base, "output": output if isinstance(output, dict) else {"result": output}}
+        if isinstance(result, dict):
+            accumulated = self._accumulate(result)
+            if accumulated:
+                completed["accumulated"] = jsonable(accumulated)
         return [("step.completed", completed)]
+
+    def _base(self, snapshot: Any) -> None:
+        """A root checkpoint (a chunk or a ``StateSnapshot``): the next superstep's base."""
+        values = snapshot.get("values") if isinstance(snapshot, dict) else snapshot.values
+        self._values = dict(values) if isinstance(values, dict) else {}
+        self._reduced = {}
+
+    def _accumulate(self, writes: dict[str, Any]) -> dict[str, Any]:
+        """The reducer channels ``writes`` touch, with the superstep's writes so far applied.
+
+        As LangGraph applies them at the superstep's end (a channel without a value takes
+        the first write as is), in the order the tasks finished: so a replay between two
+        parallel steps shows both branches' items, not the last one's alone.
+        """
+        found: dict[str, Any] = {}
+        for key, value in writes.items():
+            channel = self.graph.channels.get(key)
+            if not isinstance(channel, BinaryOperatorAggregate):
+                continue
+            before = self._reduced.get(key, self._values.get(key, _MISSING))
+            try:
+                now = value if before is _MISSING else channel.operator(before, value)
+            except Exception:  # a reducer that refuses what it gets here: no accumulated value
+                continue
+            self._reduced[key] = found[key] = now
+        return found
 
     async def _retried(
         self, task_id: str, node: str, retry: int, error: dict[str, str], waited: float
