@@ -27,6 +27,7 @@ from omium.schemas import (
     StepRetried,
     StepStarted,
     ToolCall,
+    ns_path,
 )
 
 
@@ -111,7 +112,8 @@ def describe(event: Event) -> str:
             error = event.payload.error
             return f"step {event.payload.step} {verb}: {error.type}: {error.message}"
         case CheckpointCreated():
-            return f"checkpoint {event.payload.checkpoint_id}"
+            inside = f" in subgraph {ns_path(event.payload.ns)}" if event.payload.ns else ""
+            return f"checkpoint {event.payload.checkpoint_id}{inside}"
         case AgentHandoff():
             handoff = event.payload
             what = f" ({handoff.reason})" if handoff.reason else ""

@@ -19,6 +19,12 @@ class StepStartedPayload(Payload):
     step: str
     index: int = Field(ge=0)
     retry: int = Field(0, ge=0)
+    parent: int | None = Field(
+        None,
+        ge=0,
+        description="the index of the step this one runs inside (a LangGraph subgraph's node "
+        "runs inside its parent node's step); None: a step of the workflow itself",
+    )
 
 
 class StepStarted(Event):

@@ -187,3 +187,47 @@ def functional(inputs: dict[str, Any]) -> dict[str, Any]:
 def functional_factory() -> Any:
     """A function returning that entrypoint (only the worker calls it)."""
     return functional
+
+
+class Doc(TypedDict, total=False):
+    topic: str
+    text: str
+    notes: Annotated[list[str], operator.add]
+
+
+def _inner() -> Any:
+    """The subgraph: ``draft`` then ``polish`` (it shares the parent's keys)."""
+
+    def draft(state: Doc) -> dict[str, Any]:
+        return {"text": f"draft on {state.get('topic', '?')}", "notes": ["drafted"]}
+
+    def polish(state: Doc) -> dict[str, Any]:
+        return {"text": state.get("text", "").upper(), "notes": ["polished"]}
+
+    graph = StateGraph(Doc)
+    graph.add_node("draft", draft)
+    graph.add_node("polish", polish)
+    graph.add_edge(START, "draft")
+    graph.add_edge("draft", "polish")
+    graph.add_edge("polish", END)
+    return graph.compile()
+
+
+def with_subgraph() -> StateGraph[Doc]:
+    """``prepare``, then ``write`` (a compiled subgraph: draft, polish), then ``finish``."""
+
+    def prepare(state: Doc) -> dict[str, Any]:
+        return {"notes": ["prepared"]}
+
+    def finish(state: Doc) -> dict[str, Any]:
+        return {"notes": [f"finished {len(state.get('text', ''))}"]}
+
+    graph = StateGraph(Doc)
+    graph.add_node("prepare", prepare)
+    graph.add_node("write", _inner())
+    graph.add_node("finish", finish)
+    graph.add_edge(START, "prepare")
+    graph.add_edge("prepare", "write")
+    graph.add_edge("write", "finish")
+    graph.add_edge("finish", END)
+    return graph
