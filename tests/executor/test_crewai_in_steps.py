@@ -56,3 +56,12 @@ def test_cli_run__records_a_flow_kicked_off_in_a_step_and_prints_no_panels(
     code = main(["executions", "show", result["execution_id"], "--json", "--url", url])
     usage = orjson.loads(capsys.readouterr().out)["usage"]
     assert usage["llm_calls"] == 2 and usage["tool_calls"] == 1
+
+
+def test_cli_run__refuses_a_flow_given_as_a_crew_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", str(HERE / "flow_as_crew.yaml"), "--url", f"sqlite:///{tmp_path}/l.db"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and len(err.splitlines()) == 1, err
+    assert "crew_flow:Multiply is a CrewAI Flow" in err and "python step" in err
