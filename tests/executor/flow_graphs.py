@@ -12,7 +12,7 @@ from langgraph.config import get_config
 from langgraph.func import entrypoint, task
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import create_react_agent
-from langgraph.types import RetryPolicy
+from langgraph.types import RetryPolicy, interrupt
 from langgraph.warnings import LangGraphDeprecatedSinceV10
 
 from omium.adapters.langgraph.models import ScriptedChatModel, record_model, record_tool
@@ -228,6 +228,45 @@ def with_subgraph() -> StateGraph[Doc]:
     graph.add_node("finish", finish)
     graph.add_edge(START, "prepare")
     graph.add_edge("prepare", "write")
+    graph.add_edge("write", "finish")
+    graph.add_edge("finish", END)
+    return graph
+
+
+def _approval() -> Any:
+    """Two levels down: ``approve`` asks a person (``interrupt()``)."""
+
+    def approve(state: Doc) -> dict[str, Any]:
+        answer = interrupt({"question": f"publish {state.get('text', '')!r}?"})
+        return {"notes": [f"approved: {answer}"]}
+
+    graph = StateGraph(Doc)
+    graph.add_node("approve", approve)
+    graph.add_edge(START, "approve")
+    graph.add_edge("approve", END)
+    return graph.compile()
+
+
+def nested_interrupt() -> StateGraph[Doc]:
+    """``write`` (draft, then ``review``: a subgraph whose node interrupts), then ``finish``."""
+
+    def draft(state: Doc) -> dict[str, Any]:
+        return {"text": f"draft on {state.get('topic', '?')}"}
+
+    inner = StateGraph(Doc)
+    inner.add_node("draft", draft)
+    inner.add_node("review", _approval())
+    inner.add_edge(START, "draft")
+    inner.add_edge("draft", "review")
+    inner.add_edge("review", END)
+
+    def finish(state: Doc) -> dict[str, Any]:
+        return {"notes": ["finished"]}
+
+    graph = StateGraph(Doc)
+    graph.add_node("write", inner.compile())
+    graph.add_node("finish", finish)
+    graph.add_edge(START, "write")
     graph.add_edge("write", "finish")
     graph.add_edge("finish", END)
     return graph

@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 import pytest
-from flow_graphs import with_subgraph
+from flow_graphs import nested_interrupt, with_subgraph
 from harness import HERE, Harness
 from langgraph.checkpoint.memory import InMemorySaver
-from test_graph_runs import submit_file
+from langgraph.types import Command
+from test_graph_runs import answer, graph_spec, submit_file
 
 from omium.adapters.jsonable import jsonable
 from omium.cli import main
@@ -182,3 +183,27 @@ async def test_a_rollback_command_to_a_subgraph_checkpoint__is_refused_by_the_wo
     await harness.log_shows("the worker refused the rollback", refused)
     after = await harness.finished(ex)
     assert after.attempt == 1 and after.status == "completed"
+
+
+async def test_an_interrupt_two_subgraphs_down__waits_then_finishes_as_langgraph_does(
+    harness: Harness,
+) -> None:
+    await harness.start_worker()
+    ex = await harness.submit(graph_spec("nested_interrupt"), topic="tides")
+    view = await answer(harness, ex, "yes")
+    assert view.status == "completed", view.error
+    saver = InMemorySaver()
+    graph = nested_interrupt().compile(checkpointer=saver)
+    config: Any = {"configurable": {"thread_id": "t"}}
+    graph.invoke({"topic": "tides", "run_key": ex}, config)
+    graph.invoke(Command(resume="yes"), config)
+    assert view.output == jsonable(graph.get_state(config).values)
+    names = [s.name for s in view.steps]
+    assert names[:3] == ["write", "write/draft", "write/review"]
+    assert "write/review/approve" in names and names[-1] == "finish"
+    nested = {s.name: s.parent for s in view.steps}
+    index = {s.name: s.index for s in view.steps}
+    assert nested["write/review/approve"] == index["write/review"]
+    assert nested["write/review"] == index["write"]
+    report = await reexecute(harness.log, ex)
+    assert report.divergence is None, report.divergence
