@@ -37,19 +37,29 @@ from omium.adapters.crewai.payloads import PayloadBuilder, as_text, jsonable
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
-class _ToolCalls:
-    """Tool-call hooks: report each call (arguments, result, latency) on the bus."""
+class _Calls:
+    """Hooks: note that crewai called a model or a tool; report each tool call on the bus.
+
+    The hooks run on the calling thread, at once: a step in which they never ran has
+    nothing to record, and its end waits for nothing (not even the bus).
+    """
 
     def __init__(self) -> None:
         self._began: dict[int, float] = {}
+        self.called = False
 
     def hooks(self) -> dict[InterceptionPoint, list[Callable[[Any], Any]]]:
         return {
+            InterceptionPoint.PRE_MODEL_CALL: [self._model],
             InterceptionPoint.PRE_TOOL_CALL: [self._pre],
             InterceptionPoint.POST_TOOL_CALL: [self._post],
         }
 
+    def _model(self, ctx: Any) -> None:
+        self.called = True
+
     def _pre(self, ctx: Any) -> None:
+        self.called = True
         self._began[id(ctx.tool_input)] = time.perf_counter()
 
     def _post(self, ctx: Any) -> None:
@@ -77,21 +87,22 @@ async def crewai_in_step(step: str, record: Record) -> AsyncIterator[None]:
     inherits it). ``record`` gets each payload with ``step`` set.
     """
     ensure_listener()
-    scope, builder, tools = RunScope(), PayloadBuilder((), ()), _ToolCalls()
+    scope, builder, calls = RunScope(), PayloadBuilder((), ()), _Calls()
     token = current_scope.set(scope)
     quiet = should_suppress_console_output()
     set_suppress_console_output(True)
     try:
-        with scoped_hooks(tools.hooks()):
+        with scoped_hooks(calls.hooks()):
             yield
     finally:
         set_suppress_console_output(quiet)
         current_scope.reset(token)
-        await asyncio.to_thread(flush)  # the bus's handlers run on its own threads
         try:
-            for kept in scope.take():
-                for kind, payload in builder.feed(kept):
-                    await record(kind, {**payload, "step": step})
+            if calls.called:
+                await asyncio.to_thread(flush)  # the bus's handlers run on its own threads
+                for kept in scope.take():
+                    for kind, payload in builder.feed(kept):
+                        await record(kind, {**payload, "step": step})
         finally:
             scope.close()
 
