@@ -50,3 +50,19 @@ class Multiply(Flow):  # type: ignore[type-arg]
 def run_flow(state: dict[str, Any]) -> dict[str, Any]:
     """The step: kick the flow off, return its answer."""
     return {"answer": Multiply().kickoff()}
+
+
+def for_each(state: dict[str, Any]) -> dict[str, Any]:
+    """The step: one crew kicked off for each input (``kickoff_for_each``)."""
+    agent = Agent(
+        role="calculator",
+        goal="multiply numbers",
+        backstory="exact",
+        llm=ScriptedLLM(answers=ANSWERS),
+        tools=[multiply],
+        verbose=False,
+    )
+    task = Task(description="multiply {a} by {b}", expected_output="a number", agent=agent)
+    crew = Crew(agents=[agent], tasks=[task], verbose=False)
+    outputs = crew.kickoff_for_each(inputs=[{"a": 6, "b": 7}, {"a": 6, "b": 7}])
+    return {"answers": [str(o.raw) for o in outputs]}

@@ -58,6 +58,25 @@ def test_cli_run__records_a_flow_kicked_off_in_a_step_and_prints_no_panels(
     assert usage["llm_calls"] == 2 and usage["tool_calls"] == 1
 
 
+def test_cli_run__records_every_kickoff_of_kickoff_for_each_in_a_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/log.db"
+    code = main(["run", str(HERE / "for_each_in_step.yaml"), "--json", "--url", url])
+    out = capsys.readouterr()
+    assert code == 0, out
+    assert "╭" not in out.out + out.err, out
+    result = orjson.loads(out.out)
+    assert result["output"]["answers"] == ["42", "42"]
+    calls = asyncio.run(calls_of(url, result["execution_id"]))
+    one = [
+        ("llm", "batch", "scripted"),
+        ("tool", "batch", "multiply"),
+        ("llm", "batch", "scripted"),
+    ]
+    assert sorted(calls) == sorted(one + one)
+
+
 def test_cli_run__refuses_a_flow_given_as_a_crew_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
