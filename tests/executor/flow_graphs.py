@@ -12,7 +12,7 @@ from langgraph.config import get_config
 from langgraph.func import entrypoint, task
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import create_react_agent
-from langgraph.types import RetryPolicy, interrupt
+from langgraph.types import RetryPolicy, Send, interrupt
 from langgraph.warnings import LangGraphDeprecatedSinceV10
 
 from omium.adapters.langgraph.models import ScriptedChatModel, record_model, record_tool
@@ -269,4 +269,31 @@ def nested_interrupt() -> StateGraph[Doc]:
     graph.add_edge(START, "write")
     graph.add_edge("write", "finish")
     graph.add_edge("finish", END)
+    return graph
+
+
+class Words(TypedDict, total=False):
+    words: list[str]
+    lengths: Annotated[list[int], operator.add]
+    word: str
+
+
+def map_reduce() -> StateGraph[Words]:
+    """``Send`` one ``measure`` per word (one superstep), then ``total`` adds them up."""
+
+    def fan(state: Words) -> list[Send]:
+        return [Send("measure", {"word": w}) for w in state.get("words", [])]
+
+    def measure(state: Words) -> dict[str, Any]:
+        return {"lengths": [len(state["word"])]}
+
+    def total(state: Words) -> dict[str, Any]:
+        return {"lengths": [sum(state.get("lengths", []))]}
+
+    graph = StateGraph(Words)
+    graph.add_node("measure", measure)
+    graph.add_node("total", total)
+    graph.add_conditional_edges(START, fan, ["measure"])
+    graph.add_edge("measure", "total")
+    graph.add_edge("total", END)
     return graph
