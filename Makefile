@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-adapters bench-peers kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers fuzz kafka-up kafka-down kafka-status clean
 
 # tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 # LLMs, real tools over local notes) recorded task by task, its checkpoints, a replay of the
 # run as it was after the analysis, then a rollback there with an edited input (a new
 # attempt; nothing is deleted), both attempts shown, and a re-execution from the log that
-# calls no model and no tool.
+# calls no model and no tool. Then an agent that loops on a tool, and the alert it raises.
 demo: install
 	@id=demo-$$(date +%s); \
 	  $(BIN)/omium run examples/research_crew.yaml --follow --execution-id $$id && \
@@ -38,7 +38,11 @@ demo: install
 	  echo "--- omium rollback $$id --to a1-1-analyse --set audience='product managers' --follow" && \
 	  $(BIN)/omium rollback $$id --to a1-1-analyse --set audience='product managers' --follow && \
 	  echo "--- omium executions show $$id" && $(BIN)/omium executions show $$id && \
-	  echo "--- omium replay $$id --reexecute" && $(BIN)/omium replay $$id --reexecute
+	  echo "--- omium replay $$id --reexecute" && $(BIN)/omium replay $$id --reexecute && \
+	  echo "--- omium run examples/looping_agent.yaml (an agent that loops on a tool)" && \
+	  $(BIN)/omium run examples/looping_agent.yaml --execution-id $$id-loop && \
+	  echo "--- omium alerts run --once && omium alerts --execution $$id-loop" && \
+	  $(BIN)/omium alerts run --once && $(BIN)/omium alerts --execution $$id-loop
 
 lint: install
 	$(BIN)/ruff check .
@@ -53,6 +57,11 @@ test: lint
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) \
 	  $(BIN)/pytest -p no:cacheprovider -q -ra $(PYTEST_ARGS)
 
+# The gateway's API against its own OpenAPI document, 1,000 cases per operation (long).
+fuzz: install
+	OMIUM_FUZZ_EXAMPLES=1000 $(BIN)/pytest -p no:cacheprovider -q -m "not kafka" \
+	  tests/e2e/test_api_fuzz.py
+
 unit: install
 	$(BIN)/pytest -p no:cacheprovider -q tests/unit
 
@@ -64,6 +73,10 @@ bench-executor: install
 
 bench-projections: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_projections.py
+
+# Alerts: events/s through the alert processor vs the projections' fold, event -> alert latency.
+bench-alerts: install
+	$(BIN)/python tests/bench/bench_alerts.py
 
 bench-adapters: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_adapters.py

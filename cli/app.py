@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from omium import __version__
-from omium.cli import executions, history, log, projections, runs, schemas, topics
+from omium.cli import (
+    alerts,
+    executions,
+    history,
+    log,
+    projections,
+    runs,
+    schemas,
+    serve,
+    topics,
+    workflows,
+)
 from omium.schemas import OmiumError
 
 app = typer.Typer(
@@ -21,12 +32,15 @@ app = typer.Typer(
     add_completion=False,
 )
 runs.register(app)
+app.command("serve")(serve.serve_command)
 history.register(app)
 app.add_typer(executions.app, name="executions")
+app.add_typer(workflows.app, name="workflows")
 app.add_typer(log.app, name="log")
 app.add_typer(projections.app, name="projections")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.command()

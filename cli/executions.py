@@ -1,4 +1,4 @@
-"""``omium executions list|show``: what ran, as folded from the log."""
+"""``omium executions list|show``: what ran, as the projections have it."""
 
 from __future__ import annotations
 
@@ -10,68 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import JsonOpt, UrlOpt, run
-from omium.processors import service
-from omium.processors.reader import open_reader
-from omium.producers import open_log
-from omium.projections import STATUSES, ExecutionView
+from omium.services import bootstrap, runs
+from omium.services.models import ExecutionOut, ExecutionSummary, dump
 
 app = typer.Typer(help="Look up executions.", no_args_is_help=True)
-
-
-def as_json(view: ExecutionView) -> dict[str, Any]:
-    """The documented ``executions show --json`` shape."""
-    return {
-        "execution_id": view.execution_id,
-        "workflow": view.workflow,
-        "status": view.status,
-        "attempt": view.attempt,
-        "inputs": view.inputs,
-        "output": view.output,
-        "error": view.error,
-        "waiting": view.waiting,
-        "steps": [
-            {
-                "name": s.name,
-                "status": s.status,
-                "attempt": s.attempt,
-                "seq": s.seq,
-                "started_at": s.started_at.isoformat() if s.started_at else None,
-                "ended_at": s.ended_at.isoformat() if s.ended_at else None,
-                "error": s.error,
-                "retry": s.retry,
-                "duration_ms": s.duration_ms,
-            }
-            for s in view.steps
-        ],
-        "checkpoints": [
-            {
-                "checkpoint_id": c.checkpoint_id,
-                "step": c.step,
-                "attempt": c.attempt,
-                "seq": c.seq,
-                "position": dict(zip(("topic", "partition", "offset"), c.position, strict=True))
-                if c.position
-                else None,
-            }
-            for c in view.checkpoints
-        ],
-        "branches": [
-            {
-                "attempt": b.attempt,
-                "from_attempt": b.from_attempt,
-                "checkpoint_id": b.checkpoint_id,
-                "overrides": b.overrides,
-            }
-            for b in view.branches
-        ],
-        "usage": {
-            "llm_calls": view.usage.llm_calls,
-            "input_tokens": view.usage.input_tokens,
-            "output_tokens": view.usage.output_tokens,
-            "cost_usd": view.usage.cost_usd,
-            "tool_calls": view.usage.tool_calls,
-        },
-    }
 
 
 @app.command("show")
@@ -82,18 +24,13 @@ def show(
 ) -> None:
     """One execution: status, steps (with retries and durations) and checkpoints."""
 
-    async def load() -> ExecutionView:
-        log = open_log(url)
-        reader = open_reader(log)
-        try:
-            return await service.show(log, execution_id, reader)
-        finally:
-            await reader.close()
-            await log.close()
+    async def load() -> ExecutionOut:
+        async with bootstrap(url) as omium:
+            return await runs.show(omium, execution_id)
 
     view = run(load())
     if json_:
-        typer.echo(orjson.dumps(as_json(view)).decode())
+        typer.echo(orjson.dumps(dump(view)).decode())
         return
     console = Console()
     console.print(
@@ -129,7 +66,7 @@ def show(
         print_json(console, "output", view.output)
 
 
-def steps_table(view: ExecutionView) -> Table:
+def steps_table(view: ExecutionOut) -> Table:
     """One row per step of each attempt; a step tried again shows its retries."""
     table = Table("step", "attempt", "status", "retries", "duration", "error", box=None)
     for s in view.steps:
@@ -147,7 +84,7 @@ def steps_table(view: ExecutionView) -> Table:
     return table
 
 
-def checkpoints_table(view: ExecutionView) -> Table:
+def checkpoints_table(view: ExecutionOut) -> Table:
     """The checkpoints a rollback can continue from (``omium checkpoints`` has their state)."""
     table = Table(box=None)
     table.add_column("checkpoint", no_wrap=True)  # the id to roll back to: never cut
@@ -175,48 +112,29 @@ def print_json(console: Console, label: str, value: dict[str, Any]) -> None:
 def list_(
     status: Annotated[
         str | None,
-        typer.Option(help=f"Only this status: {', '.join(sorted(STATUSES))}."),
+        typer.Option(help=f"Only this status: {', '.join(sorted(runs.STATUSES))}."),
     ] = None,
     json_: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Every execution in the log, oldest first (``queued``: no worker took it yet)."""
 
-    async def load() -> list[ExecutionView]:
-        log = open_log(url)
-        reader = open_reader(log)
-        try:
-            return await service.executions(reader, status)
-        finally:
-            await reader.close()
-            await log.close()
+    async def load() -> list[ExecutionSummary]:
+        async with bootstrap(url) as omium:
+            return await runs.executions(omium, status)
 
     views = run(load())
     if json_:
-        typer.echo(
-            orjson.dumps(
-                [
-                    {
-                        "execution_id": v.execution_id,
-                        "workflow": v.workflow,
-                        "status": v.status,
-                        "attempt": v.attempt,
-                        "submitted_at": v.submitted_at.isoformat() if v.submitted_at else None,
-                    }
-                    for v in views
-                ]
-            ).decode()
-        )
+        typer.echo(orjson.dumps(dump(views)).decode())
         return
     table = Table("execution", "workflow", "status", "attempt", "steps", "submitted", box=None)
     for v in views:
-        done = sum(s.status == "completed" for s in v.steps if s.attempt == v.attempt)
         table.add_row(
             v.execution_id,
             v.workflow or "",
             v.status,
             str(v.attempt),
-            str(done),
+            str(v.steps_completed),
             v.submitted_at.strftime("%Y-%m-%d %H:%M:%S") if v.submitted_at else "",
         )
     Console().print(table)

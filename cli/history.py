@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -12,65 +11,18 @@ from rich.table import Table
 
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.executions import print_json
-from omium.cli.queued import say_if_queued
-from omium.cli.runs import LocalWorker
-from omium.processors import history, service
-from omium.processors.reader import open_reader
-from omium.processors.reexecute import Reexecution, reexecute
-from omium.producers import open_log
-from omium.projections import ExecutionView, Replayed, StateDiff, Until, describe
-from omium.schemas import ConfigError
-
-
-def _position(pos: tuple[str, int, int] | None) -> dict[str, Any] | None:
-    return dict(zip(("topic", "partition", "offset"), pos, strict=True)) if pos else None
-
-
-def parse_time(text: str) -> datetime:
-    """ISO 8601; a time without a zone is UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"--to-time {text!r}: not an ISO 8601 time", hint="e.g. 2026-11-26T10:15:00Z"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def replay_json(result: Replayed) -> dict[str, Any]:
-    """The documented ``replay --json`` shape."""
-    view = result.view
-    return {
-        "execution_id": view.execution_id,
-        "attempt": result.attempt,
-        "position": _position(result.position),
-        "seq": result.seq,
-        "status": view.status,
-        "state": view.state,
-        "timeline": [
-            {
-                "attempt": e.attempt,
-                "seq": e.seq,
-                "ts": e.ts.isoformat(),
-                "type": e.type,
-                "summary": e.summary,
-                "position": _position(e.position),
-            }
-            for e in result.timeline.entries
-        ],
-        "mismatches": [
-            {"checkpoint_id": m.checkpoint_id, "attempt": m.attempt, "seq": m.seq, **_diff(m.diff)}
-            for m in result.mismatches
-        ],
-    }
-
-
-def _diff(diff: StateDiff) -> dict[str, Any]:
-    return {
-        "added": diff.added,
-        "removed": diff.removed,
-        "changed": {k: {"from": a, "to": b} for k, (a, b) in diff.changed.items()},
-    }
+from omium.cli.queued import say_queued
+from omium.schemas import ConfigError, Event
+from omium.services import bootstrap, history
+from omium.services.models import (
+    CheckpointOut,
+    DiffOut,
+    ReexecutionOut,
+    ReplayOut,
+    RollbackOut,
+    dump,
+)
+from omium.services.workflows import parse_inputs
 
 
 def replay_command(
@@ -125,54 +77,52 @@ def replay_command(
         return
     if live or until_step:
         raise ConfigError("--live and --until-step go with --reexecute")
-    until = Until(
-        offset=to_offset,
-        seq=to_seq,
-        checkpoint=to_checkpoint,
-        time=parse_time(to_time) if to_time else None,
-        attempt=attempt,
-    )
 
-    async def load() -> Replayed:
-        log = open_log(url)
-        reader = open_reader(log)
-        try:
-            return await history.replay_execution(
-                log, execution_id, until, verify=verify, reader=reader
+    async def load() -> ReplayOut:
+        async with bootstrap(url) as omium:
+            return await history.replay(
+                omium,
+                execution_id,
+                to_offset=to_offset,
+                to_seq=to_seq,
+                to_checkpoint=to_checkpoint,
+                to_time=history.parse_time(to_time) if to_time else None,
+                attempt=attempt,
+                verify=verify,
             )
-        finally:
-            await reader.close()
-            await log.close()
 
     result = run(load())
     if json_:
-        typer.echo(orjson.dumps(replay_json(result)).decode())
+        typer.echo(orjson.dumps(dump(result)).decode())
     else:
         _print_replay(result, verify)
     if result.mismatches:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _print_replay(result: Replayed, verify: bool) -> None:
+def _print_replay(result: ReplayOut, verify: bool) -> None:
     console = Console(highlight=False)
     where = result.position
-    at = f" ({where[0]}/{where[1]}@{where[2]})" if where else ""
+    at = f" ({where.topic}/{where.partition}@{where.offset})" if where else ""
     console.print(
-        f"[bold]{result.view.execution_id}[/] at attempt {result.attempt} seq {result.seq}"
-        f"{at}: [bold]{result.view.status}[/]"
+        f"[bold]{result.execution_id}[/] at attempt {result.attempt} seq {result.seq}"
+        f"{at}: [bold]{result.status}[/]"
     )
     table = Table("attempt", "seq", "time", "what", box=None)
-    for entry in result.timeline.entries:
+    for entry in result.timeline:
         table.add_row(
             str(entry.attempt), str(entry.seq), entry.ts.strftime("%H:%M:%S.%f")[:-3], entry.summary
         )
     console.print(table)
-    print_json(console, "state", result.view.state)
+    print_json(console, "state", result.state)
     if verify:
         if not result.mismatches:
             console.print("verified: every checkpoint matches the state its events add up to")
         for m in result.mismatches:
-            console.print(f"MISMATCH at {m.checkpoint_id}: {orjson.dumps(_diff(m.diff)).decode()}")
+            changes = dump(m)
+            for key in ("checkpoint_id", "attempt", "seq"):
+                del changes[key]
+            console.print(f"MISMATCH at {m.checkpoint_id}: {orjson.dumps(changes).decode()}")
 
 
 def _reexecute(
@@ -183,35 +133,16 @@ def _reexecute(
     as_json: bool,
     url: str | None,
 ) -> None:
-    async def go() -> Reexecution:
-        log = open_log(url)
-        reader = open_reader(log)
-        try:
-            return await reexecute(
-                log, execution_id, attempt=attempt, until_step=until_step, live=live, reader=reader
+    async def go() -> ReexecutionOut:
+        async with bootstrap(url) as omium:
+            return await history.reexecute_attempt(
+                omium, execution_id, attempt=attempt, until_step=until_step, live=live
             )
-        finally:
-            await reader.close()
-            await log.close()
 
     report = run(go())
     diverged = report.divergence
     if as_json:
-        out = {
-            "execution_id": report.execution_id,
-            "attempt": report.attempt,
-            "steps": [vars(s) for s in report.steps],
-            "state": report.state,
-            "connections": report.connections,
-            "divergence": {
-                "at": diverged.where,
-                "recorded": diverged.expected,
-                "now": diverged.actual,
-            }
-            if diverged
-            else None,
-        }
-        typer.echo(orjson.dumps(out).decode())
+        typer.echo(orjson.dumps(dump(report)).decode())
     else:
         console = Console(highlight=False)
         table = Table("step", "mode", "result", "calls answered", box=None)
@@ -222,9 +153,9 @@ def _reexecute(
         if diverged is None:
             console.print("no divergence: every live step did what the recording says")
         else:
-            console.print(f"DIVERGED at {diverged.where}", markup=False)
-            console.print(f"  recorded: {orjson.dumps(diverged.expected).decode()}", markup=False)
-            console.print(f"  now:      {orjson.dumps(diverged.actual).decode()}", markup=False)
+            console.print(f"DIVERGED at {diverged.at}", markup=False)
+            console.print(f"  recorded: {orjson.dumps(diverged.recorded).decode()}", markup=False)
+            console.print(f"  now:      {orjson.dumps(diverged.now).decode()}", markup=False)
         console.print(
             f"{report.connections} network connections opened while re-executing"
             + (" (nothing reached a provider)" if report.connections == 0 else "")
@@ -241,37 +172,21 @@ def checkpoints_command(
 ) -> None:
     """List an execution's checkpoints, every attempt's (roll back to any of them)."""
 
-    async def load() -> list[Any]:
-        log = open_log(url)
-        reader = open_reader(log)
-        try:
-            return (await history.checkpoints(log, execution_id, attempt, reader))[1]
-        finally:
-            await reader.close()
-            await log.close()
+    async def load() -> list[CheckpointOut]:
+        async with bootstrap(url) as omium:
+            return await history.checkpoints(omium, execution_id, attempt)
 
     found = run(load())
     if json_:
-        rows = [
-            {
-                "checkpoint_id": c.checkpoint_id,
-                "step": c.step,
-                "index": c.index,
-                "attempt": c.attempt,
-                "seq": c.seq,
-                "position": _position(c.position),
-                "state": c.state,
-            }
-            for c in found
-        ]
-        typer.echo(orjson.dumps(rows).decode())
+        typer.echo(orjson.dumps(dump(found)).decode())
         return
     table = Table(box=None)
     table.add_column("checkpoint", no_wrap=True)  # the id to roll back to: never cut
     for column in ("attempt", "seq", "step", "position", "state keys"):
         table.add_column(column)
     for c in found:
-        pos = f"{c.position[0]}/{c.position[1]}@{c.position[2]}" if c.position else ""
+        where = c.position
+        pos = f"{where.topic}/{where.partition}@{where.offset}" if where else ""
         keys = ", ".join(c.state or {})
         table.add_row(c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "", pos, keys)
     Console().print(table)
@@ -286,27 +201,23 @@ def diff_command(
 ) -> None:
     """What changed in the state between two checkpoints (of any attempts)."""
 
-    async def load() -> StateDiff:
-        log = open_log(url)
-        reader = open_reader(log)
-        try:
-            return await history.diff(log, execution_id, first, second, reader)
-        finally:
-            await reader.close()
-            await log.close()
+    async def load() -> DiffOut:
+        async with bootstrap(url) as omium:
+            return await history.diff(omium, execution_id, first, second)
 
     found = run(load())
     if json_:
-        typer.echo(orjson.dumps(_diff(found)).decode())
+        typer.echo(orjson.dumps(dump(found)).decode())
         return
-    if not found:
+    if found.empty:
         typer.echo(f"no difference between {first} and {second}")
     for key, value in found.added.items():
         typer.echo(f"+ {key} = {orjson.dumps(value).decode()}")
     for key, value in found.removed.items():
         typer.echo(f"- {key} = {orjson.dumps(value).decode()}")
-    for key, (before, after) in found.changed.items():
-        typer.echo(f"~ {key}: {orjson.dumps(before).decode()} -> {orjson.dumps(after).decode()}")
+    for key, change in found.changed.items():
+        before, after = orjson.dumps(change.from_).decode(), orjson.dumps(change.to).decode()
+        typer.echo(f"~ {key}: {before} -> {after}")
 
 
 def rollback_command(
@@ -341,61 +252,35 @@ def rollback_command(
     A running execution is paused first. The new attempt runs the steps after the
     checkpoint with the state it recorded (and the --set edits).
     """
-    overrides = service.parse_inputs(set_ or [], flag="--set")
-    added = service.parse_inputs(add or [], flag="--add")
+    overrides = parse_inputs(set_ or [], flag="--set")
+    added = parse_inputs(add or [], flag="--add")
 
-    async def send() -> dict[str, Any]:
-        log = open_log(url)
-        reader = open_reader(log)
-        try:
-            request = await history.rollback(
-                log, execution_id, to, overrides, reader, added=added, as_node=as_node
+    def line(event: Event) -> None:
+        typer.echo(f"  a{event.attempt} #{event.seq} {history.describe(event)}")
+
+    async def send() -> RollbackOut:
+        async with bootstrap(url) as omium:
+            return await history.rollback(
+                omium,
+                execution_id,
+                to,
+                overrides,
+                added=added,
+                as_node=as_node,
+                wait=follow,
+                on_event=None if json_ else line,
+                notify=lambda m: typer.echo(f"omium: {m}", err=True),
             )
-            status = "requested"
-            if follow:
-                status = await _follow_attempt(log, request, json_)
-            else:
-                await say_if_queued(log, execution_id, "the rollback")
-            return {
-                "execution_id": execution_id,
-                "attempt": request.attempt,
-                "from_checkpoint": to,
-                "status": status,
-            }
-        finally:
-            await reader.close()
-            await log.close()
 
     result = run(send())
+    if result.queued:
+        say_queued(execution_id, "the rollback")
     if json_:
-        typer.echo(orjson.dumps(result).decode())
+        typer.echo(orjson.dumps(dump(result)).decode())
     else:
-        typer.echo(
-            f"{execution_id}: rollback to {to} as attempt {result['attempt']}: {result['status']}"
-        )
-    if follow and result["status"] != "completed":
+        typer.echo(f"{execution_id}: rollback to {to} as attempt {result.attempt}: {result.status}")
+    if follow and result.status != "completed":
         raise typer.Exit(EXIT_FAILED)
-
-
-async def _follow_attempt(log: Any, request: history.RollbackRequest, quiet: bool) -> str:
-    execution_id = request.view.execution_id
-    local = LocalWorker(log, execution_id)
-    outcome: str | None = None
-
-    def done(view: ExecutionView) -> bool:
-        nonlocal outcome
-        outcome = request.outcome(view)
-        return outcome is not None
-
-    try:
-        async for event in service.follow(log, execution_id, check=local.check, done=done):
-            if not quiet and (
-                event.attempt >= request.attempt or event.type == "execution.resumed"
-            ):
-                typer.echo(f"  a{event.attempt} #{event.seq} {describe(event)}")
-    finally:
-        await local.close()
-    return outcome or "unknown"
 
 
 def register(app: typer.Typer) -> None:

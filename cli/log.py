@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import run
-from omium.producers import EventLog, Record, open_log
-from omium.schemas import InvalidEvent
 from omium.schemas.topics import EVENTS
+from omium.services import bootstrap, logs
+from omium.services.models import RecordOut, dump
 
 app = typer.Typer(help="Read the raw event log.", no_args_is_help=True)
 
@@ -35,10 +35,17 @@ def read(
     as_json: JsonOpt = False,
 ) -> None:
     """Print records with their positions (topic/partition@offset)."""
-    records = run(_read(url, topic, execution, partition, start, end))
+
+    async def go() -> list[RecordOut]:
+        async with bootstrap(url) as omium:
+            return await logs.read(
+                omium, topic=topic, execution=execution, partition=partition, start=start, end=end
+            )
+
+    records = run(go())
     if as_json:
         for record in records:
-            typer.echo(orjson.dumps(record_json(record)).decode())
+            typer.echo(orjson.dumps(dump(record)).decode())
         return
     table = Table(box=None)
     table.add_column("position", no_wrap=True, min_width=20)
@@ -49,18 +56,17 @@ def read(
     table.add_column("type", no_wrap=True, min_width=12)
     table.add_column("payload", no_wrap=True, overflow="ellipsis", max_width=90)
     for record in records:
-        try:
-            event = record.event()
-        except InvalidEvent as exc:
-            cells = [str(record.position), record.key or "", "", "", "(unreadable)", str(exc)]
+        event = record.event
+        if event is None:
+            cells = [str(record.position), record.key or "", "", "", "(unreadable)", record.error]
         else:
             cells = [
                 str(record.position),
-                event.execution_id,
-                str(event.attempt),
-                str(event.seq),
-                event.type,
-                event.payload.model_dump_json(exclude_none=True),
+                event["execution_id"],
+                str(event["attempt"]),
+                str(event["seq"]),
+                event["type"],
+                payload_text(event),
             ]
         if execution is not None:
             del cells[1]
@@ -71,32 +77,7 @@ def read(
     typer.echo(f"{len(records)} record(s)", err=True)
 
 
-async def _read(
-    url: str | None,
-    topic: str,
-    execution: str | None,
-    partition: int | None,
-    start: int,
-    end: int | None,
-) -> list[Record]:
-    log: EventLog = open_log(url)
-    try:
-        if execution is not None:
-            return await log.read_execution(execution, topic=topic, start=start, end=end)
-        parts = [partition] if partition is not None else range(await log.partitions(topic))
-        records = []
-        for p in parts:
-            records.extend(await log.read(topic, p, start, end))
-        return records
-    finally:
-        await log.close()
-
-
-def record_json(record: Record) -> dict[str, object]:
-    """A record as ``log read --json`` and ``tail --json`` print it."""
-    out: dict[str, object] = {"position": str(record.position), "key": record.key}
-    try:
-        out["event"] = record.event().model_dump(mode="json")
-    except InvalidEvent as exc:
-        out["error"] = str(exc)
-    return out
+def payload_text(event: dict[str, Any]) -> str:
+    """An event's payload as compact JSON, without its empty (null) fields."""
+    payload = {k: v for k, v in (event.get("payload") or {}).items() if v is not None}
+    return orjson.dumps(payload).decode()

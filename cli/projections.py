@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -10,10 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
-from omium.cli.history import parse_time
-from omium.processors.reader import open_reader
-from omium.processors.rebuild import Rebuilt, differences, rebuild
-from omium.producers import open_log
+from omium.services import bootstrap, history
+from omium.services.models import RebuildOut, dump
 
 app = typer.Typer(help="Rebuild and check the execution views.", no_args_is_help=True)
 
@@ -34,53 +32,35 @@ def rebuild_command(
     Without a point, the rebuilt views are compared field by field with the live ones
     (exit 1 if any differs); with one, they are what every execution looked like then.
     """
-    if to_offset is not None and to_time is not None:
-        raise typer.BadParameter("choose --to-offset or --to-time, not both")
-    moment = parse_time(to_time) if to_time else None
-    as_of_now = to_offset is None and moment is None
+    moment = history.parse_time(to_time) if to_time else None
 
-    async def go() -> tuple[Rebuilt, dict[str, list[str]] | None]:
-        log = open_log(url)
-        reader = open_reader(log)
-        try:
-            rebuilt = await rebuild(log, to_offset=to_offset, to_time=moment)
-            if not as_of_now:
-                return rebuilt, None
-            live = {v.execution_id: v for v in await reader.executions()}
-            return rebuilt, differences(live, rebuilt.views)
-        finally:
-            await reader.close()
-            await log.close()
+    async def go() -> RebuildOut:
+        async with bootstrap(url) as omium:
+            return await history.rebuild_views(omium, to_offset=to_offset, to_time=moment)
 
-    rebuilt, diffs = run(go())
+    rebuilt = run(go())
     if json_:
-        out: dict[str, Any] = {
-            "records": rebuilt.records,
-            "dead_letters": rebuilt.dead_letters,
-            "executions": {
-                v.execution_id: {"status": v.status, "attempt": v.attempt, "seq": v.seq}
-                for v in rebuilt.views.values()
-            },
-        }
-        if diffs is not None:
-            out["differences"] = diffs
+        out = dump(rebuilt)
+        if rebuilt.differences is None:
+            del out["differences"]  # a rebuild as of a point compares nothing
         typer.echo(orjson.dumps(out).decode())
     else:
-        _print(rebuilt, diffs)
-    if diffs:
+        _print(rebuilt)
+    if rebuilt.differences:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _print(rebuilt: Rebuilt, diffs: dict[str, list[str]] | None) -> None:
+def _print(rebuilt: RebuildOut) -> None:
     console = Console(highlight=False)
     table = Table("execution", "workflow", "status", "attempt", "seq", box=None)
-    for v in rebuilt.views.values():
-        table.add_row(v.execution_id, v.workflow or "", v.status, str(v.attempt), str(v.seq))
+    for execution_id, v in rebuilt.executions.items():
+        table.add_row(execution_id, v.workflow or "", v.status, str(v.attempt), str(v.seq))
     console.print(table)
     console.print(
-        f"{len(rebuilt.views)} executions from {rebuilt.records:,} records"
+        f"{len(rebuilt.executions)} executions from {rebuilt.records:,} records"
         f" ({rebuilt.dead_letters} unreadable, see omium.dlq)"
     )
+    diffs = rebuilt.differences
     if diffs is None:
         return
     if not diffs:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,18 +14,24 @@ import typer
 from omium.cli import processors as procs
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.live import live_lines
-from omium.cli.queued import say_if_queued
+from omium.cli.queued import say_queued
 from omium.cli.tail import tail_command
-from omium.processors import service
-from omium.processors.control import load_view
-from omium.processors.worker import Worker
-from omium.producers import BrokerCluster, EventLog, open_log
-from omium.projections import ExecutionView
-from omium.schemas import ExecutionFailed, LogError
+from omium.services import bootstrap, registry, runs
+from omium.services.local import follow_run
+from omium.services.models import RunResult, WorkflowOut, dump
+from omium.services.worker import serve_worker
+from omium.services.workflows import load_workflow, parse_inputs, with_durability
 
 
 def run_command(
-    file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The workflow file (YAML or JSON), or the name of a registered workflow "
+            "(see `omium workflows`).",
+            metavar="FILE|NAME",
+        ),
+    ],
     input_: Annotated[
         list[str] | None,
         typer.Option("--input", "-i", help="key=value (value parsed as JSON when it is JSON)."),
@@ -64,138 +66,53 @@ def run_command(
     On the embedded log the run executes in this process when no `omium worker` is running;
     pause, resume and cancel work from another terminal. On Kafka a worker runs it.
     """
-    spec = service.with_durability(service.load_workflow(file), durability)
-    inputs = service.parse_inputs(input_ or [], inputs_file)
+    by_name = registry.is_name(str(file)) and not file.exists()
+    local = None if by_name else with_durability(load_workflow(file), durability)
+    inputs = parse_inputs(input_ or [], inputs_file)
     show_steps = sys.stdout.isatty() and not as_json if follow is None else follow
-    result = run(_run(url, spec, file, inputs, detach, show_steps, execution_id))
+
+    async def go() -> RunResult:
+        async with bootstrap(url) as app:
+            spec, source, version = local, file, None
+            if spec is None:
+                found = await registry.resolve(app, str(file))
+                spec = with_durability(registry.spec_of(found), durability)
+                source, version = Path(found.source), found.version
+            ex = await runs.submit(
+                app.log, spec, source, inputs, execution_id=execution_id, version=version
+            )
+            if detach:
+                if await runs.no_worker(app.log):
+                    say_queued(ex, "the run")
+                return RunResult(execution_id=ex, status="queued", attempt=1)
+            if show_steps:
+                typer.echo(f"{ex}: {spec.name} on {app.log.url}", err=True)
+            try:
+                with live_lines(show_steps, len(spec.steps)) as lines:
+                    return await follow_run(
+                        app, ex, on_event=None if lines is None else lines.event, notify=_say
+                    )
+            except asyncio.CancelledError:  # Ctrl-C: say what becomes of the run, then 130
+                typer.echo(
+                    f"omium: {ex} is left unfinished; `omium worker` continues it from "
+                    f"its last checkpoint, `omium cancel {ex}` ends it",
+                    err=True,
+                )
+                raise
+
+    result = run(go())
     if as_json:
-        typer.echo(orjson.dumps(result).decode())
+        typer.echo(orjson.dumps(dump(result)).decode())
     elif detach:
-        typer.echo(result["execution_id"])
+        typer.echo(result.execution_id)
     else:
-        typer.echo(f"{result['execution_id']}: {result['status']}")
-    if not detach and result["status"] != "completed":
+        typer.echo(f"{result.execution_id}: {result.status}")
+    if not detach and result.status != "completed":
         raise typer.Exit(EXIT_FAILED)
 
 
-async def _run(
-    url: str | None,
-    spec: Any,
-    file: Path,
-    inputs: dict[str, Any],
-    detach: bool,
-    show: bool,
-    execution_id: str | None,
-) -> dict[str, Any]:
-    log = open_log(url)
-    try:
-        execution_id = await service.submit(log, spec, file, inputs, execution_id=execution_id)
-        if detach:
-            await say_if_queued(log, execution_id, "the run")
-            return {
-                "execution_id": execution_id,
-                "status": "queued",
-                "attempt": 1,
-                "output": None,
-                "error": None,
-            }
-        if show:
-            typer.echo(f"{execution_id}: {spec.name} on {log.url}", err=True)
-        local = LocalWorker(log, execution_id)
-        failed: ExecutionFailed | None = None
-        try:
-            with live_lines(show, len(spec.steps)) as lines:
-                async for event in service.follow(log, execution_id, check=local.check):
-                    failed = event if isinstance(event, ExecutionFailed) else failed
-                    if lines is not None:
-                        lines.event(event)
-        except asyncio.CancelledError:  # Ctrl-C: say what becomes of the run, then exit 130
-            local.interrupted()
-            typer.echo(
-                f"omium: {execution_id} is left unfinished; `omium worker` continues it from "
-                f"its last checkpoint, `omium cancel {execution_id}` ends it",
-                err=True,
-            )
-            raise
-        finally:
-            await local.close()
-        view = await load_view(log, execution_id)
-        return {
-            "execution_id": execution_id,
-            "status": view.status,
-            "attempt": view.attempt,
-            "output": view.output,
-            "error": run_error(view, failed),
-        }
-    finally:
-        await log.close()
-
-
-def run_error(view: ExecutionView, failed: ExecutionFailed | None) -> dict[str, Any] | None:
-    """The ``error`` of ``run --json``: type, message and step of a run that did not complete."""
-    if view.status == "failed" and failed is not None and failed.attempt == view.attempt:
-        error = failed.payload.error
-        return {"type": error.type, "message": error.message, "step": failed.payload.step}
-    if view.finished and view.status != "completed":  # cancelled, timed out
-        return {"type": view.status, "message": view.error, "step": None}
-    return None
-
-
-class LocalWorker:
-    """An in-process worker while no `omium worker` serves the embedded log.
-
-    Checked between polls of the follow loop: it starts one when the log has no live
-    worker (also later, if the worker that was there dies), and it turns a run or worker
-    that stopped on an error into an error here instead of an endless wait.
-    """
-
-    def __init__(self, log: EventLog, execution_id: str) -> None:
-        self.log = log
-        self.execution_id = execution_id
-        self.worker: Worker | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.stop = asyncio.Event()
-        self._next_look = 0.0
-        self._waiting_since = time.monotonic()
-        self._warned = False
-
-    async def check(self, view: ExecutionView) -> None:
-        """Start a worker if none serves the log; raise if the one serving this run died."""
-        if self.worker is not None and self.task is not None:
-            if self.task.done():
-                error = None if self.task.cancelled() else self.task.exception()
-                raise LogError(f"the in-process worker stopped: {error}")
-            failed = self.worker.failed.get(self.execution_id)
-            if failed is not None:
-                raise LogError(f"{self.execution_id} stopped: {type(failed).__name__}: {failed}")
-            return
-        if time.monotonic() < self._next_look:
-            return
-        self._next_look = time.monotonic() + 2.0
-        live = await service.live_workers(self.log)
-        if live == 0:
-            self.worker = Worker(self.log, notify=lambda m: typer.echo(f"omium: {m}", err=True))
-            self.task = asyncio.create_task(self.worker.run(self.stop))
-        elif live is None and view.status == "unknown" and not self._warned:
-            if time.monotonic() - self._waiting_since > 5:  # Kafka: workers run elsewhere
-                self._warned = True
-                typer.echo(
-                    f"omium: no worker has taken {self.execution_id} yet; "
-                    f"start one with `omium worker --url {self.log.url}`",
-                    err=True,
-                )
-
-    def interrupted(self) -> None:
-        """Ctrl-C: stop at once, cutting the steps in flight (they run again later)."""
-        if self.worker is not None:
-            self.worker.hand_over_grace = 0
-
-    async def close(self) -> None:
-        """Stop the in-process worker, if one was started (runs end at a step boundary)."""
-        self.stop.set()
-        if self.task is not None:
-            with contextlib.suppress(Exception):
-                await self.task
+def _say(message: str) -> None:
+    typer.echo(f"omium: {message}", err=True)
 
 
 def worker_command(
@@ -203,7 +120,20 @@ def worker_command(
     processors: Annotated[
         bool, typer.Option(help="Also run the projection processors (see `omium processors`).")
     ] = True,
+    workflows: Annotated[
+        Path | None,
+        typer.Option(
+            help="Register the workflow files in this folder first (what this worker can "
+            "run by name; see `omium workflows`)."
+        ),
+    ] = None,
     url: UrlOpt = None,
+    # --- alerts (issue 14): the rules of the alert processor run beside the projector
+    alerts: Annotated[
+        Path | None,
+        typer.Option(help="Alert rules (default: OMIUM_ALERTS, else infra/alerts.yaml)."),
+    ] = None,
+    # --- end alerts
 ) -> None:
     """Run executions from the command topic until interrupted (Ctrl-C) or SIGTERM.
 
@@ -214,42 +144,23 @@ def worker_command(
     With --processors (the default) the execution views are kept up to date beside it: on
     the embedded log in this process, on Kafka by an `omium processors` child process.
     """
+    if workflows is not None:
 
-    async def serve() -> None:
-        log = open_log(url)
-        worker = Worker(
-            log,
+        async def register() -> list[WorkflowOut]:
+            async with bootstrap(url) as app:
+                return await registry.register_folder(app, workflows)
+
+        for w in run(register()):
+            typer.echo(f"omium worker: registered {w.name} {w.version}", err=True)
+    run(
+        serve_worker(
+            url,
             concurrency=concurrency,
+            processors=processors,
             notify=lambda m: typer.echo(f"omium worker: {m}", err=True),
+            alerts=alerts,  # alerts (issue 14)
         )
-        typer.echo(f"omium worker {worker.name} on {log.url} (concurrency {concurrency})", err=True)
-        stop = asyncio.Event()
-        side: list[asyncio.Task[None]] = []
-        children: list[subprocess.Popen[bytes]] = []
-        if processors and isinstance(log, BrokerCluster):
-            children.append(procs.spawn(log.url))
-            side.append(asyncio.create_task(procs.supervise(children, log.url, stop)))
-        elif processors:
-            side.append(asyncio.create_task(procs.projector(log).run(stop)))
-
-        def terminate() -> None:
-            typer.echo("omium worker: SIGTERM: stopping runs at their step boundaries", err=True)
-            stop.set()
-
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
-        try:
-            await worker.run(stop)
-        finally:
-            stop.set()
-            for task in side:
-                with contextlib.suppress(Exception):
-                    await task
-            for proc in children:
-                proc.terminate()
-                await asyncio.to_thread(proc.wait, 30)
-            await log.close()
-
-    run(serve())
+    )
 
 
 def _control(kind: str) -> Any:
@@ -258,15 +169,7 @@ def _control(kind: str) -> Any:
         reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
         url: UrlOpt = None,
     ) -> None:
-        async def send() -> None:
-            log = open_log(url)
-            try:
-                await service.command(log, execution_id, kind, reason=reason)
-                await say_if_queued(log, execution_id, f"the {kind}")
-            finally:
-                await log.close()
-
-        run(send())
+        _steer(url, execution_id, kind, {"reason": reason}, f"the {kind}")
         typer.echo(f"{kind} requested for {execution_id}")
 
     command.__doc__ = {
@@ -275,6 +178,17 @@ def _control(kind: str) -> Any:
         "cancel": "Cancel an execution (interrupts the running step).",
     }[kind]
     return command
+
+
+def _steer(
+    url: str | None, execution_id: str, kind: str, payload: dict[str, Any], what: str
+) -> None:
+    async def send() -> bool:
+        async with bootstrap(url) as app:
+            return (await runs.steer(app, execution_id, kind, **payload)).queued
+
+    if run(send()):
+        say_queued(execution_id, what)
 
 
 def resume_command(
@@ -297,18 +211,8 @@ def resume_command(
             payload["input"] = json.loads(input_)
         except json.JSONDecodeError:
             payload["input"] = input_
-
-    async def send() -> None:
-        log = open_log(url)
-        try:
-            await service.command(log, execution_id, "resume", **payload)
-            await say_if_queued(
-                log, execution_id, "the answer" if input_ is not None else "the resume"
-            )
-        finally:
-            await log.close()
-
-    run(send())
+    what = "the answer" if input_ is not None else "the resume"
+    _steer(url, execution_id, "resume", payload, what)
     typer.echo(
         f"{'input sent to' if input_ is not None else 'resume requested for'} {execution_id}"
     )

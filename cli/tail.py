@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Annotated
 
 import orjson
 import typer
 
 from omium.cli.aio import run
-from omium.cli.log import record_json
-from omium.producers import Record, open_log
-from omium.schemas import InvalidEvent
-from omium.schemas.topics import EVENTS
+from omium.cli.log import payload_text
+from omium.services import bootstrap, logs
+from omium.services.models import RecordOut, dump
 
 
 def tail_command(
@@ -35,43 +32,31 @@ def tail_command(
     """Print events as they are recorded, until Ctrl-C (or --max / --idle)."""
 
     async def follow() -> None:
-        log = open_log(url)
-        seen = 0
-        last = time.monotonic()
-        # a group of its own: tailing never moves a worker's offsets
-        group = f"omium-tail-{uuid.uuid4().hex[:8]}"
-        try:
-            async with log.subscribe(group, [EVENTS.name], from_beginning=from_beginning) as sub:
-                while max_events is None or seen < max_events:
-                    records = await sub.poll(timeout=0.5)
-                    if not records and idle is not None and time.monotonic() - last > idle:
-                        return
-                    for record in records:
-                        if execution is not None and record.key != execution:
-                            continue
-                        last = time.monotonic()
-                        seen += 1
-                        _print(record, as_json)
-                        if max_events is not None and seen >= max_events:
-                            return
-        finally:
-            await log.close()
+        async with bootstrap(url) as omium:
+            records = logs.tail(
+                omium,
+                execution=execution,
+                from_beginning=from_beginning,
+                max_events=max_events,
+                idle=idle,
+            )
+            async for record in records:
+                _print(record, as_json)
 
     run(follow())
 
 
-def _print(record: Record, json_lines: bool) -> None:
+def _print(record: RecordOut, json_lines: bool) -> None:
     if json_lines:
-        typer.echo(orjson.dumps(record_json(record)).decode())
+        typer.echo(orjson.dumps(dump(record)).decode())
         return
-    try:
-        event = record.event()
-    except InvalidEvent as exc:
-        typer.echo(f"{record.position}  (unreadable: {exc})")
+    event = record.event
+    if event is None:
+        typer.echo(f"{record.position}  (unreadable: {record.error})")
         return
-    payload = event.payload.model_dump_json(exclude_none=True)
+    payload = payload_text(event)
     payload = payload if len(payload) <= 100 else payload[:97] + "..."
     typer.echo(
-        f"{str(record.position):22} {event.execution_id:18} {event.seq:>4} "
-        f"{event.type:22} {payload}"
+        f"{str(record.position):22} {event['execution_id']:18} {event['seq']:>4} "
+        f"{event['type']:22} {payload}"
     )

@@ -8,8 +8,7 @@ import orjson
 import typer
 
 from omium.cli.aio import UrlOpt, run
-from omium.producers import open_log
-from omium.schemas.topics import TOPICS
+from omium.services import bootstrap, logs
 
 app = typer.Typer(help="Create and inspect the log's topics.", no_args_is_help=True)
 
@@ -18,15 +17,11 @@ app = typer.Typer(help="Create and inspect the log's topics.", no_args_is_help=T
 def create(url: UrlOpt = None) -> None:
     """Create every omium topic that does not exist yet (idempotent)."""
 
-    async def create_all() -> None:
-        log = open_log(url)
-        try:
-            await log.create_topics(TOPICS)
-        finally:
-            await log.close()
+    async def create_all() -> list[str]:
+        async with bootstrap(url) as omium:
+            return await logs.create_topics(omium)
 
-    run(create_all())
-    typer.echo(f"topics ready: {', '.join(t.name for t in TOPICS)}")
+    typer.echo(f"topics ready: {', '.join(run(create_all()))}")
 
 
 @app.command("list")
@@ -37,11 +32,8 @@ def list_(
     """Show each topic's partitions and how many records each holds."""
 
     async def ends() -> dict[str, dict[int, int]]:
-        log = open_log(url)
-        try:
-            return {t.name: await log.end_offsets(t.name) for t in TOPICS}
-        finally:
-            await log.close()
+        async with bootstrap(url) as omium:
+            return await logs.topic_ends(omium)
 
     offsets = run(ends())
     if as_json:

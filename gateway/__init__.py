@@ -1,5 +1,5 @@
-"""The HTTP API (coming): FastAPI routes, SSE streams and the dashboard, HTTP mapping only.
+"""The HTTP gateway: ``/api/v1`` over :mod:`omium.services`, run by ``omium serve``.
 
-Will import the use cases (``services``, today :mod:`omium.processors`) and
-:mod:`omium.schemas`, never the adapters.
+``create_app`` (in :mod:`omium.gateway.app`) builds the FastAPI application; uvicorn runs
+it as a factory, so nothing is opened at import.
 """

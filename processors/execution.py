@@ -24,9 +24,10 @@ from typing import Any
 
 from omium.processors.control import Control, load_view
 from omium.processors.frameworks import Branch, load_framework
+from omium.processors.versions import workflow_version
 from omium.producers import EventLog, Recorder
 from omium.projections import CheckpointView, ExecutionView
-from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Run, encode
+from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Run, VersionMismatch, encode
 from omium.schemas.checkpoints import step_checkpoint_id
 from omium.schemas.workflow import WorkflowSpec
 
@@ -286,12 +287,26 @@ class ExecutionRunner:
                 await self.emit(failed)
             return "failed"
 
+    def _check_version(self) -> None:
+        """Refuse to run other files than the registered version the run asks for."""
+        wanted = self.command.payload.workflow_version
+        if wanted is None:
+            return
+        here, _ = workflow_version(self.spec, self.source)
+        if here != wanted:
+            raise VersionMismatch(
+                f"workflow {self.spec.name!r} version {wanted} was submitted, but the files "
+                f"at {self.source} on this worker are version {here}",
+                hint="deploy that version here, or submit the version registered from here",
+            )
+
     async def _run(self, view: ExecutionView) -> str:
         framework = await load_framework(self.spec.framework)
         # a finished execution runs here only to roll back: its ended attempt is not
         # continued (a restore point of it may not even restore: that attempt failed)
         ended = view.finished
         try:
+            self._check_version()
             run = framework.load(self)
         except Exception as exc:  # valid where it was submitted, not importable here
             if ended and await self._roll_back() is None:

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from omium.processors.control import load_view
 from omium.processors.reader import ProjectionReader
-from omium.processors.service import refuse_saver_thread, show
 from omium.processors.worker import CLOCK_SKEW_MS
 from omium.producers import EventLog, Record
 from omium.projections import (
@@ -24,7 +24,7 @@ from omium.projections import (
     replay,
     state_diff,
 )
-from omium.schemas import ConfigError, NotFound, NoViews, Run, from_dict
+from omium.schemas import ConfigError, Conflict, NoSuchPoint, NotFound, NoViews, Run, from_dict
 from omium.schemas.topics import COMMANDS
 
 
@@ -68,7 +68,7 @@ async def events_of(
             start = view.first_position[2]
     records = await log.read_execution(execution_id, start=start)
     if not records:
-        await show(log, execution_id)  # raises NotFound, or says it is only queued
+        await pending(log, execution_id)  # raises NotFound when it was never submitted
         raise NotFound(f"execution {execution_id} has not started yet; nothing to replay")
     return records
 
@@ -97,7 +97,7 @@ async def checkpoints(
     found = [c for c in view.checkpoints if attempt is None or c.attempt == attempt]
     if attempt is not None and attempt not in view.last_seq:
         attempts = ", ".join(map(str, sorted(view.last_seq)))
-        raise ConfigError(f"execution {execution_id} has no attempt {attempt} (it has {attempts})")
+        raise NoSuchPoint(f"execution {execution_id} has no attempt {attempt} (it has {attempts})")
     return view, found
 
 
@@ -118,7 +118,7 @@ def _checkpoint(view: ExecutionView, checkpoint_id: str) -> CheckpointView:
     found = view.checkpoint(checkpoint_id)
     if found is None:
         known = ", ".join(c.checkpoint_id for c in view.checkpoints) or "none yet"
-        raise ConfigError(
+        raise NoSuchPoint(
             f"execution {view.execution_id} has no checkpoint {checkpoint_id!r}",
             hint=f"its checkpoints: {known}",
         )
@@ -211,6 +211,48 @@ def refuse_subgraph_checkpoint(view: ExecutionView, target: CheckpointView) -> N
         f"{root.checkpoint_id}: roll back to {root.checkpoint_id} to run node {node} again",
         hint=f"omium rollback {view.execution_id} {root.checkpoint_id} [--set KEY=VALUE]",
     )
+
+
+def refuse_saver_thread(view: ExecutionView) -> None:
+    """Refuse to steer a LangGraph thread an ``OmiumSaver`` recorded: no worker runs it.
+
+    Raises:
+        Conflict: ``view`` is such a thread (exit 2).
+    """
+    if view.saver is not None:
+        raise Conflict(
+            f"{view.execution_id} is a LangGraph thread recorded by OmiumSaver, not an omium "
+            "run; it has no worker to steer"
+        )
+
+
+async def pending(log: EventLog, execution_id: str) -> ExecutionView:
+    """The ``queued`` view of an execution submitted but not started.
+
+    Raises:
+        NotFound: no ``run`` command names ``execution_id`` either.
+    """
+    commands = await log.read_execution(execution_id, topic=COMMANDS.name)
+    if not commands:
+        raise NotFound(
+            f"no execution {execution_id!r} in {log.url}",
+            hint="list them with `omium executions list`",
+        )
+    return ExecutionView(
+        execution_id=execution_id,
+        status="queued",
+        workflow=commands[0].event().payload.model_dump().get("workflow"),
+    )
+
+
+async def current(log: EventLog, execution_id: str) -> ExecutionView:
+    """The execution folded from its own events, or its queued view (see :func:`pending`).
+
+    Commands are checked against this, not against the projections: it is what the
+    worker will see, however far the processors lag behind.
+    """
+    view = await load_view(log, execution_id)
+    return await pending(log, execution_id) if view.status == "unknown" else view
 
 
 async def original_run(log: EventLog, view: ExecutionView, action: str) -> Run:

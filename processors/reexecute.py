@@ -27,10 +27,11 @@ from omium.processors.frameworks import (
 )
 from omium.processors.history import events_of, original_run
 from omium.processors.reader import ProjectionReader
+from omium.processors.versions import workflow_version
 from omium.producers import EventLog
 from omium.producers.recorded import Diverged
 from omium.projections import fold
-from omium.schemas import ConfigError
+from omium.schemas import ConfigError, VersionMismatch
 from omium.schemas.workflow import WorkflowSpec
 
 __all__ = ["Diverged", "Reexecution", "StepOutcome", "reexecute"]
@@ -92,10 +93,18 @@ async def reexecute(
         raise ConfigError(f"execution {execution_id} has no attempt {attempt}")
     run = await original_run(log, view, "re-executed")
     spec = WorkflowSpec.model_validate(run.payload.spec or {})
+    source = Path(run.payload.source or ".")
+    wanted = run.payload.workflow_version
+    if wanted is not None and (here := workflow_version(spec, source)[0]) != wanted:
+        raise VersionMismatch(
+            f"execution {execution_id} ran workflow {spec.name!r} version {wanted}, but the "
+            f"files at {source} here are version {here}",
+            hint="check that version out to re-execute what ran",
+        )
     framework = await load_framework(spec.framework)
     request = ReexecutionRequest(
         spec=spec,
-        source=Path(run.payload.source or "."),
+        source=source,
         view=view,
         events=events,
         attempt=attempt,

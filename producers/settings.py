@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         max_event_bytes: events encoding to more are refused.
         kafka_timeout: seconds any single wait on the broker may take.
         tenant_id: stamped on events this process records.
+        api_max_body: the largest request body ``omium serve`` accepts (bytes; else 413).
+        alerts: the alert rules file (unset: the default rules, ``infra/alerts.yaml``).
     """
 
     model_config = SettingsConfigDict(env_prefix="OMIUM_", extra="ignore")
@@ -37,6 +39,8 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(DEFAULT_MAX_EVENT_BYTES, gt=0)
     kafka_timeout: float = Field(10.0, gt=0)
     tenant_id: str = "default"
+    api_max_body: int = Field(1 << 20, gt=0)
+    alerts: Path | None = None
 
     @classmethod
     def load(cls) -> Settings:

@@ -9,7 +9,7 @@ Imports nothing of omium, and no IO, clock or network module (import-linter chec
 """
 
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
-from omium.schemas.alerts import AlertRaised
+from omium.schemas.alerts import AlertDeliveryFailed, AlertRaised, AlertResolved
 from omium.schemas.base import Command, ErrorInfo, Event, Payload
 from omium.schemas.checkpoints import (
     CheckpointCreated,
@@ -28,6 +28,7 @@ from omium.schemas.dlq import DeadLetter
 from omium.schemas.errors import (
     CheckpointTooLarge,
     ConfigError,
+    Conflict,
     EventTooLarge,
     InvalidEvent,
     InvalidSpec,
@@ -39,6 +40,7 @@ from omium.schemas.errors import (
     OmiumError,
     SyncCallOnLogLoop,
     TopicNotFound,
+    VersionMismatch,
 )
 from omium.schemas.executions import (
     ExecutionCancelled,
@@ -52,6 +54,7 @@ from omium.schemas.executions import (
     ExecutionTimedOut,
 )
 from omium.schemas.humans import HumanInputReceived, HumanInputRequested
+from omium.schemas.registered import WorkflowRegistered, workflow_key
 from omium.schemas.registry import (
     COMMAND_TYPES,
     FACT_TYPES,
@@ -69,7 +72,9 @@ __all__ = [
     "FACT_TYPES",
     "REGISTRY",
     "AgentHandoff",
+    "AlertDeliveryFailed",
     "AlertRaised",
+    "AlertResolved",
     "AnyCommand",
     "AnyFact",
     "Cancel",
@@ -82,6 +87,8 @@ __all__ = [
     "CheckpointsPruned",
     "Command",
     "ConfigError",
+    "Conflict",
+    "VersionMismatch",
     "DeadLetter",
     "ErrorInfo",
     "Event",
@@ -97,6 +104,8 @@ __all__ = [
     "ExecutionTimedOut",
     "HumanInputReceived",
     "HumanInputRequested",
+    "WorkflowRegistered",
+    "workflow_key",
     "InvalidEvent",
     "InvalidSpec",
     "LLMCall",

@@ -26,6 +26,11 @@ class RunPayload(Payload):
         False,
         description="the submitter generated execution_id, so no earlier events can exist",
     )
+    workflow_version: str | None = Field(
+        None,
+        description="the registered version to run (a content hash); a worker whose files "
+        "give another version fails the run instead of running that one",
+    )
 
 
 class Run(Command):

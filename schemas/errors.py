@@ -7,7 +7,9 @@
     │   └── EventTooLarge       encoded size over the limit (names the largest field)
     │       └── CheckpointTooLarge  a LangGraph checkpoint or writes over it (names channels)
     ├── ConfigError             a setting, URL, flag or file is wrong (names the variable)
-    │   └── InvalidSpec         a workflow file is not a valid spec (file and field path)
+    │   ├── InvalidSpec         a workflow file is not a valid spec (file and field path)
+    │   ├── Conflict            valid, but the execution's state refuses it (pause a finished run)
+    │   └── VersionMismatch     a worker's files are not the workflow version a run asks for
     ├── NotFound                no execution with that id (or not started yet)
     │   └── NoSuchPoint         the replay point (seq, offset, checkpoint, time…) is not there
     ├── LogError                the event log failed
@@ -134,6 +136,21 @@ class ConfigError(OmiumError):
 
 class InvalidSpec(ConfigError):
     """A workflow file is not a valid spec (names the file and the field path)."""
+
+
+class Conflict(ConfigError):
+    """The request is well formed, but the execution's state refuses it.
+
+    E.g. pausing a run that finished, resuming one that is not paused: the gateway answers
+    409, the CLI exits 2 like any bad input.
+    """
+
+
+class VersionMismatch(ConfigError):
+    """The workflow files a worker has are not the version a run was submitted with.
+
+    Recorded as the run's failure (the worker never runs another version silently).
+    """
 
 
 class NotFound(OmiumError):

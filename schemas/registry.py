@@ -7,7 +7,7 @@ from typing import Annotated, get_args
 from pydantic import Field
 
 from omium.schemas.agents import AgentHandoff, LLMCall, ToolCall
-from omium.schemas.alerts import AlertRaised
+from omium.schemas.alerts import AlertDeliveryFailed, AlertRaised, AlertResolved
 from omium.schemas.base import Event
 from omium.schemas.checkpoints import (
     CheckpointCreated,
@@ -29,6 +29,7 @@ from omium.schemas.executions import (
     ExecutionTimedOut,
 )
 from omium.schemas.humans import HumanInputReceived, HumanInputRequested
+from omium.schemas.registered import WorkflowRegistered
 from omium.schemas.steps import StepCompleted, StepFailed, StepRetried, StepStarted
 
 AnyFact = Annotated[
@@ -55,7 +56,10 @@ AnyFact = Annotated[
     | CheckpointRunsDeleted
     | HumanInputRequested
     | HumanInputReceived
-    | AlertRaised,
+    | AlertRaised
+    | AlertResolved
+    | AlertDeliveryFailed
+    | WorkflowRegistered,
     Field(discriminator="type"),
 ]
 """Any fact (past tense), discriminated by ``type``."""

@@ -80,7 +80,14 @@ DLQ = TopicSpec(
     retention_ms=90 * DAY_MS,
 )
 
-TOPICS: tuple[TopicSpec, ...] = (COMMANDS, EVENTS, ALERTS, DLQ)
+REGISTRY = TopicSpec(
+    name="omium.registry",
+    partitions=1,  # few records, read whole by every gateway and CLI: one total order
+    key="entity (workflow:NAME)",
+    description="What a deployment knows: registered workflow versions.",
+)
+
+TOPICS: tuple[TopicSpec, ...] = (COMMANDS, EVENTS, ALERTS, DLQ, REGISTRY)
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}
 
 #: The faust projections app's table changelog (created by omium before faust starts, so

@@ -10,6 +10,7 @@ naming the file, the field path and what was expected::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -181,19 +182,35 @@ def spec_from_data(data: object, filename: str) -> WorkflowSpec:
     try:
         return WorkflowSpec.model_validate(data)
     except ValidationError as exc:
-        raise InvalidSpec(_first_error(filename, exc, data)) from None
+        raise InvalidSpec(first_error(filename, exc, data)) from None
 
 
-def _first_error(filename: str, exc: ValidationError, data: dict[str, Any]) -> str:
+def first_error(
+    filename: str,
+    exc: ValidationError,
+    data: dict[str, Any],
+    *,
+    what: str = "a workflow spec",
+    loc: Callable[[tuple[Any, ...]], tuple[Any, ...]] = tuple,
+) -> str:
+    """The first of ``exc``'s errors as one line: file, field path, what was expected.
+
+    Args:
+        filename: the file the data came from (messages start with it).
+        exc: pydantic's error for ``data``.
+        data: what was validated (to find a NaN's key path).
+        what: the kind of file, for an unknown key ("not part of <what>").
+        loc: rewrites an error's location first (e.g. drops a tagged union's tag).
+    """
     error = exc.errors(include_url=False)[0]
-    path = _path(error["loc"])
+    path = field_path(loc(error["loc"]))
     message = error["msg"].removeprefix("Value error, ")
     found = non_finite(data) if error["type"] == "finite_number" else None
     if found is not None:  # the path without pydantic's JSON-union tags (``.float``)
         path, value = found
         message = f"{value!r} is not a JSON number (JSON has no NaN or infinity)"
     elif error["type"] == "extra_forbidden":
-        message = "unknown key (not part of a workflow spec)"
+        message = f"unknown key (not part of {what})"
     elif error["type"] == "missing":
         message = "required key is missing"
     elif error["type"] == "literal_error":
@@ -203,7 +220,8 @@ def _first_error(filename: str, exc: ValidationError, data: dict[str, Any]) -> s
     return f"{filename}: {path + ': ' if path else ''}{message}{suffix}"
 
 
-def _path(loc: tuple[Any, ...]) -> str:
+def field_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic location as a path: ``("steps", 1, "timeout")`` -> ``steps[1].timeout``."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

@@ -20,10 +20,10 @@ from omium.adapters.crewai import (
     crew_factory,
 )
 from omium.adapters.pricing import cost_usd
-from omium.processors.service import parse_spec
 from omium.producers.recorded import Diverged
 from omium.schemas.agents import AgentHandoffPayload, LLMCallPayload, ToolCallPayload
 from omium.schemas.errors import CrewTaskFailed
+from omium.services.workflows import parse_spec
 
 REMINDER = "You ONLY have access to the following tools"
 
@@ -606,7 +606,7 @@ import asyncio, sys, threading, time
 from pathlib import Path
 
 from omium.adapters.crewai import CrewRun, ScriptedLLM, crew_factory
-from omium.processors.service import parse_spec
+from omium.services.workflows import parse_spec
 
 FOLDER = Path(sys.argv[1])
 busy = threading.Event()

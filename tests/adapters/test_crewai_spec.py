@@ -27,10 +27,10 @@ from omium.adapters.crewai.payloads import (
     ToolTried,
 )
 from omium.adapters.pricing import cost_usd, price_of
-from omium.processors.service import parse_spec
 from omium.producers.recorded import Diverged, ScriptExhausted
 from omium.schemas import InvalidSpec
 from omium.schemas.workflow_frameworks import LLMConfig
+from omium.services.workflows import parse_spec
 
 TOOLS = '''
 from crewai import Agent, Crew, Task

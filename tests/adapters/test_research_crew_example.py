@@ -11,8 +11,8 @@ import pytest
 
 from omium.adapters.crewai import CrewRun, ScriptedLLM, TaskDone, crew_factory
 from omium.adapters.python import import_attr
-from omium.processors.service import load_workflow
 from omium.schemas.agents import AgentHandoffPayload, LLMCallPayload, ToolCallPayload
+from omium.services.workflows import load_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WORKFLOW = EXAMPLES / "research_crew.yaml"

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from omium.adapters.crewai import CrewRun, crew_factory, ensure_listener
-from omium.processors.service import parse_spec
 from omium.producers import Recorder, open_log
+from omium.services.workflows import parse_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "research_crew.yaml"
 

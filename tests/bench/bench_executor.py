@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from omium.adapters.python import resolve_steps
-from omium.processors import service
 from omium.processors.control import Control
 from omium.processors.execution import ExecutionRunner
 from omium.producers import EventLog, open_log
 from omium.schemas import Run, from_dict
 from omium.schemas.workflow import WorkflowSpec
+from omium.services import runs as service
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "bench.yaml"  # need not exist: bench_steps resolves from this folder

@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from omium.processors import service
+from omium.processors.history import current
 from omium.processors.worker import Worker
 from omium.producers import EventLog, partition_for
 from omium.projections import ExecutionView
 from omium.schemas import Event, ExecutionStarted, NotFound, Run
 from omium.schemas.workflow import WorkflowSpec
+from omium.services import runs as service
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "flows.yaml"  # need not exist: step modules resolve from its folder
@@ -93,7 +94,7 @@ class Harness:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                view = await service.show(self.log, execution_id)
+                view = await current(self.log, execution_id)
             except NotFound:
                 view = ExecutionView(execution_id=execution_id)
             if predicate(view):

@@ -81,6 +81,7 @@ def test_rollback__follow_runs_the_new_attempt_in_process(
         "attempt": 2,
         "from_checkpoint": "a1-0-add",
         "status": "completed",
+        "queued": False,
     }
     code, out, _ = cli(capsys, "executions", "show", run_id, "--json")
     shown = orjson.loads(out)

@@ -11,8 +11,8 @@ import pytest
 from harness import HERE
 from test_cli_run import FLOW, cli
 
-from omium.cli.queued import say_if_queued
 from omium.producers import EventLog, Recorder, open_log
+from omium.services.runs import no_worker
 
 QUEUED = "is queued until `omium worker` runs (or an `omium run` hosts one)"
 
@@ -104,6 +104,6 @@ def test_list__an_unknown_status_is_exit_2_naming_the_valid_ones(
     )
 
 
-async def test_say_if_queued__only_where_the_log_can_tell(log: EventLog) -> None:
-    said = await say_if_queued(log, "x-1", "the run")
+async def test_no_worker__only_where_the_log_can_tell(log: EventLog) -> None:
+    said = await no_worker(log)
     assert said is (urlsplit(log.url).scheme == "sqlite")  # Kafka cannot tell: nothing said

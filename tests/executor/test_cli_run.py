@@ -68,6 +68,7 @@ def test_run__json_result_and_exit_0(
         "checkpoints",
         "branches",
         "usage",
+        "saver",
     }
     assert [s["name"] for s in shown["steps"]] == ["add", "wait", "double"]
     assert set(shown["steps"][0]) == {

@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 from harness import SOURCE, spec
 
-from omium.processors import service
 from omium.processors.execution import FLUSH_AFTER
+from omium.processors.history import current
 from omium.producers import open_log
 from omium.schemas import StepCompleted
+from omium.services import runs as service
 
 CLI = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
 KILLS = 4  # per step kind and mode: 3 kinds x 2 modes x 4 = 24 kills
@@ -63,7 +64,7 @@ async def test_sigkill__loses_no_more_than_the_bound(
                 deadline = time.monotonic() + 60
                 while len(effects.read_text().splitlines()) < 20:  # well into the run
                     assert worker.poll() is None, "the worker exited"
-                    assert time.monotonic() < deadline, (await service.show(log, ex)).error
+                    assert time.monotonic() < deadline, (await current(log, ex)).error
                     await asyncio.sleep(0.01)
                 await asyncio.sleep(rng.uniform(0.0, 0.3))
             finally:

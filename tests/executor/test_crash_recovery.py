@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 from harness import SOURCE, spec
 
-from omium.processors import service
+from omium.processors.history import current
 from omium.processors.reader import open_reader
 from omium.processors.rebuild import differences, rebuild
 from omium.producers import open_log
 from omium.schemas import Event
+from omium.services import runs as service
 
 KILLS = 5
 RUNS = 10
@@ -79,7 +80,7 @@ async def test_sigkill__executions_resume_and_finish_correctly(
         views = {}
         for ex in executions:
             while True:
-                view = await service.show(log, ex)
+                view = await current(log, ex)
                 if view.finished or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.2)

@@ -33,7 +33,7 @@ import pytest
 import yaml
 from harness import HERE, SOURCE
 
-from omium.processors import service
+from omium.processors.history import current
 from omium.processors.reader import open_reader
 from omium.processors.rebuild import differences, rebuild
 from omium.producers import EventLog, open_log
@@ -52,6 +52,8 @@ from omium.schemas import (
     ToolCall,
 )
 from omium.schemas.workflow import WorkflowSpec
+from omium.services import runs as service
+from omium.services.workflows import load_workflow
 
 EXAMPLES = HERE.parents[1] / "examples"
 SUPPORT = EXAMPLES / "support_graph.yaml"
@@ -185,7 +187,7 @@ async def finished(
 ) -> ExecutionView:
     deadline = time.monotonic() + timeout
     while True:
-        view = await service.show(log, execution_id)
+        view = await current(log, execution_id)
         if view.finished:
             return view
         if time.monotonic() > deadline:
@@ -203,7 +205,7 @@ async def assert_views_fold_cleanly(log: EventLog, executions: list[str], timeou
     and so does the execution folded straight from its events."""
     rebuilt = await rebuild(log)
     for ex in executions:
-        folded = await service.show(log, ex)
+        folded = await current(log, ex)
         assert differences({ex: folded}, {ex: rebuilt.views[ex]}) == {}
     reader = open_reader(log)
     try:
@@ -404,7 +406,7 @@ async def test_sigkill_while_waiting_for_input__omium_resume_then_a_new_worker_f
 ) -> None:
     url = crash_url(kind, log_url)
     log = await open_fresh(url)
-    ex = await service.submit(log, service.load_workflow(SUPPORT), SUPPORT, {})
+    ex = await service.submit(log, load_workflow(SUPPORT), SUPPORT, {})
     worker_log = tmp_path / "workers.log"
     worker = start_worker(url, worker_log, "langgraph")
     first = name_of(worker)
@@ -417,7 +419,7 @@ async def test_sigkill_while_waiting_for_input__omium_resume_then_a_new_worker_f
             worker_log,
             worker,
         )
-        waiting = await service.show(log, ex)
+        waiting = await current(log, ex)
         assert waiting.status == "waiting", waiting.status
         kill(worker)
         # answered while no worker is alive: the command waits on the log for the next one
@@ -546,7 +548,7 @@ async def test_first_crew_run__does_not_stall_the_workers_heartbeats(
             if time.monotonic() > deadline or worker.poll() is not None:
                 pytest.fail(f"{ex} not finished ({view.status}):\n{tail(worker_log)}")
             sample()
-            view = await service.show(log, ex)
+            view = await current(log, ex)
             await asyncio.sleep(0.05)
     finally:
         kill(worker)

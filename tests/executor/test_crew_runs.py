@@ -9,10 +9,13 @@ import pytest
 import yaml
 from harness import HERE, Harness, spec
 
-from omium.processors import history, service
+from omium.processors import history
+from omium.processors.history import current
 from omium.processors.reexecute import reexecute
 from omium.schemas import AgentHandoff, ConfigError, LLMCall, StepStarted, ToolCall
 from omium.schemas.workflow import WorkflowSpec
+from omium.services import runs as service
+from omium.services.workflows import load_workflow
 
 CREW = """
 name: crew-flow
@@ -98,7 +101,7 @@ async def test_crew__pauses_between_tasks_until_resumed(harness: Harness) -> Non
     other = await harness.submit(spec("slow", "slow"), slow_s=0.5)
     assert (await harness.finished(other)).status == "completed"
     assert (await harness.events(ex))[-1].type == "execution.paused"
-    still = await service.show(harness.log, ex)
+    still = await current(harness.log, ex)
     assert still.status == "paused" and len(still.steps) == 2
     await service.command(harness.log, ex, "resume")
     view = await harness.finished(ex)
@@ -190,7 +193,7 @@ async def test_crew__reexecution_counts_each_tasks_calls_and_refuses_live_choice
 async def test_research_crew_example__runs_rolls_back_and_reexecutes(harness: Harness) -> None:
     path = HERE.parents[1] / "examples" / "research_crew.yaml"
     await harness.start_worker()
-    spec = service.load_workflow(path)
+    spec = load_workflow(path)
     ex = await service.submit(
         harness.log, spec, path, {}, execution_id=f"ex-{uuid.uuid4().hex[:10]}"
     )

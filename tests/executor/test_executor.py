@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from harness import SOURCE, Harness, spec
 
-from omium.processors import service
+from omium.processors.history import current
 from omium.schemas import ConfigError, ExecutionPaused, StepRetried, StepStarted, from_dict
 from omium.schemas.topics import COMMANDS
+from omium.services import runs as service
 
 
 def step(name: str, call: str, **options: object) -> dict[str, object]:
@@ -47,7 +48,7 @@ async def test_pause__stops_between_steps_until_resumed(harness: Harness) -> Non
     # slower than a step of the paused one, and the paused one still records nothing
     other = await harness.submit(spec("slow", "slow"), slow_s=0.4)
     assert (await harness.finished(other)).status == "completed"
-    still = await service.show(harness.log, ex)
+    still = await current(harness.log, ex)
     assert still.status == "paused"
     assert sum(s.status == "completed" for s in still.steps) == done_when_paused < 3
     assert (await harness.events(ex))[-1].type == "execution.paused"

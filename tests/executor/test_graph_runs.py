@@ -12,7 +12,8 @@ import pytest
 from harness import HERE, Harness, spec
 
 from omium.adapters.langgraph.models import ScriptedChatModel
-from omium.processors import history, service
+from omium.processors import history
+from omium.processors.history import current
 from omium.processors.reexecute import reexecute
 from omium.projections import ExecutionView
 from omium.schemas import (
@@ -25,12 +26,14 @@ from omium.schemas import (
     ToolCall,
 )
 from omium.schemas.workflow import WorkflowSpec
+from omium.services import runs as service
+from omium.services.workflows import load_workflow
 
 EXAMPLES = HERE.parents[1] / "examples"
 
 
 async def submit_file(harness: Harness, path: Path, **inputs: Any) -> str:
-    spec = service.load_workflow(path)
+    spec = load_workflow(path)
     execution_id = f"ex-{uuid.uuid4().hex[:10]}"
     return await service.submit(harness.log, spec, path, inputs, execution_id=execution_id)
 
@@ -141,7 +144,7 @@ async def test_pause__holds_between_supersteps_until_resumed(harness: Harness) -
     other = await harness.submit(spec("slow", "slow"), slow_s=0.5)
     assert (await harness.finished(other)).status == "completed"
     assert (await harness.events(ex))[-1].type == "execution.paused"
-    still = await service.show(harness.log, ex)
+    still = await current(harness.log, ex)
     assert still.status == "paused" and sum(s.status == "completed" for s in still.steps) == done
     await service.command(harness.log, ex, "resume")
     view = await harness.finished(ex)

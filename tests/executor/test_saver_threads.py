@@ -11,11 +11,13 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
 from omium.adapters.langgraph import OmiumSaver
-from omium.processors import history, service
+from omium.processors import history
+from omium.processors.history import current
 from omium.producers import EventLog
 from omium.schemas import ConfigError
 from omium.schemas.errors import EXIT_USAGE
 from omium.schemas.topics import COMMANDS
+from omium.services import runs as service
 
 
 class Review(TypedDict, total=False):
@@ -51,7 +53,7 @@ async def test_saver_thread__waits_then_idles_with_its_supersteps_as_steps(log: 
     async with OmiumSaver(log) as saver:
         graph = review_graph(saver)
         await graph.ainvoke({"draft": "logs"}, config)
-        view = await service.show(log, thread)
+        view = await current(log, thread)
         assert (view.status, view.workflow, view.finished) == ("waiting", "review", False)
         assert [(s.name, s.status) for s in view.steps] == [
             ("__start__", "completed"),
@@ -59,7 +61,7 @@ async def test_saver_thread__waits_then_idles_with_its_supersteps_as_steps(log: 
             ("review", "waiting"),
         ]
         await graph.ainvoke(Command(resume="yes"), config)
-    view = await service.show(log, thread)
+    view = await current(log, thread)
     assert view.status == "idle" and view.saver is not None
     newest = [e for e in await log.read_execution(thread) if e.event().type == "checkpoint.created"]
     assert view.saver.last_checkpoint_at == newest[-1].event().ts
@@ -77,7 +79,7 @@ async def test_saver_thread__steering_is_refused_in_one_line(log: EventLog) -> N
         await review_graph(saver).ainvoke(
             {"draft": "logs"}, {"configurable": {"thread_id": thread}}
         )
-    view = await service.show(log, thread)
+    view = await current(log, thread)
     expected = (
         f"{thread} is a LangGraph thread recorded by OmiumSaver, not an omium run; "
         "it has no worker to steer"

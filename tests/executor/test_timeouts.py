@@ -7,7 +7,8 @@ from pathlib import Path
 
 from harness import Harness, spec
 
-from omium.processors import service
+from omium.processors.history import current
+from omium.services import runs as service
 
 
 async def test_execution_timeout__counts_running_time_not_a_pause(harness: Harness) -> None:
@@ -18,7 +19,7 @@ async def test_execution_timeout__counts_running_time_not_a_pause(harness: Harne
     await service.command(harness.log, ex, "pause")  # acted on at the next step boundary
     await harness.wait_for(ex, lambda v: v.status == "paused")
     await asyncio.sleep(5.5)  # paused past the timeout: wall time must pass, by design
-    assert (await service.show(harness.log, ex)).status == "paused"
+    assert (await current(harness.log, ex)).status == "paused"
     await service.command(harness.log, ex, "resume")
     view = await harness.finished(ex)
     assert view.status == "completed"  # the pause did not count

@@ -59,6 +59,8 @@ def strategy_for(prop: dict[str, object], defs: dict[str, object]) -> st.SearchS
     if "enum" in prop:
         return st.sampled_from(prop["enum"])  # type: ignore[arg-type]
     kind = prop.get("type")
+    if kind == "string" and prop.get("format") == "uuid":
+        return st.uuids().map(str)
     if kind == "string":
         return st.text(min_size=int(prop.get("minLength", 0)), max_size=30)  # type: ignore[call-overload]
     if kind == "integer":

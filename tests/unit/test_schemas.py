@@ -74,6 +74,9 @@ def test_registry__covers_the_architectures_types() -> None:
         "human.input_requested",
         "human.input_received",
         "alert.raised",
+        "alert.resolved",
+        "alert.delivery_failed",
+        "workflow.registered",
         "run",
         "pause",
         "resume",
@@ -107,7 +110,7 @@ def test_fact_and_command_lists__name_every_event_class_once() -> None:
 
 def test_commands_and_facts__go_to_their_own_topics() -> None:
     assert {c.TOPIC for c in COMMAND_TYPES} == {"omium.commands"}
-    assert {c.TOPIC for c in FACT_TYPES} == {"omium.events", "omium.alerts"}
+    assert {c.TOPIC for c in FACT_TYPES} == {"omium.events", "omium.alerts", "omium.registry"}
 
 
 def test_decode__upcasts_a_v1_llm_call_to_v2() -> None:

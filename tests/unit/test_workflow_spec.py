@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from omium.processors.service import load_workflow, parse_inputs, parse_spec
 from omium.schemas import ConfigError, InvalidSpec
 from omium.schemas.workflow import Retries, parse_duration
+from omium.services.workflows import load_workflow, parse_inputs, parse_spec
 
 GOOD = """
 name: pipeline
