@@ -10,6 +10,7 @@ steps an idempotency key, see :func:`idempotency_key`).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import importlib
 import importlib.util
@@ -196,8 +197,12 @@ def _in_thread(
         except RuntimeError:
             pass  # the loop is gone: the step was abandoned and nobody waits for it
 
-    # daemon: an abandoned step must not keep the process alive at exit
-    thread = threading.Thread(target=target, name=f"omium-step-{name}", daemon=True)
+    # daemon: an abandoned step must not keep the process alive at exit; the step's
+    # context goes with it (as asyncio.to_thread does): what records its calls is there
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(target,), name=f"omium-step-{name}", daemon=True
+    )
     thread.start()
     return future, thread
 

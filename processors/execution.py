@@ -26,7 +26,7 @@ from omium.processors.control import Control, load_view
 from omium.processors.frameworks import Branch, load_framework
 from omium.processors.versions import workflow_version
 from omium.producers import EventLog, Recorder
-from omium.projections import ExecutionView
+from omium.projections import CheckpointView, ExecutionView
 from omium.schemas import ErrorInfo, Event, InvalidEvent, LogError, Run, VersionMismatch, encode
 from omium.schemas.checkpoints import step_checkpoint_id
 from omium.schemas.workflow import WorkflowSpec
@@ -354,12 +354,13 @@ class ExecutionRunner:
             await self.emit()
         view = await load_view(self.log, self.execution_id)
         checkpoint = view.checkpoint(target)
-        if checkpoint is None or checkpoint.index is None or checkpoint.state is None:
+        refused = _refused(view, checkpoint, target)
+        if checkpoint is None or checkpoint.index is None or checkpoint.state is None or refused:
             await self.emit(
                 self.prepare(
                     "execution.resumed",
                     caused_by=command.event_id,
-                    reason=f"rollback refused: no step checkpoint {target!r}",
+                    reason=f"rollback refused: {refused or f'no step checkpoint {target!r}'}",
                 )
             )
             return None
@@ -450,3 +451,12 @@ class ExecutionRunner:
             if write is not None:
                 write.cancel()
         self._deferred = []
+
+
+def _refused(view: ExecutionView, checkpoint: CheckpointView | None, target: str) -> str | None:
+    """Why a rollback to a subgraph's checkpoint is refused (``omium rollback`` says so first)."""
+    if checkpoint is None or not checkpoint.ns:
+        return None
+    root = view.containing_root(checkpoint)
+    within = f" (within root checkpoint {root.checkpoint_id})" if root else ""
+    return f"{target} is a checkpoint of subgraph {checkpoint.path}{within}"

@@ -145,6 +145,7 @@ async def rollback(
     view, _ = await checkpoints(log, execution_id, reader=reader)
     refuse_saver_thread(view)
     target = _checkpoint(view, checkpoint_id)
+    refuse_subgraph_checkpoint(view, target)
     if target.index is None:
         raise ConfigError(
             f"checkpoint {checkpoint_id} was not taken after a workflow step; "
@@ -182,6 +183,34 @@ async def rollback(
     )
     await log.append(command)
     return RollbackRequest(view, str(command.event_id), view.next_attempt)
+
+
+def refuse_subgraph_checkpoint(view: ExecutionView, target: CheckpointView) -> None:
+    """Refuse a rollback to a checkpoint inside a subgraph, naming the root one to use.
+
+    A rollback continues the whole graph from a root checkpoint; LangGraph's own
+    ``update_state`` on a subgraph's config forks only the subgraph's thread, which the
+    parent never reads again once its node finished. So rather than fork the wrong graph,
+    the rollback is refused, naming the root checkpoint whose superstep ran the subgraph.
+
+    Raises:
+        ConfigError: ``target`` is a subgraph's checkpoint.
+    """
+    if not target.ns:
+        return
+    path = target.path
+    root = view.containing_root(target)
+    node = path.split("/", 1)[0]
+    if root is None:
+        raise ConfigError(
+            f"checkpoint {target.checkpoint_id} is inside subgraph {path}; "
+            "only the root graph's checkpoints can be rolled back to"
+        )
+    raise ConfigError(
+        f"checkpoint {target.checkpoint_id} is inside subgraph {path}, within root checkpoint "
+        f"{root.checkpoint_id}: roll back to {root.checkpoint_id} to run node {node} again",
+        hint=f"omium rollback {view.execution_id} {root.checkpoint_id} [--set KEY=VALUE]",
+    )
 
 
 def refuse_saver_thread(view: ExecutionView) -> None:

@@ -195,6 +195,7 @@ def _(event: ExecutionRolledBack, view: ExecutionView) -> ExecutionView:
         payload.checkpoint_id,
         payload.branch_seq,
         dict(payload.overrides),
+        payload.as_node,
     )
     base = payload.state
     if base is None:  # recorded before rollbacks carried their state: find the snapshot
@@ -242,6 +243,7 @@ def _(event: StepStarted, view: ExecutionView) -> ExecutionView:
         event.seq,
         event.payload.retry,
         started_at=event.ts,
+        parent=event.payload.parent,
     )
     ended = ended_as(view, event.attempt)
     if ended is not None:  # a late write of an attempt that is over: it never ran on
@@ -251,9 +253,11 @@ def _(event: StepStarted, view: ExecutionView) -> ExecutionView:
 
 @apply.register
 def _(event: StepCompleted, view: ExecutionView) -> ExecutionView:
+    nested = _nested(view, event)
     view = _end_step(view, event, "completed", None)
-    if event.attempt == view.attempt:
-        view = replace(view, state={**view.state, **event.payload.output})
+    if event.attempt == view.attempt and not nested:  # a subgraph's state is not the run's
+        payload = event.payload
+        view = replace(view, state={**view.state, **payload.output, **payload.accumulated})
     return view
 
 
@@ -348,6 +352,12 @@ def _(event: ToolCall, view: ExecutionView) -> ExecutionView:
     return replace(view, usage=replace(view.usage, tool_calls=view.usage.tool_calls + 1))
 
 
+def _nested(view: ExecutionView, event: StepCompleted) -> bool:
+    """Whether the step runs inside another (a subgraph's node)."""
+    current = view.step_map.get((event.attempt, event.payload.index))
+    return current is not None and current.parent is not None
+
+
 def _put_step(view: ExecutionView, step: StepView) -> ExecutionView:
     """Set ``step``'s row (a step keeps its place when it is tried again)."""
     return replace(view, step_map={**view.step_map, (step.attempt, step.index): step})
@@ -372,6 +382,7 @@ def _end_step(
         ended_at=event.ts,
         error=error,
         duration_ms=_duration(event),
+        parent=current.parent if current else None,
     )
     return _put_step(view, step)
 

@@ -62,6 +62,7 @@ def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]
                 _ts(s.ended_at),
                 s.error,
                 s.duration_ms,
+                s.parent,
             ]
             for s in view.step_map.values()
         ],
@@ -80,7 +81,7 @@ def view_to_dict(view: ExecutionView, *, states: bool = False) -> dict[str, Any]
             for c in view.checkpoints
         ],
         "branches": [
-            [b.attempt, b.from_attempt, b.checkpoint_id, b.branch_seq, b.overrides]
+            [b.attempt, b.from_attempt, b.checkpoint_id, b.branch_seq, b.overrides, b.as_node]
             for b in view.branches
         ],
         "usage": [
@@ -162,9 +163,10 @@ def view_from_dict(data: dict[str, Any]) -> ExecutionView:
 
 
 def _step(row: list[Any]) -> StepView:
-    # rows stored before steps carried their duration have 9 fields
+    # rows stored before steps carried their duration (their parent) have 9 (10) fields
     n, i, a, st, sq, r, b, e, err, *rest = row
-    return StepView(n, i, a, st, sq, r, _dt(b), _dt(e), err, (rest + [None])[0])
+    took, parent = (rest + [None, None])[:2]
+    return StepView(n, i, a, st, sq, r, _dt(b), _dt(e), err, took, parent)
 
 
 def _checkpoint(row: list[Any]) -> CheckpointView:

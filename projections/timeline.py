@@ -27,6 +27,7 @@ from omium.schemas import (
     StepRetried,
     StepStarted,
     ToolCall,
+    ns_path,
 )
 
 
@@ -96,7 +97,9 @@ def describe(event: Event) -> str:
         case ExecutionRolledBack():
             back = event.payload
             edits = f" with {', '.join(sorted(back.overrides))} set" if back.overrides else ""
-            return f"branch: attempt {event.attempt} continues from {back.checkpoint_id}{edits}"
+            node = f" as node {back.as_node}" if back.as_node else ""
+            where = f"attempt {event.attempt} continues from {back.checkpoint_id}"
+            return f"branch: {where}{edits}{node}"
         case ExecutionFailed():
             return f"failed: {event.payload.error.type}: {event.payload.error.message}"
         case StepStarted():
@@ -109,7 +112,8 @@ def describe(event: Event) -> str:
             error = event.payload.error
             return f"step {event.payload.step} {verb}: {error.type}: {error.message}"
         case CheckpointCreated():
-            return f"checkpoint {event.payload.checkpoint_id}"
+            inside = f" in subgraph {ns_path(event.payload.ns)}" if event.payload.ns else ""
+            return f"checkpoint {event.payload.checkpoint_id}{inside}"
         case AgentHandoff():
             handoff = event.payload
             what = f" ({handoff.reason})" if handoff.reason else ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from omium.schemas import Event
+from omium.schemas import Event, ns_path
 
 Pos = tuple[str, int, int]
 
@@ -67,6 +67,9 @@ class StepView:
     #: how long the step's code ran, as the worker measured it (the events' timestamps
     #: also hold the recording around it)
     duration_ms: float | None = None
+    #: the index of the step this one runs inside (a LangGraph subgraph's node: its
+    #: ``name`` is its path, ``write/draft``); None: a step of the workflow itself
+    parent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,14 @@ class CheckpointView:
     ns: str = ""
     run_id: str | None = None
 
+    @property
+    def path(self) -> str:
+        """The subgraph the checkpoint belongs to, as a path of nodes ('' = the root graph).
+
+        LangGraph's namespace ``write:<task id>|inner:<task id>`` is ``write/inner``.
+        """
+        return ns_path(self.ns)
+
 
 @dataclass(frozen=True, slots=True)
 class Branch:
@@ -95,6 +106,8 @@ class Branch:
     checkpoint_id: str
     branch_seq: int
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: graphs: the node the edits were written as (``omium rollback --as-node``)
+    as_node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +214,22 @@ class ExecutionView:
     def checkpoint(self, checkpoint_id: str) -> CheckpointView | None:
         """The checkpoint with that id (ids are unique within an execution)."""
         return next((c for c in self.checkpoints if c.checkpoint_id == checkpoint_id), None)
+
+    def containing_root(self, checkpoint: CheckpointView) -> CheckpointView | None:
+        """The root-graph checkpoint a subgraph's ``checkpoint`` was taken inside.
+
+        A subgraph runs within one superstep of its parent: the one that continues from
+        the newest root checkpoint before it (of the same attempt). None for a root
+        checkpoint, or when no root checkpoint precedes it.
+        """
+        if not checkpoint.ns:
+            return None
+        before = [
+            c
+            for c in self.checkpoints
+            if not c.ns and c.attempt == checkpoint.attempt and c.seq < checkpoint.seq
+        ]
+        return before[-1] if before else None
 
     def branch(self, attempt: int | None = None) -> Branch | None:
         """How ``attempt`` (default: the current one) began, if a rollback opened it."""

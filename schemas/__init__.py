@@ -20,6 +20,7 @@ from omium.schemas.checkpoints import (
     CheckpointWritesSaved,
     PendingWrite,
     SerializedValue,
+    ns_path,
 )
 from omium.schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, from_dict, validate
 from omium.schemas.commands import Cancel, Pause, Resume, Rollback, Run
@@ -151,6 +152,7 @@ __all__ = [
     "decode",
     "encode",
     "from_dict",
+    "ns_path",
     "type_name",
     "validate",
 ]

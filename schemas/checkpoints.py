@@ -21,6 +21,15 @@ from pydantic import Field, JsonValue
 from omium.schemas.base import Event, Payload, ReasonPayload
 
 
+def ns_path(ns: str) -> str:
+    """A checkpoint namespace as the path of nodes it runs in ('' = the root graph).
+
+    LangGraph names each level ``node:task_id`` and joins levels with ``|``:
+    ``write:1f0…|inner:2a9…`` is ``write/inner``.
+    """
+    return "/".join(part.partition(":")[0] for part in ns.split("|")) if ns else ""
+
+
 def step_checkpoint_id(attempt: int, index: int, step: str) -> str:
     """The id of the checkpoint recorded after step ``index`` of ``attempt``: ``a1-2-rank``."""
     return f"a{attempt}-{index}-{step}"

@@ -19,6 +19,12 @@ class StepStartedPayload(Payload):
     step: str
     index: int = Field(ge=0)
     retry: int = Field(0, ge=0)
+    parent: int | None = Field(
+        None,
+        ge=0,
+        description="the index of the step this one runs inside (a LangGraph subgraph's node "
+        "runs inside its parent node's step); None: a step of the workflow itself",
+    )
 
 
 class StepStarted(Event):
@@ -37,6 +43,12 @@ class StepCompletedPayload(Payload):
     retry: int = Field(0, ge=0)
     output: dict[str, JsonValue] = Field(default_factory=dict)
     duration_ms: float = Field(0.0, ge=0)
+    accumulated: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="graphs: the reducer channels (e.g. Annotated[list, add]) the step wrote, "
+        "with every write of its superstep so far applied: the state between a parallel "
+        "superstep's steps",
+    )
 
 
 class StepCompleted(Event):

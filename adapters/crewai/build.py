@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from crewai import Agent, Crew, Process, Task
+from crewai.flow.flow import Flow
 from crewai.tools import BaseTool, tool
 
 from omium.adapters.crewai.llm import llm_recipe
@@ -64,8 +65,18 @@ def crew_factory(spec: WorkflowSpec, folder: Path, filename: str = "workflow") -
     return _inline(section, folder, filename)
 
 
+def _refuse_flow(found: object, where: str, call: str) -> None:
+    """A CrewAI Flow is no crew: say how omium runs one instead."""
+    if isinstance(found, Flow) or (isinstance(found, type) and issubclass(found, Flow)):
+        raise InvalidSpec(
+            f"{where}: {call} is a CrewAI Flow, and framework: crewai runs crews; kick the "
+            "flow off in a python step instead (its model and tool calls are recorded there)"
+        )
+
+
 def _from_function(call: str, folder: Path, where: str) -> CrewFactory:
     factory = import_attr(call, folder, where)
+    _refuse_flow(factory, where, call)
     if isinstance(factory, Crew):
         raise InvalidSpec(
             f"{where}: {call} is a Crew; give a function returning a new Crew "
@@ -76,6 +87,7 @@ def _from_function(call: str, folder: Path, where: str) -> CrewFactory:
 
     def build() -> Crew:
         crew = factory()
+        _refuse_flow(crew, where, f"{call}()")
         if not isinstance(crew, Crew):
             raise InvalidSpec(f"{where}: {call}() returned a {type(crew).__name__}, not a Crew")
         return crew

@@ -26,19 +26,23 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.channels.binop import BinaryOperatorAggregate
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph.state import StateGraph
+from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.pregel import Pregel
 from langgraph.types import Command, StreamMode
 
 from omium.adapters.jsonable import jsonable
 from omium.adapters.langgraph.tries import Tries
 from omium.adapters.python import import_attr
-from omium.schemas import InvalidSpec
+from omium.schemas import InvalidSpec, ns_path
 from omium.schemas.workflow import WorkflowSpec
 
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 _MODES: list[StreamMode] = ["tasks", "checkpoints"]
+#: the channel only a functional-API entrypoint has (what the previous run returned)
+_ENTRYPOINT_CHANNEL = "__previous__"
+_MISSING = object()
 
 
 def load_graph(
@@ -63,6 +67,7 @@ def load_graph(
             raise InvalidSpec(
                 f"{where}: {spec.graph}() raised {type(exc).__name__}: {exc}"
             ) from None
+    refuse_functional(found, where, spec.graph)
     if isinstance(found, StateGraph):
         return found.compile(checkpointer=saver)
     if isinstance(found, Pregel):
@@ -71,6 +76,24 @@ def load_graph(
         f"{where}: {spec.graph} is a {type(found).__name__}; "
         "give a StateGraph, a compiled graph, or a function returning one"
     )
+
+
+def refuse_functional(found: object, where: str, name: str) -> None:
+    """Refuse a functional-API workflow (``@entrypoint``): omium runs graphs, not those.
+
+    An entrypoint's tasks are not nodes: streamed as a graph they never end as steps and
+    its checkpoints hold no state, so re-execution could not match. It stays supported
+    where LangGraph itself runs it, with ``OmiumSaver`` as its checkpointer.
+
+    Raises:
+        InvalidSpec: ``found`` is an ``@entrypoint``.
+    """
+    if isinstance(found, Pregel) and not isinstance(found, CompiledStateGraph):
+        if _ENTRYPOINT_CHANNEL in found.channels:
+            raise InvalidSpec(
+                f"{where}: {name} is a functional-API @entrypoint, which `omium run` does not "
+                "run; give a StateGraph, or use OmiumSaver as the entrypoint's checkpointer"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +126,8 @@ class _Task:
     index: int
     began: float
     retry: int = 0
+    #: the checkpoint namespace the task runs in ('' = the root graph)
+    ns: str = ""
 
 
 @dataclass
@@ -119,14 +144,22 @@ class GraphRun:
     unfinished: dict[str, list[int]] = field(default_factory=dict)
     last_agent: str | None = None
     _open: dict[str, _Task] = field(default_factory=dict)
-    _done: list[str] = field(default_factory=list)
+    #: namespace -> the steps completed there since its last checkpoint
+    _done: dict[str, list[str]] = field(default_factory=dict)
     _indexes: dict[str, int] = field(default_factory=dict)
     _tries: Tries | None = None
+    #: the channel values at the last root checkpoint: the base of the running superstep
+    _values: dict[str, Any] = field(default_factory=dict)
+    #: reducer channels with the running superstep's writes so far applied
+    _reduced: dict[str, Any] = field(default_factory=dict)
 
-    def checkpointed(self) -> tuple[str, ...]:
-        """The nodes completed since the last checkpoint (which the new one holds)."""
-        nodes, self._done = tuple(self._done), []
-        return nodes
+    def checkpointed(self, ns: str = "") -> tuple[str, ...]:
+        """The steps completed in ``ns`` since its last checkpoint (which the new one holds).
+
+        A subgraph's steps are named by their path (``write/draft``: node ``draft`` of the
+        subgraph node ``write``).
+        """
+        return tuple(self._done.pop(ns, ()))
 
     def config(self, checkpoint_id: str | None = None) -> RunnableConfig:
         """The graph config of this thread (at ``checkpoint_id`` when given)."""
@@ -145,20 +178,24 @@ class GraphRun:
         """
         self._tries = Tries(self._retried)  # a stream of its own: a resumed task is no retry
         config = self.config(checkpoint_id)
+        self._base(await self.graph.aget_state(config))
         config["callbacks"] = [self._tries]
         stream = self.graph.astream(
             graph_input,
             config,
             stream_mode=_MODES,
             durability="sync",  # a checkpoint is on the log before the next superstep runs
+            subgraphs=True,  # a subgraph's nodes are steps too, nested under their node
         )
-        async for mode, part in stream:
-            chunk: dict[str, Any] = part  # type: ignore[assignment]  # (mode, dict) pairs
+        async for where, mode, part in stream:
+            chunk: dict[str, Any] = part  # type: ignore[assignment]  # (ns, mode, dict)
+            ns = "|".join(where)
             if mode == "tasks":
-                await self._task(chunk)
-            elif mode == "checkpoints":
+                await self._task(chunk, ns)
+            elif mode == "checkpoints" and not ns:  # a subgraph's superstep is no boundary
                 configurable = chunk["config"]["configurable"]
                 metadata = chunk.get("metadata") or {}
+                self._base(chunk)
                 nodes = self.checkpointed()
                 yield Superstep(
                     configurable["checkpoint_id"],
@@ -167,11 +204,15 @@ class GraphRun:
                     nodes,
                 )
 
-    async def _task(self, chunk: dict[str, Any]) -> None:
+    async def _task(self, chunk: dict[str, Any], ns: str = "") -> None:
         task_id, name = str(chunk["id"]), str(chunk["name"])
         if "result" not in chunk and "error" not in chunk:  # a task starts
             if name.startswith("__"):
                 return  # __start__: the input written into the graph, not a node
+            parent: int | None = None
+            if ns:  # a subgraph's node, run by the task its namespace's last part names
+                parent = self._indexes.get(ns.rsplit("|", 1)[-1].partition(":")[2])
+                name = f"{ns_path(ns)}/{name}"
             # a task interrupted (or cut by a crash) runs again under its id: same step
             index = self._indexes.get(task_id)
             if index is None and self.unfinished.get(name):
@@ -180,9 +221,13 @@ class GraphRun:
                 index = self._indexes[task_id] = self.tasks_started
                 self.tasks_started += 1
             retry = self._tries.retry(task_id) if self._tries else 0
-            task = self._open[task_id] = _Task(name, index, time.perf_counter(), retry)
-            await self._handoff(name, chunk.get("triggers", ()))
-            await self.record("step.started", {"step": name, "index": task.index, "retry": retry})
+            task = self._open[task_id] = _Task(name, index, time.perf_counter(), retry, ns)
+            started: dict[str, Any] = {"step": name, "index": task.index, "retry": retry}
+            if ns:
+                started["parent"] = parent
+            else:
+                await self._handoff(name, chunk.get("triggers", ()))
+            await self.record("step.started", started)
             return
         for event_type, payload in self.finish(
             task_id, chunk.get("result"), chunk.get("error"), bool(chunk.get("interrupts"))
@@ -213,10 +258,40 @@ class GraphRun:
             kind = error.get("type") if isinstance(error, dict) else type(error).__name__
             failed = {**base, "error": {"type": str(kind), "message": str(message)}}
             return [("step.failed", failed)]
-        self._done.append(task.name)
+        self._done.setdefault(task.ns, []).append(task.name)
         output = jsonable(result)
         completed = {**base, "output": output if isinstance(output, dict) else {"result": output}}
+        if isinstance(result, dict) and not task.ns:  # the base is the root graph's state
+            accumulated = self._accumulate(result)
+            if accumulated:
+                completed["accumulated"] = jsonable(accumulated)
         return [("step.completed", completed)]
+
+    def _base(self, snapshot: Any) -> None:
+        """A root checkpoint (a chunk or a ``StateSnapshot``): the next superstep's base."""
+        values = snapshot.get("values") if isinstance(snapshot, dict) else snapshot.values
+        self._values = dict(values) if isinstance(values, dict) else {}
+        self._reduced = {}
+
+    def _accumulate(self, writes: dict[str, Any]) -> dict[str, Any]:
+        """The reducer channels ``writes`` touch, with the superstep's writes so far applied.
+
+        As LangGraph applies them at the superstep's end (a channel without a value takes
+        the first write as is), in the order the tasks finished: so a replay between two
+        parallel steps shows both branches' items, not the last one's alone.
+        """
+        found: dict[str, Any] = {}
+        for key, value in writes.items():
+            channel = self.graph.channels.get(key)
+            if not isinstance(channel, BinaryOperatorAggregate):
+                continue
+            before = self._reduced.get(key, self._values.get(key, _MISSING))
+            try:
+                now = value if before is _MISSING else channel.operator(before, value)
+            except Exception:  # a reducer that refuses what it gets here: no accumulated value
+                continue
+            self._reduced[key] = found[key] = now
+        return found
 
     async def _retried(
         self, task_id: str, node: str, retry: int, error: dict[str, str], waited: float

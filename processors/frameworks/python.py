@@ -29,6 +29,7 @@ from omium.processors.frameworks.base import (
     StepwiseRun,
     branch_start,
 )
+from omium.processors.frameworks.observers import observing
 from omium.processors.frameworks.oversize import checkpoint_or_error, record_completed_then_fail
 from omium.producers.calls import RecordingSink, calls_to
 from omium.producers.recorded import Diverged, RecordedCalls, ReplaySink
@@ -154,8 +155,9 @@ class PythonRun(StepwiseRun):
         # still set if a cancel interrupts it: the cancel says the thread was abandoned
         self.ctx.sync_step = None if step.is_async else step.name
         try:
-            with calls_to(RecordingSink(record)):
-                output = await run_step(step, self.state, timeout)
+            async with observing(step.name, record):
+                with calls_to(RecordingSink(record)):
+                    output = await run_step(step, self.state, timeout)
         except Exception:
             self.ctx.sync_step = None
             raise

@@ -9,9 +9,10 @@ import warnings
 from typing import Annotated, Any, TypedDict
 
 from langgraph.config import get_config
+from langgraph.func import entrypoint, task
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import create_react_agent
-from langgraph.types import RetryPolicy
+from langgraph.types import RetryPolicy, Send, interrupt
 from langgraph.warnings import LangGraphDeprecatedSinceV10
 
 from omium.adapters.langgraph.models import ScriptedChatModel, record_model, record_tool
@@ -168,4 +169,131 @@ def flaky() -> StateGraph[Flaky]:
     graph.add_node("shaky", shaky, retry_policy=policy)
     graph.add_edge(START, "shaky")
     graph.add_edge("shaky", END)
+    return graph
+
+
+@task
+def plus_one(n: int) -> int:
+    """A functional-API task."""
+    return n + 1
+
+
+@entrypoint()
+def functional(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A functional-API workflow (``@entrypoint`` / ``@task``): refused by ``omium run``."""
+    return {"n": plus_one(int(inputs.get("n", 0))).result()}
+
+
+def functional_factory() -> Any:
+    """A function returning that entrypoint (only the worker calls it)."""
+    return functional
+
+
+class Doc(TypedDict, total=False):
+    topic: str
+    text: str
+    notes: Annotated[list[str], operator.add]
+
+
+def _inner() -> Any:
+    """The subgraph: ``draft`` then ``polish`` (it shares the parent's keys)."""
+
+    def draft(state: Doc) -> dict[str, Any]:
+        return {"text": f"draft on {state.get('topic', '?')}", "notes": ["drafted"]}
+
+    def polish(state: Doc) -> dict[str, Any]:
+        return {"text": state.get("text", "").upper(), "notes": ["polished"]}
+
+    graph = StateGraph(Doc)
+    graph.add_node("draft", draft)
+    graph.add_node("polish", polish)
+    graph.add_edge(START, "draft")
+    graph.add_edge("draft", "polish")
+    graph.add_edge("polish", END)
+    return graph.compile()
+
+
+def with_subgraph() -> StateGraph[Doc]:
+    """``prepare``, then ``write`` (a compiled subgraph: draft, polish), then ``finish``."""
+
+    def prepare(state: Doc) -> dict[str, Any]:
+        return {"notes": ["prepared"]}
+
+    def finish(state: Doc) -> dict[str, Any]:
+        return {"notes": [f"finished {len(state.get('text', ''))}"]}
+
+    graph = StateGraph(Doc)
+    graph.add_node("prepare", prepare)
+    graph.add_node("write", _inner())
+    graph.add_node("finish", finish)
+    graph.add_edge(START, "prepare")
+    graph.add_edge("prepare", "write")
+    graph.add_edge("write", "finish")
+    graph.add_edge("finish", END)
+    return graph
+
+
+def _approval() -> Any:
+    """Two levels down: ``approve`` asks a person (``interrupt()``)."""
+
+    def approve(state: Doc) -> dict[str, Any]:
+        answer = interrupt({"question": f"publish {state.get('text', '')!r}?"})
+        return {"notes": [f"approved: {answer}"]}
+
+    graph = StateGraph(Doc)
+    graph.add_node("approve", approve)
+    graph.add_edge(START, "approve")
+    graph.add_edge("approve", END)
+    return graph.compile()
+
+
+def nested_interrupt() -> StateGraph[Doc]:
+    """``write`` (draft, then ``review``: a subgraph whose node interrupts), then ``finish``."""
+
+    def draft(state: Doc) -> dict[str, Any]:
+        return {"text": f"draft on {state.get('topic', '?')}"}
+
+    inner = StateGraph(Doc)
+    inner.add_node("draft", draft)
+    inner.add_node("review", _approval())
+    inner.add_edge(START, "draft")
+    inner.add_edge("draft", "review")
+    inner.add_edge("review", END)
+
+    def finish(state: Doc) -> dict[str, Any]:
+        return {"notes": ["finished"]}
+
+    graph = StateGraph(Doc)
+    graph.add_node("write", inner.compile())
+    graph.add_node("finish", finish)
+    graph.add_edge(START, "write")
+    graph.add_edge("write", "finish")
+    graph.add_edge("finish", END)
+    return graph
+
+
+class Words(TypedDict, total=False):
+    words: list[str]
+    lengths: Annotated[list[int], operator.add]
+    word: str
+
+
+def map_reduce() -> StateGraph[Words]:
+    """``Send`` one ``measure`` per word (one superstep), then ``total`` adds them up."""
+
+    def fan(state: Words) -> list[Send]:
+        return [Send("measure", {"word": w}) for w in state.get("words", [])]
+
+    def measure(state: Words) -> dict[str, Any]:
+        return {"lengths": [len(state["word"])]}
+
+    def total(state: Words) -> dict[str, Any]:
+        return {"lengths": [sum(state.get("lengths", []))]}
+
+    graph = StateGraph(Words)
+    graph.add_node("measure", measure)
+    graph.add_node("total", total)
+    graph.add_conditional_edges(START, fan, ["measure"])
+    graph.add_edge("measure", "total")
+    graph.add_edge("total", END)
     return graph

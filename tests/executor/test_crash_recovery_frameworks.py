@@ -590,3 +590,48 @@ async def test_commit_after_a_stall_past_the_session_timeout__is_no_fatal_error(
             await sub.commit({pair: 0 for pair in sub.assignment()})
     finally:
         await log.close()
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("kind", KINDS)
+async def test_sigkill_while_a_subgraph_waits_two_levels_down__resume_then_a_new_worker_finishes(
+    kind: str, log_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    url = crash_url(kind, log_url)
+    log = await open_fresh(url)
+    spec = WorkflowSpec.model_validate(
+        {"name": "nested", "framework": "langgraph", "graph": "flow_graphs:nested_interrupt"}
+    )
+    ex = await service.submit(log, spec, SOURCE, {"topic": "tides"})
+    worker_log = tmp_path / "workers.log"
+    worker = start_worker(url, worker_log, "langgraph")
+    try:
+        await wait_events(
+            log,
+            ex,
+            lambda found: any(isinstance(e, HumanInputRequested) for e in found),
+            40,
+            worker_log,
+            worker,
+        )
+        kill(worker)
+        answered = await asyncio.to_thread(cli, "resume", ex, "--input", '"yes"', "--url", url)
+        assert answered.returncode == 0, answered.stderr
+        worker = start_worker(url, worker_log, "langgraph")
+        view = await finished(log, ex, 60, worker_log)
+        assert view.status == "completed", (view.error, tail(worker_log))
+        assert view.output is not None
+        assert view.output["notes"][-2:] == ["approved: yes", "finished"], view.output
+        # every nested step ends completed once, under its parent (none left running)
+        rows = [(s.name, s.status) for s in view.steps]
+        assert rows == [
+            ("write", "completed"),
+            ("write/draft", "completed"),
+            ("write/review", "completed"),
+            ("write/review/approve", "completed"),
+            ("finish", "completed"),
+        ], rows
+        await assert_views_fold_cleanly(log, [ex], VIEWS_CATCH_UP_S)
+    finally:
+        kill(worker)
+        await log.close()

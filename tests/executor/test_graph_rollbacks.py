@@ -17,7 +17,7 @@ from test_graph_runs import graph_spec, submit_file
 from omium.cli import main
 from omium.processors import history
 from omium.processors.reexecute import reexecute
-from omium.projections import ExecutionView
+from omium.projections import ExecutionView, Until
 from omium.schemas import ConfigError, ExecutionFailed
 
 FANOUT = HERE / "fanout_graph.yaml"
@@ -59,6 +59,10 @@ async def test_failed_rollback__ends_its_attempt_once_and_the_next_one_runs(
     view = await rolled(harness, ex, 4)
     assert view.status == "completed", view.error
     assert view.output is not None and view.output["total"] == 5 + 6
+    # the execution view's branches say which node the edits were written as
+    assert [(b.attempt, b.as_node) for b in view.branches] == [(2, None), (3, None), (4, "left")]
+    timeline = (await history.replay_execution(harness.log, ex, Until())).timeline
+    assert any(e.summary.endswith("with left, right set as node left") for e in timeline.entries)
     [(attempt, reason)] = await failures(harness, ex)  # once, in the attempt it ended
     assert attempt == 2 and "Ambiguous update" in reason and "left and right" in reason
     for attempt in (3, 4):  # re-execution forks the same way (the node is on the log)

@@ -7,6 +7,7 @@
 
 from pathlib import Path
 
+from omium.adapters.langgraph.runner import refuse_functional
 from omium.adapters.python import import_attr
 from omium.processors.frameworks.base import Framework
 from omium.processors.frameworks.langgraph.reexecute import reexecute
@@ -15,9 +16,14 @@ from omium.schemas.workflow import WorkflowSpec
 
 
 def check(spec: WorkflowSpec, folder: Path, filename: str) -> None:
-    """Import the graph the spec names (it is compiled where it runs)."""
+    """Import the graph the spec names (it is compiled where it runs).
+
+    A functional-API ``@entrypoint`` is refused here; a factory returning one is refused
+    where it is called, by the worker.
+    """
     assert spec.graph is not None
-    import_attr(spec.graph, folder, f"{filename}: graph")
+    where = f"{filename}: graph"
+    refuse_functional(import_attr(spec.graph, folder, where), where, spec.graph)
 
 
 FRAMEWORK = Framework("langgraph", check, GraphWorkflowRun, reexecute)

@@ -24,7 +24,14 @@ from typing import Any
 from langgraph.errors import InvalidUpdateError
 
 from omium.adapters.langgraph.runner import GraphRun
-from omium.schemas import CheckpointCreated, ConfigError, Event, ExecutionRolledBack, StepCompleted
+from omium.schemas import (
+    CheckpointCreated,
+    ConfigError,
+    Event,
+    ExecutionRolledBack,
+    StepCompleted,
+    StepStarted,
+)
 
 
 def asked_node(events: Iterable[Event], attempt: int) -> str | None:
@@ -53,9 +60,15 @@ def writers(events: Sequence[Event], checkpoint_id: str, keys: Iterable[str]) ->
     mine = [e for e in events if e.attempt == target.attempt and e.seq < target.seq]
     before = [e.seq for e in mine if isinstance(e, CheckpointCreated) and not e.payload.ns]
     since = max(before, default=0)
+    # a subgraph's node writes the subgraph's state, not the root graph's
+    nested = {
+        e.payload.index for e in mine if isinstance(e, StepStarted) and e.payload.parent is not None
+    }
     found: list[str] = []
     for event in mine:
         if isinstance(event, StepCompleted) and event.seq > since:
+            if event.payload.index in nested:
+                continue
             if wanted & set(event.payload.output) and event.payload.step not in found:
                 found.append(event.payload.step)
     return found

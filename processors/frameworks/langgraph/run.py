@@ -36,7 +36,7 @@ from omium.processors.frameworks.base import ROLLBACK, Branch, RunContext
 from omium.processors.frameworks.langgraph.fork import asked_node, fork
 from omium.producers.calls import RecordingSink, calls_to
 from omium.projections import ExecutionView
-from omium.schemas import Event
+from omium.schemas import Event, ns_path
 
 
 class _SaverSink:
@@ -82,12 +82,19 @@ class _SaverSink:
         return self.saver.serde.loads_typed((value["type"], base64.b64decode(value["data"])))
 
     def _named(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Give a graph checkpoint the step index and nodes omium's views show."""
+        """Give a graph checkpoint the step index and nodes omium's views show.
+
+        A subgraph's checkpoint is named by its path: ``write/draft`` (after node ``draft``
+        of subgraph node ``write``), ``write/start``.
+        """
         metadata = payload.get("metadata") or {}
         step = metadata.get("step", -1) if isinstance(metadata, dict) else -1
-        nodes = self.graph_run.checkpointed() if self.graph_run else ()
+        ns = str(payload.get("ns") or "")
+        nodes = self.graph_run.checkpointed(ns) if self.graph_run else ()
         source = metadata.get("source", "loop") if isinstance(metadata, dict) else "loop"
         named = ",".join(nodes) or ("start" if step == 0 else str(source))
+        if ns and not nodes:
+            named = f"{ns_path(ns)}/{named}"
         extra: dict[str, Any] = {"step": named}
         if isinstance(step, int) and step >= 0:
             extra["index"] = step
