@@ -51,7 +51,10 @@ def show(
         )
     for b in view.branches:
         edits = f" with {', '.join(b.overrides)} set" if b.overrides else ""
-        console.print(f"attempt {b.attempt} continues from {b.checkpoint_id}{edits}", markup=False)
+        node = f" as node {b.as_node}" if b.as_node else ""
+        console.print(
+            f"attempt {b.attempt} continues from {b.checkpoint_id}{edits}{node}", markup=False
+        )
     if view.usage.llm_calls or view.usage.tool_calls:
         u = view.usage
         console.print(
@@ -73,8 +76,10 @@ def steps_table(view: ExecutionOut) -> Table:
         took = s.duration_ms  # what the live output showed: the step's code, measured
         if took is None and s.ended_at and s.started_at:  # a view stored before durations
             took = (s.ended_at - s.started_at).total_seconds() * 1000
+        # a subgraph's node sits under its parent, indented by its depth
+        name = s.name if s.parent is None else "  " * s.name.count("/") + s.name.rsplit("/")[-1]
         table.add_row(
-            s.name,
+            name,
             str(s.attempt),
             s.status,
             str(s.retry) if s.retry else "",
@@ -88,11 +93,19 @@ def checkpoints_table(view: ExecutionOut) -> Table:
     """The checkpoints a rollback can continue from (``omium checkpoints`` has their state)."""
     table = Table(box=None)
     table.add_column("checkpoint", no_wrap=True)  # the id to roll back to: never cut
-    for column in ("attempt", "seq", "after step"):
+    for column in ("attempt", "seq", "after step", "namespace"):
         table.add_column(column)
     for c in view.checkpoints:
-        table.add_row(c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "")
+        table.add_row(c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "", namespace(c.ns))
     return table
+
+
+def namespace(ns: str) -> str:
+    """A LangGraph checkpoint namespace, short: ``node:task…/node:task…`` ('' for the root)."""
+    if not ns:
+        return ""
+    parts = (p.partition(":") for p in ns.split("|"))
+    return "/".join(f"{node}:{task[:8]}…" for node, _, task in parts)
 
 
 def print_json(console: Console, label: str, value: dict[str, Any]) -> None:

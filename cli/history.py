@@ -10,18 +10,18 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
-from omium.cli.executions import print_json
+from omium.cli.executions import namespace, print_json
 from omium.cli.queued import say_queued
 from omium.schemas import ConfigError, Event
 from omium.services import bootstrap, history
-from omium.services.models import (
+from omium.services.history_models import (
     CheckpointOut,
     DiffOut,
     ReexecutionOut,
     ReplayOut,
     RollbackOut,
-    dump,
 )
+from omium.services.models import dump
 from omium.services.workflows import parse_inputs
 
 
@@ -182,13 +182,15 @@ def checkpoints_command(
         return
     table = Table(box=None)
     table.add_column("checkpoint", no_wrap=True)  # the id to roll back to: never cut
-    for column in ("attempt", "seq", "step", "position", "state keys"):
+    for column in ("attempt", "seq", "step", "namespace", "position", "state keys"):
         table.add_column(column)
     for c in found:
         where = c.position
         pos = f"{where.topic}/{where.partition}@{where.offset}" if where else ""
         keys = ", ".join(c.state or {})
-        table.add_row(c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "", pos, keys)
+        table.add_row(
+            c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "", namespace(c.ns), pos, keys
+        )
     Console().print(table)
 
 

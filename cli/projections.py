@@ -11,7 +11,8 @@ from rich.table import Table
 
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.services import bootstrap, history
-from omium.services.models import RebuildOut, dump
+from omium.services.history_models import RebuildOut
+from omium.services.models import dump
 
 app = typer.Typer(help="Rebuild and check the execution views.", no_args_is_help=True)
 

@@ -14,16 +14,14 @@ from pydantic import BaseModel, Field
 from omium.gateway.deps import OmiumDep, needs
 from omium.gateway.errors import RESPONSES
 from omium.services import history, runs
-from omium.services.models import (
+from omium.services.history_models import (
     CheckpointOut,
     DiffOut,
-    ExecutionOut,
-    ExecutionPage,
-    RecordOut,
     ReplayOut,
     RollbackOut,
     TimelineEntryOut,
 )
+from omium.services.models import ExecutionOut, ExecutionPage, RecordOut
 
 #: the routes that change a run want an operator (or admin) key
 STEERS = needs("operator")

@@ -18,8 +18,7 @@ from omium.projections import ExecutionView, Until
 from omium.projections import describe as describe  # an event in one line, for the faces
 from omium.schemas import ConfigError, Event
 from omium.services.context import Omium
-from omium.services.local import LocalWorker, Notify
-from omium.services.models import (
+from omium.services.history_models import (
     CheckpointOut,
     DiffOut,
     DivergenceOut,
@@ -30,6 +29,7 @@ from omium.services.models import (
     RollbackOut,
     StepReexecuted,
 )
+from omium.services.local import LocalWorker, Notify
 from omium.services.runs import follow, no_worker, visible
 
 

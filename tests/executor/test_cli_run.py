@@ -82,7 +82,16 @@ def test_run__json_result_and_exit_0(
         "retry",
         "duration_ms",
     }
-    assert set(shown["checkpoints"][0]) == {"checkpoint_id", "step", "attempt", "seq", "position"}
+    assert set(shown["checkpoints"][0]) == {
+        "checkpoint_id",
+        "step",
+        "index",
+        "ns",
+        "path",
+        "attempt",
+        "seq",
+        "position",
+    }
     assert set(shown["checkpoints"][0]["position"]) == {"topic", "partition", "offset"}
 
     code, out, _ = cli(capsys, "executions", "list", "--url", url, "--json")

@@ -10,7 +10,7 @@ from harness import Harness, spec
 
 from omium.processors import history
 from omium.projections import Until
-from omium.schemas import ConfigError, ExecutionPaused, ExecutionRolledBack
+from omium.schemas import ConfigError, ExecutionPaused, ExecutionRolledBack, NoSuchPoint
 
 FIVE = ("add", "double", "async_inc", "double", "add")
 FUNCTIONS = {
@@ -128,5 +128,5 @@ async def test_rollback__refuses_a_checkpoint_that_does_not_exist(harness: Harne
     await harness.start_worker()
     ex = await harness.submit(spec("add"), total=1)
     await harness.finished(ex)
-    with pytest.raises(ConfigError, match="no checkpoint 'nope'.*a1-0-add0"):
+    with pytest.raises(NoSuchPoint, match="no checkpoint 'nope'.*a1-0-add0"):
         await history.rollback(harness.log, ex, "nope", {})
