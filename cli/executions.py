@@ -93,10 +93,12 @@ def checkpoints_table(view: ExecutionOut) -> Table:
     """The checkpoints a rollback can continue from (``omium checkpoints`` has their state)."""
     table = Table(box=None)
     table.add_column("checkpoint", no_wrap=True)  # the id to roll back to: never cut
-    for column in ("attempt", "seq", "after step", "namespace"):
+    nested = any(c.ns for c in view.checkpoints)  # a subgraph's: show namespaces
+    for column in ("attempt", "seq", "after step", *(["namespace"] if nested else [])):
         table.add_column(column)
     for c in view.checkpoints:
-        table.add_row(c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "", namespace(c.ns))
+        cells = [c.checkpoint_id, str(c.attempt), str(c.seq), c.step or ""]
+        table.add_row(*cells, *([namespace(c.ns)] if nested else []))
     return table
 
 

@@ -182,15 +182,22 @@ def checkpoints_command(
         return
     table = Table(box=None)
     table.add_column("checkpoint", no_wrap=True)  # the id to roll back to: never cut
-    for column in ("attempt", "seq", "step", "namespace", "position", "state keys"):
+    nested = any(c.ns for c in found)  # a subgraph's: show namespaces
+    for column in (
+        "attempt",
+        "seq",
+        "step",
+        *(["namespace"] if nested else []),
+        "position",
+        "state keys",
+    ):
         table.add_column(column)
     for c in found:
         where = c.position
         pos = f"{where.topic}/{where.partition}@{where.offset}" if where else ""
         keys = ", ".join(c.state or {})
-        table.add_row(
-            c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "", namespace(c.ns), pos, keys
-        )
+        ns = [namespace(c.ns)] if nested else []
+        table.add_row(c.checkpoint_id, str(c.attempt), str(c.seq), c.step or "", *ns, pos, keys)
     Console().print(table)
 
 

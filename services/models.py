@@ -68,11 +68,15 @@ class RecordOut(Model):
 
 
 class StepOut(Model):
-    """One run of a step in one attempt (a subgraph's node: ``parent/child``, ``parent`` set)."""
+    """One run of a step in one attempt.
+
+    A subgraph's node is named by its path (``write/draft``); ``parent`` is then the index
+    of the step it runs inside.
+    """
 
     name: str
     index: int
-    parent: str | None = None
+    parent: int | None = None
     status: str
     attempt: int
     seq: int

@@ -73,6 +73,8 @@ def test_run__json_result_and_exit_0(
     assert [s["name"] for s in shown["steps"]] == ["add", "wait", "double"]
     assert set(shown["steps"][0]) == {
         "name",
+        "index",
+        "parent",
         "status",
         "attempt",
         "seq",

@@ -62,7 +62,8 @@ def strategy_for(prop: dict[str, object], defs: dict[str, object]) -> st.SearchS
     if kind == "string" and prop.get("format") == "uuid":
         return st.uuids().map(str)
     if kind == "string":
-        return st.text(min_size=int(prop.get("minLength", 0)), max_size=30)  # type: ignore[call-overload]
+        least = int(prop.get("minLength", 0))
+        return st.text(min_size=least, max_size=max(30, least))  # type: ignore[call-overload]
     if kind == "integer":
         return st.integers(min_value=int(prop.get("minimum", -(2**31))), max_value=2**31)  # type: ignore[call-overload]
     if kind == "number":
