@@ -39,17 +39,22 @@ CREATE TABLE IF NOT EXISTS applied_commands (
 _APPLIED = {EVENTS.name: "applied", COMMANDS.name: "applied_commands"}
 
 
-def store_path_for(log_path: str) -> str:
-    """The view store beside an embedded log file (``log.db`` -> ``log.views.db``)."""
+def store_path_for(log_path: str, kind: str = "views") -> str:
+    """A store beside an embedded log file (``log.db`` -> ``log.<kind>.db``)."""
     if log_path == ":memory:":
         return ":memory:"
     path = Path(log_path)
-    return str(path.with_name(f"{path.stem}.views.db"))
+    return str(path.with_name(f"{path.stem}.{kind}.db"))
+
+
+def path_beside(log: EventLog, kind: str) -> str:
+    """Where a store of ``kind`` beside ``log``'s file lives (in memory without a file)."""
+    return store_path_for(log.path if isinstance(log, LocalFile) else ":memory:", kind)
 
 
 def views_beside(log: EventLog) -> SqliteViews:
     """The view store beside ``log``'s file (in memory for a log without one)."""
-    return SqliteViews(store_path_for(log.path if isinstance(log, LocalFile) else ":memory:"))
+    return SqliteViews(path_beside(log, "views"))
 
 
 class SqliteViews:

@@ -22,7 +22,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from omium.producers import EventLog, LocalFile
+from omium.processors.view_store import path_beside
+from omium.processors.view_store import store_path_for as views_path_for
+from omium.producers import EventLog
 from omium.projections.alerts import Alert, AlertState
 from omium.schemas import LogUnavailable, encode
 
@@ -52,15 +54,12 @@ CREATE TABLE IF NOT EXISTS alerts_end (
 
 def store_path_for(log_path: str) -> str:
     """The alert store beside an embedded log file (``log.db`` -> ``log.alerts.db``)."""
-    if log_path == ":memory:":
-        return ":memory:"
-    path = Path(log_path)
-    return str(path.with_name(f"{path.stem}.alerts.db"))
+    return views_path_for(log_path, "alerts")
 
 
 def alerts_beside(log: EventLog) -> AlertStore:
     """The alert store beside ``log``'s file (in memory for a log without one)."""
-    return AlertStore(store_path_for(log.path if isinstance(log, LocalFile) else ":memory:"))
+    return AlertStore(path_beside(log, "alerts"))
 
 
 class AlertStore:
