@@ -153,7 +153,7 @@ async def steer(app: Omium, execution_id: str, kind: str, **payload: Any) -> Ste
     """:func:`command`, saying whether it waits for a worker that is not there."""
     if kind not in STEERING:
         raise ConfigError(f"{kind!r} is not a command", hint=f"use {', '.join(STEERING)}")
-    await view(app, execution_id)  # another tenant's execution: not found
+    await visible(app, execution_id)  # another tenant's execution: not found
     checked = await command(app.log, execution_id, kind, tenant_id=app.tenant, **payload)
     return Steered(
         execution_id=execution_id,
