@@ -33,15 +33,31 @@ class Caller:
 class Omium:
     """What the use cases work on: the log (the truth) and the reader (the views).
 
+    The reader is opened on first use: a command that only appends or reads the log
+    (``run``, ``log read``, ``tail``) never touches the view store.
+
     ``caller`` scopes them to one tenant (the gateway sets it per request from the API
     key): another tenant's execution is then exactly as absent as one that does not exist.
     None — the CLI, which holds the log itself — sees every tenant.
     """
 
     log: EventLog
-    reader: ProjectionReader
     settings: Settings = field(default_factory=Settings.load)
     caller: Caller | None = None
+    #: shared by every scoped copy (``as_caller``), so the reader is opened once
+    _readers: list[ProjectionReader] = field(default_factory=list)
+
+    @classmethod
+    def over(cls, log: EventLog, settings: Settings | None = None) -> Omium:
+        """Use cases over an open ``log`` (the reader that fits it opens when first read)."""
+        return cls(log, settings or Settings.load())
+
+    @property
+    def reader(self) -> ProjectionReader:
+        """The views, through the reader that fits the log (opened now if not yet)."""
+        if not self._readers:
+            self._readers.append(open_reader(self.log))
+        return self._readers[0]
 
     def as_caller(self, caller: Caller) -> Omium:
         """The same log and reader, scoped to ``caller``."""
@@ -56,15 +72,11 @@ class Omium:
         """Whether this context may see data of ``tenant``."""
         return self.caller is None or self.caller.tenant == tenant
 
-    @classmethod
-    def over(cls, log: EventLog, settings: Settings | None = None) -> Omium:
-        """Use cases over an open ``log``, with the reader that fits it."""
-        return cls(log, open_reader(log), settings or Settings.load())
-
     async def close(self) -> None:
-        """Close the reader, then the log."""
+        """Close the reader (if it was opened), then the log."""
         try:
-            await self.reader.close()
+            for reader in self._readers:
+                await reader.close()
         finally:
             await self.log.close()
 
@@ -75,12 +87,7 @@ async def bootstrap(
 ) -> AsyncIterator[Omium]:
     """Open the log ``url`` (default: ``OMIUM_LOG_URL``) and its reader; close both after."""
     settings = settings or Settings.load()
-    log = open_log(url, settings)
-    try:
-        app = Omium.over(log, settings)
-    except BaseException:
-        await log.close()
-        raise
+    app = Omium.over(open_log(url, settings), settings)
     try:
         yield app
     finally:
