@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 
 import httpx
 import pytest
@@ -148,7 +149,7 @@ def test_list__pages_newest_first_with_a_cursor(gateway: Gateway) -> None:
     assert len(ids) == len(set(ids))  # no execution on two pages
     assert {f"page-{i}" for i in range(5)} <= set(ids)
     # newest first: by the time the worker started each (it may take them in any order)
-    keys = [(e["submitted_at"], e["execution_id"]) for e in seen]
+    keys = [(datetime.fromisoformat(e["submitted_at"]), e["execution_id"]) for e in seen]
     assert keys == sorted(keys, reverse=True)
     assert seen == api.get("/api/v1/executions", params={"limit": 500}).json()["executions"]
     only = api.get("/api/v1/executions", params={"workflow": "nope"}).json()
