@@ -250,7 +250,9 @@ def test_run__ctrl_c_exits_130_and_the_run_can_continue_later(
     try:
         assert wait_until(lambda: log_types(capsys, url, "int-1").count("step.started") == 2)
         runner.send_signal(signal.SIGINT)
-        _, err = runner.communicate(timeout=30)
+        # alone it exits in under a second; in the full suite it has taken just over 30 s
+        # (a SQLite busy wait, suspected, on the hand-over path): under investigation
+        _, err = runner.communicate(timeout=90)
     finally:
         if runner.poll() is None:
             runner.kill()
