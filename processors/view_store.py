@@ -52,6 +52,37 @@ def path_beside(log: EventLog, kind: str) -> str:
     return store_path_for(log.path if isinstance(log, LocalFile) else ":memory:", kind)
 
 
+def open_store(path: str, schema: str, what: str, busy_timeout: float) -> sqlite3.Connection:
+    """A SQLite store beside an embedded log (WAL, autocommit), its ``schema`` applied."""
+    try:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(
+            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(schema)
+    except (sqlite3.Error, OSError) as exc:
+        raise LogUnavailable(
+            f"cannot open the {what} {path!r}: {exc}",
+            hint="check that the folder of the embedded log is writable",
+        ) from None
+    return db
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on ``db``; other processes' writers wait for it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def views_beside(log: EventLog) -> SqliteViews:
     """The view store beside ``log``'s file (in memory for a log without one)."""
     return SqliteViews(path_beside(log, "views"))
@@ -62,31 +93,13 @@ class SqliteViews:
 
     def __init__(self, path: str, *, busy_timeout: float = 30.0) -> None:
         self.path = path
-        try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise LogUnavailable(
-                f"cannot open the view store {path!r}: {exc}",
-                hint="check that the folder of the embedded log is writable",
-            ) from None
+        self._db = open_store(path, _SCHEMA, "view store", busy_timeout)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; other processes' projectors wait for it."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db):
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def applied(self, topic: str = EVENTS.name) -> dict[int, int]:
         """Per partition of ``topic``, the next offset to fold."""

@@ -17,16 +17,14 @@ delivered when every sink of the rule is done (at-least-once; receivers dedupe b
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
-from omium.processors.view_store import path_beside
+from omium.processors.view_store import open_store, path_beside, write_transaction
 from omium.processors.view_store import store_path_for as views_path_for
 from omium.producers import EventLog
 from omium.projections.alerts import Alert, AlertState
-from omium.schemas import LogUnavailable, encode
+from omium.schemas import encode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (
@@ -67,31 +65,13 @@ class AlertStore:
 
     def __init__(self, path: str, *, busy_timeout: float = 30.0) -> None:
         self.path = path
-        try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise LogUnavailable(
-                f"cannot open the alert store {path!r}: {exc}",
-                hint="check that the folder of the embedded log is writable",
-            ) from None
+        self._db = open_store(path, _SCHEMA, "alert store", busy_timeout)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; other processes' evaluators wait for it."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db):
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def version(self) -> int:
         """The version of the stored state (0: none yet); bumped by every :meth:`save`."""
