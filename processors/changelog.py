@@ -9,8 +9,11 @@ an execution that changed recently costs one window, whatever the topic's size.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 
+from omium.processors.listing import CLOCK_SKEW, Listing, NewestViews
 from omium.producers import EventLog, Record
 from omium.producers.partitioner import partition_for
 from omium.projections import ExecutionView, view_from_dict
@@ -19,6 +22,10 @@ from omium.schemas.topics import VIEWS_CHANGELOG
 
 #: offsets read per backward step
 WINDOW = 2000
+
+#: a listing's first backward step per partition (it doubles up to WINDOW): a page of the
+#: newest executions usually needs only the last few hundred records
+FIRST_WINDOW = 200
 
 
 def _view(record: Record) -> ExecutionView | None:
@@ -35,9 +42,18 @@ class ChangelogReader:
 
     topic = VIEWS_CHANGELOG.name
 
-    def __init__(self, log: EventLog, *, window: int = WINDOW) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        *,
+        window: int = WINDOW,
+        first_window: int = FIRST_WINDOW,
+        clock_skew: timedelta = CLOCK_SKEW,
+    ) -> None:
         self.log = log
         self.window = window
+        self.first_window = first_window
+        self.clock_skew = clock_skew
 
     async def _partitions(self) -> int:
         try:
@@ -74,5 +90,52 @@ class ChangelogReader:
         views = [v for v in views if status is None or v.status == status]
         return sorted(views, key=lambda v: (v.submitted_at is None, v.submitted_at, v.execution_id))
 
+    async def newest(self, listing: Listing) -> list[ExecutionView]:
+        """See :class:`~omium.processors.reader.ProjectionReader`.
+
+        Reads the partitions backwards, always the one whose unread records are the newest,
+        until no unread view can rank (:mod:`~omium.processors.listing`).
+        """
+        await self._partitions()
+        ends = {p: end for p, end in (await self.log.end_offsets(self.topic)).items() if end}
+        window = dict.fromkeys(ends, self.first_window)
+        frontier: dict[int, int | None] = dict.fromkeys(ends)  # None: nothing read yet
+        scan = NewestViews(listing, self.clock_skew)
+        while ends:
+            newest_unread = _newest_unread(frontier, ends)
+            if newest_unread is not None and scan.complete(newest_unread):
+                break
+            partition = max(ends, key=lambda p: _unread_order(frontier[p]))
+            end = ends[partition]
+            start = max(0, end - window[partition])
+            records = await self.log.read(self.topic, partition, start, end)
+            for record in reversed(records):
+                prior = frontier[partition]
+                if prior is None or record.timestamp_ms < prior:
+                    frontier[partition] = record.timestamp_ms
+                key = record.key
+                if key is None or key.startswith("__omium") or key in scan.seen:
+                    continue  # a marker, or an older version of a view already met
+                scan.offer(key, _view(record))
+            window[partition] = min(self.window, window[partition] * 2)
+            if start == 0:
+                del ends[partition]
+            else:
+                ends[partition] = start
+        return scan.page()
+
     async def close(self) -> None:
         """Nothing to release: the log belongs to the caller."""
+
+
+def _unread_order(frontier: int | None) -> float:
+    # a partition not read yet may hold the newest record of all: read it first
+    return float("inf") if frontier is None else frontier
+
+
+def _newest_unread(frontier: dict[int, int | None], unread: dict[int, int]) -> int | None:
+    """The newest timestamp (ms) the unread records may hold; None until each was looked at."""
+    stamps = [frontier[p] for p in unread]
+    if any(stamp is None for stamp in stamps):
+        return None
+    return max(stamp for stamp in stamps if stamp is not None)
