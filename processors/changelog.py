@@ -116,7 +116,7 @@ class ChangelogReader:
                 key = record.key
                 if key is None or key.startswith("__omium") or key in scan.seen:
                     continue  # a marker, or an older version of a view already met
-                scan.offer(key, _view(record))
+                scan.offer(key, record.value)
             window[partition] = min(self.window, window[partition] * 2)
             if start == 0:
                 del ends[partition]

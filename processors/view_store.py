@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from omium.processors.listing import Listing
+from omium.processors.listing import Listing, decode_listed, decode_view
 from omium.producers import EventLog, LocalFile
 from omium.projections import ExecutionView, view_from_dict, view_to_dict
 from omium.schemas import LogUnavailable
@@ -127,7 +127,7 @@ class SqliteViews:
     def newest(self, listing: Listing) -> list[ExecutionView]:
         """The views ``listing`` selects, newest submission first (through ``views_newest``)."""
         # views without a submission time (an older omium's) sort as the newest
-        rows = self._db.execute(
+        unsorted = self._db.execute(
             "SELECT body FROM views WHERE submitted IS NULL ORDER BY execution_id DESC"
         )
         where, args = ["submitted IS NOT NULL"], []
@@ -146,11 +146,11 @@ class SqliteViews:
             args,
         )
         page: list[ExecutionView] = []
-        for cursor in (rows, older):
-            for (body,) in cursor:
-                view = view_from_dict(orjson.loads(body))
-                if listing.admits(view):
-                    page.append(view)
+        for rows in (unsorted, older):
+            for (body,) in rows:
+                listed = decode_listed(body)
+                if listed is not None and listing.admits(listed[0]):
+                    page.append(decode_view(body))
                     if len(page) == listing.limit:
                         return page
         return page

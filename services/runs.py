@@ -237,16 +237,15 @@ async def page(
         raise ConfigError(f"limit {limit}: must be 1 to {PAGE_LIMIT}")
     _check_status(status)
 
-    def match(view: ExecutionView) -> bool:
-        return (
-            app.sees(view.tenant_id)
-            and (workflow is None or view.workflow == workflow)
-            and (until is None or (view.submitted_at is not None and view.submitted_at <= until))
-        )
-
-    before = _decode_cursor(cursor) if cursor else None
-    # one more than the page: whether there is a next one
-    listing = Listing(limit + 1, before=before, since=since, status=status, match=match)
+    listing = Listing(
+        limit + 1,  # one more than the page: whether there is a next one
+        before=_decode_cursor(cursor) if cursor else None,
+        since=since,
+        until=until,
+        status=status,
+        workflow=workflow,
+        tenant=app.caller.tenant if app.caller is not None else None,  # see Omium.sees
+    )
     rows = await app.reader.newest(listing)
     shown = rows[:limit]
     return ExecutionPage(

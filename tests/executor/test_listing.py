@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ import orjson
 import pytest
 
 from omium.processors.changelog import ChangelogReader
-from omium.processors.listing import Listing, listing_key
+from omium.processors.listing import Listed, Listing, listing_key
 from omium.processors.view_store import SqliteViews
 from omium.producers import EventLog, Record
 from omium.projections import ExecutionView, view_to_dict
@@ -93,19 +92,19 @@ async def write_history(log: EventLog) -> dict[str, ExecutionView]:
 
 
 def expected(views: dict[str, ExecutionView], listing: Listing) -> list[str]:
-    admitted = [v for v in views.values() if listing.admits(v)]
+    admitted = [v for v in views.values() if listing.admits(Listed.of(v))]
     admitted.sort(key=listing_key, reverse=True)
     return [v.execution_id for v in admitted[: listing.limit]]
 
 
 def listings(views: dict[str, ExecutionView]) -> list[Listing]:
     middle = sorted(views.values(), key=listing_key)[len(views) // 2]
-    tenant: Callable[[ExecutionView], bool] = lambda v: v.tenant_id == "t1"  # noqa: E731
     return [
         Listing(1),
         Listing(7),
         Listing(51, status="failed"),
-        Listing(20, match=tenant),
+        Listing(20, tenant="t1", workflow="a"),
+        Listing(20, until=middle.submitted_at),
         Listing(20, before=listing_key(middle)),
         Listing(30, since=middle.submitted_at, status="completed"),
         Listing(10_000),
