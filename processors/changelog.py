@@ -93,49 +93,31 @@ class ChangelogReader:
     async def newest(self, listing: Listing) -> list[ExecutionView]:
         """See :class:`~omium.processors.reader.ProjectionReader`.
 
-        Reads the partitions backwards, always the one whose unread records are the newest,
-        until no unread view can rank (:mod:`~omium.processors.listing`).
+        Reads every partition backwards, a window at a time (all in one fetch), until no
+        unread view can rank (:mod:`~omium.processors.listing`).
         """
         await self._partitions()
         ends = {p: end for p, end in (await self.log.end_offsets(self.topic)).items() if end}
-        window = dict.fromkeys(ends, self.first_window)
-        frontier: dict[int, int | None] = dict.fromkeys(ends)  # None: nothing read yet
+        window = self.first_window
+        frontier: dict[int, int] = {}  # per partition, the oldest timestamp read so far
         scan = NewestViews(listing, self.clock_skew)
         while ends:
-            newest_unread = _newest_unread(frontier, ends)
-            if newest_unread is not None and scan.complete(newest_unread):
-                break
-            partition = max(ends, key=lambda p: _unread_order(frontier[p]))
-            end = ends[partition]
-            start = max(0, end - window[partition])
-            records = await self.log.read(self.topic, partition, start, end)
-            for record in reversed(records):
-                prior = frontier[partition]
-                if prior is None or record.timestamp_ms < prior:
-                    frontier[partition] = record.timestamp_ms
-                key = record.key
-                if key is None or key.startswith("__omium") or key in scan.seen:
-                    continue  # a marker, or an older version of a view already met
-                scan.offer(key, record.value)
-            window[partition] = min(self.window, window[partition] * 2)
-            if start == 0:
-                del ends[partition]
-            else:
-                ends[partition] = start
+            ranges = {p: (max(0, end - window), end) for p, end in ends.items()}
+            for partition, records in (await self.log.read_many(self.topic, ranges)).items():
+                for record in reversed(records):
+                    frontier[partition] = min(frontier.get(partition, 2**62), record.timestamp_ms)
+                    key = record.key
+                    if key is None or key.startswith("__omium") or key in scan.seen:
+                        continue  # a marker, or an older version of a view already met
+                    scan.offer(key, record.value)
+            # read on only where an unread view could still rank
+            ends = {
+                p: start
+                for p, (start, _) in ranges.items()
+                if start > 0 and not scan.complete(frontier[p])
+            }
+            window = min(self.window, window * 2)
         return scan.page()
 
     async def close(self) -> None:
         """Nothing to release: the log belongs to the caller."""
-
-
-def _unread_order(frontier: int | None) -> float:
-    # a partition not read yet may hold the newest record of all: read it first
-    return float("inf") if frontier is None else frontier
-
-
-def _newest_unread(frontier: dict[int, int | None], unread: dict[int, int]) -> int | None:
-    """The newest timestamp (ms) the unread records may hold; None until each was looked at."""
-    stamps = [frontier[p] for p in unread]
-    if any(stamp is None for stamp in stamps):
-        return None
-    return max(stamp for stamp in stamps if stamp is not None)

@@ -40,12 +40,12 @@ class CountingLog:
     async def end_offsets(self, topic: str) -> dict[int, int]:
         return await self.log.end_offsets(topic)
 
-    async def read(
-        self, topic: str, partition: int, start: int = 0, end: int | None = None
-    ) -> list[Record]:
-        records = await self.log.read(topic, partition, start, end)
-        self.records += len(records)
-        return records
+    async def read_many(
+        self, topic: str, ranges: dict[int, tuple[int, int]]
+    ) -> dict[int, list[Record]]:
+        found = await self.log.read_many(topic, ranges)
+        self.records += sum(map(len, found.values()))
+        return found
 
 
 def a_view(rng: random.Random, execution_id: str, submitted: datetime) -> ExecutionView:
