@@ -24,8 +24,8 @@ from omium.schemas.topics import VIEWS_CHANGELOG
 WINDOW = 2000
 
 #: a listing's first backward step per partition (it doubles up to WINDOW): a page of the
-#: newest executions usually needs only the last few hundred records
-FIRST_WINDOW = 200
+#: newest executions usually needs only the last few dozen records of each
+FIRST_WINDOW = 64
 
 
 def _view(record: Record) -> ExecutionView | None:
@@ -103,13 +103,21 @@ class ChangelogReader:
         scan = NewestViews(listing, self.clock_skew)
         while ends:
             ranges = {p: (max(0, end - window), end) for p, end in ends.items()}
+            newest: dict[str, Record] = {}  # per key, its newest version this round
             for partition, records in (await self.log.read_many(self.topic, ranges)).items():
+                frontier[partition] = min(r.timestamp_ms for r in records)
                 for record in reversed(records):
-                    frontier[partition] = min(frontier.get(partition, 2**62), record.timestamp_ms)
                     key = record.key
                     if key is None or key.startswith("__omium") or key in scan.seen:
-                        continue  # a marker, or an older version of a view already met
-                    scan.offer(key, record.value)
+                        continue  # a marker, or a view met in a newer window
+                    newest.setdefault(key, record)
+            # newest write first: parsing stops where no older write can rank (and the keys
+            # left unparsed are met: an older version of one must not stand in for it)
+            scan.seen.update(newest)
+            for key, record in sorted(newest.items(), key=lambda kv: -kv[1].timestamp_ms):
+                if scan.complete(record.timestamp_ms):
+                    break
+                scan.offer(key, record.value)
             # read on only where an unread view could still rank
             ends = {
                 p: start

@@ -134,7 +134,7 @@ class NewestViews:
         self.found: list[tuple[Listed, bytes]] = []
 
     def offer(self, key: str, raw: bytes) -> None:
-        """The newest stored version of ``key``'s view (empty: deleted)."""
+        """The newest stored version of ``key``'s view (empty: deleted); marks it seen."""
         self.seen.add(key)
         listed = decode_listed(raw) if raw else None
         if listed is not None and self.listing.admits(listed[0]):
