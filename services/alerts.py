@@ -2,7 +2,7 @@
 
 Read from ``omium.alerts`` (the log is the truth; a restarted evaluator may have written an
 alert twice, so rows are deduplicated by ``alert_id``). The models here are the JSON of
-``omium alerts --json`` and, later, of the HTTP API.
+``omium alerts --json`` and of ``GET /api/v1/alerts``.
 """
 
 from __future__ import annotations
@@ -152,6 +152,11 @@ async def alerts(log: EventLog, where: AlertFilter | None = None) -> list[AlertR
         rows.add(await log.read(ALERTS.name, partition))
     where = where or AlertFilter()
     return sorted((r for r in rows.rows.values() if where.keeps(r)), key=_order)
+
+
+async def of_execution(log: EventLog, execution_id: str) -> list[AlertRow]:
+    """The alerts raised about one execution (any attempt), oldest first, each once."""
+    return await alerts(log, AlertFilter(execution_id=execution_id))
 
 
 async def follow(

@@ -94,6 +94,28 @@ TOOLS = (
     "FROM tool_calls WHERE " + _SCOPE.format(time="ts") + " GROUP BY key ORDER BY calls DESC, key"
 )
 
+#: the tables with a ``tenant_id`` column, and those a tenant-scoped query must not read
+TENANT_TABLES = (
+    "events",
+    "steps",
+    "llm_calls",
+    "tool_calls",
+    "executions",
+    "steps_hourly",
+    "llm_calls_hourly",
+)
+HIDDEN_TABLES = ("sink_batches", "omium_migrations")
+
+
+def tenant_filters(tenant: str) -> dict[str, str]:
+    """``additional_table_filters`` that scope every omium table to ``tenant``."""
+    quoted = "'" + tenant.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return {
+        **{t: f"tenant_id = {quoted}" for t in TENANT_TABLES},
+        **dict.fromkeys(HIDDEN_TABLES, "0"),
+    }
+
+
 _READ = ("SELECT", "WITH", "EXPLAIN", "SHOW", "DESCRIBE", "DESC", "EXISTS")
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 
