@@ -96,7 +96,7 @@ def list_command(
         elif not rows:
             typer.echo("no alerts")
         else:
-            _table(rows)
+            Console(width=160).print(alerts_table(rows))
 
     run(show())
 
@@ -109,7 +109,8 @@ def _echo_row(row: service.AlertRow, as_json: bool) -> None:
         typer.echo(f"{when}  {row.severity:<8} {row.rule}  {row.execution_id}  {row.message}")
 
 
-def _table(rows: list[service.AlertRow]) -> None:
+def alerts_table(rows: list[service.AlertRow]) -> Table:
+    """Alert rows as a table (``omium alerts``; ``omium executions show`` may use it too)."""
     table = Table("raised", "severity", "rule", "execution", "message", "resolved")
     for row in rows:
         table.add_row(
@@ -120,7 +121,7 @@ def _table(rows: list[service.AlertRow]) -> None:
             row.message,
             row.resolved_at.strftime("%H:%M:%S") if row.resolved_at else "",
         )
-    Console(width=160).print(table)
+    return table
 
 
 @app.command("run")

@@ -154,9 +154,14 @@ async def alerts(log: EventLog, where: AlertFilter | None = None) -> list[AlertR
     return sorted((r for r in rows.rows.values() if where.keeps(r)), key=_order)
 
 
-async def of_execution(log: EventLog, execution_id: str) -> list[AlertRow]:
-    """The alerts raised about one execution (any attempt), oldest first, each once."""
-    return await alerts(log, AlertFilter(execution_id=execution_id))
+async def of_execution(
+    log: EventLog, execution_id: str, tenant_id: str | None = None
+) -> list[AlertRow]:
+    """One execution's alerts (any attempt), oldest first, each once.
+
+    What ``omium executions show`` lists; ``tenant_id`` keeps them to that tenant's.
+    """
+    return await alerts(log, AlertFilter(execution_id=execution_id, tenant_id=tenant_id))
 
 
 async def follow(
