@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from omium.processors.alerts import (
     AlertEvaluator,
     AlertStore,
+    Member,
     alerts_beside,
     load_rules,
     rules_path,
     sinks_for,
 )
 from omium.producers import EventLog, LocalFile, Record, Settings
-from omium.schemas import AlertRaised, AlertResolved, InvalidEvent
+from omium.schemas import AlertRaised, AlertResolved, ConfigError, InvalidEvent
 from omium.schemas.topics import ALERTS
 
 
@@ -138,6 +139,49 @@ def evaluator(
         digest = hashlib.sha256(log.url.encode()).hexdigest()[:12]
         store = AlertStore(str(settings.home / f"alerts-{digest}.db"))
     return AlertEvaluator(log, store, loaded.rules, sinks=sinks_for(loaded.rules, stderr))
+
+
+def evaluators(
+    log: EventLog,
+    path: Path | None = None,
+    *,
+    member: str | None = None,
+    settings: Settings | None = None,
+    stderr: TextIO | None = None,
+) -> list[AlertEvaluator]:
+    """The alert processors of ``member`` (``"i/N"``) of a Kafka log; alone: ``[evaluator()]``.
+
+    Member ``i`` evaluates the rules about one execution on its share of the partitions;
+    member 0 also the rules across executions, on every partition (see
+    :mod:`omium.processors.alerts.members`). Each has its own state file under
+    ``OMIUM_HOME``, named after the log's URL, ``i`` and ``N``.
+
+    Raises:
+        InvalidSpec: the rules file is not valid (one line; exit 2).
+        ConfigError: ``member`` is not ``i/N``, or N > 1 on the embedded log.
+    """
+    split = Member.parse(member) if member else Member()
+    if split.count == 1:
+        return [evaluator(log, path, settings=settings, stderr=stderr)]
+    if isinstance(log, LocalFile):
+        raise ConfigError(
+            "--member splits a Kafka log's partitions; the embedded log has one evaluator",
+            hint="drop --member (omium worker evaluates the rules on the embedded log)",
+        )
+    settings = settings or Settings.load()
+    loaded = load_rules(rules_path(path, settings))
+    per, across = split.split(loaded.rules)
+    digest = hashlib.sha256(log.url.encode()).hexdigest()[:12]
+    home = settings.home
+    out = []
+    if per:
+        store = AlertStore(str(home / f"alerts-{digest}-{split.index}of{split.count}.db"))
+        sinks = sinks_for(per, stderr)
+        out.append(AlertEvaluator(log, store, per, sinks=sinks, partitions=split.owns))
+    if across:
+        store = AlertStore(str(home / f"alerts-{digest}-across.db"))
+        out.append(AlertEvaluator(log, store, across, sinks=sinks_for(across, stderr)))
+    return out
 
 
 def _sink_name(spec: dict[str, Any]) -> str:
