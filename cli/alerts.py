@@ -96,7 +96,7 @@ def list_command(
         elif not rows:
             typer.echo("no alerts")
         else:
-            _table(rows)
+            Console(width=160).print(alerts_table(rows))
 
     run(show())
 
@@ -109,7 +109,8 @@ def _echo_row(row: service.AlertRow, as_json: bool) -> None:
         typer.echo(f"{when}  {row.severity:<8} {row.rule}  {row.execution_id}  {row.message}")
 
 
-def _table(rows: list[service.AlertRow]) -> None:
+def alerts_table(rows: list[service.AlertRow]) -> Table:
+    """Alert rows as a table (``omium alerts``; ``omium executions show`` may use it too)."""
     table = Table("raised", "severity", "rule", "execution", "message", "resolved")
     for row in rows:
         table.add_row(
@@ -120,7 +121,7 @@ def _table(rows: list[service.AlertRow]) -> None:
             row.message,
             row.resolved_at.strftime("%H:%M:%S") if row.resolved_at else "",
         )
-    Console(width=160).print(table)
+    return table
 
 
 @app.command("run")
@@ -132,34 +133,45 @@ def run_command(
     once: Annotated[
         bool, typer.Option(help="Catch up with the log, deliver, and exit (no timers wait).")
     ] = False,
+    member: Annotated[
+        str | None,
+        typer.Option(
+            help="i/N: member i of N evaluators splitting a Kafka log's partitions "
+            "(member 0 also runs the rules across executions)."
+        ),
+    ] = None,
     url: UrlOpt = None,
 ) -> None:
     """Evaluate the alert rules on the live log until interrupted (Ctrl-C).
 
     `omium worker` already does this beside its runs on the embedded log. On Kafka run one
-    of these per cluster: its state is a local file under OMIUM_HOME.
+    of these per cluster, or N with --member 0/N … N-1/N: each keeps its state in a local
+    file under OMIUM_HOME.
     """
 
     async def serve() -> None:
         async with bootstrap(url) as omium:
             log = omium.log
-            runner = service.evaluator(log, file)
-            typer.echo(
-                f"omium alerts: {len(runner.rules)} rules on {log.url} "
-                f"(state in {runner.store.path})",
-                err=True,
-            )
+            runners = service.evaluators(log, file, member=member)
+            for runner in runners:
+                typer.echo(
+                    f"omium alerts: {len(runner.rules)} rules on {log.url} "
+                    f"(state in {runner.store.path})",
+                    err=True,
+                )
             try:
                 if once:
-                    read = await runner.catch_up()
-                    await runner.dispatcher.drain(30)
-                    typer.echo(
-                        f"omium alerts: read {read} events, appended {runner.appended}", err=True
-                    )
+                    read = sum([await r.catch_up() for r in runners])
+                    for runner in runners:
+                        await runner.dispatcher.drain(30)
+                    appended = sum(r.appended for r in runners)
+                    typer.echo(f"omium alerts: read {read} events, appended {appended}", err=True)
                 else:
-                    await runner.run(asyncio.Event())
+                    stop = asyncio.Event()
+                    await asyncio.gather(*(r.run(stop) for r in runners))
             finally:
-                runner.store.close()
+                for runner in runners:
+                    runner.store.close()
 
     run(serve())
 

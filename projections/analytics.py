@@ -71,6 +71,8 @@ STEP_COLUMNS = (
     "event_id",
     "partition",
     "offset",
+    "first_run",
+    "first_failure",
 )
 LLM_COLUMNS = (
     "tenant_id",
@@ -119,6 +121,9 @@ _STATUS: dict[type[Event], str] = {
     ExecutionFailed: "failed",
     ExecutionTimedOut: "timed_out",
 }
+#: bits of ``ExecutionRow.step_runs``
+RAN, FAILED = 1, 2
+
 #: statuses that end an execution
 FINISHED = frozenset({"cancelled", "completed", "failed", "timed_out"})
 
@@ -146,6 +151,8 @@ class ExecutionRow:
     error_type: str = ""
     failed_step: str = ""
     step_agents: Mapping[str, str] = field(default_factory=dict)
+    #: step -> RAN | FAILED: which steps this execution ran, and failed, so far
+    step_runs: Mapping[str, int] = field(default_factory=dict)
     last_offset: int = 0
 
 
@@ -227,6 +234,7 @@ def _working(event: Event, stored: ExecutionRow | None) -> dict[str, Any]:
     base = stored or ExecutionRow(tenant_id=event.tenant_id, execution_id=event.execution_id)
     run = {name: getattr(base, name) for name in EXECUTION_COLUMNS}
     run["step_agents"] = dict(base.step_agents)  # the stored row stays as it was
+    run["step_runs"] = dict(base.step_runs)
     return run
 
 
@@ -251,6 +259,10 @@ def _derive(
     if isinstance(event, StepCompleted | StepFailed):
         p = event.payload
         error = event.payload.error.type if isinstance(event, StepFailed) else ""
+        # the execution's first run (and first failure) of this step: what `failures --by
+        # step` sums instead of counting distinct executions when asked
+        seen = run["step_runs"].get(p.step, 0)
+        run["step_runs"][p.step] = seen | RAN | (FAILED if error else 0)
         common |= {
             "version": run["version"],
             "step": p.step,
@@ -261,6 +273,8 @@ def _derive(
             "started_at": event.ts - timedelta(milliseconds=p.duration_ms),
             "ended_at": event.ts,
             "duration_ms": p.duration_ms,
+            "first_run": 0 if seen & RAN else 1,
+            "first_failure": 1 if error and not seen & FAILED else 0,
         }
         _add(out.steps, common)
         run["steps"] += 1

@@ -2,7 +2,7 @@
 
 Read from ``omium.alerts`` (the log is the truth; a restarted evaluator may have written an
 alert twice, so rows are deduplicated by ``alert_id``). The models here are the JSON of
-``omium alerts --json`` and, later, of the HTTP API.
+``omium alerts --json`` and of ``GET /api/v1/alerts``.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from omium.processors.alerts import (
     AlertEvaluator,
     AlertStore,
+    Member,
     alerts_beside,
     load_rules,
     rules_path,
     sinks_for,
 )
 from omium.producers import EventLog, LocalFile, Record, Settings
-from omium.schemas import AlertRaised, AlertResolved, InvalidEvent
+from omium.schemas import AlertRaised, AlertResolved, ConfigError, InvalidEvent
 from omium.schemas.topics import ALERTS
 
 
@@ -140,6 +141,49 @@ def evaluator(
     return AlertEvaluator(log, store, loaded.rules, sinks=sinks_for(loaded.rules, stderr))
 
 
+def evaluators(
+    log: EventLog,
+    path: Path | None = None,
+    *,
+    member: str | None = None,
+    settings: Settings | None = None,
+    stderr: TextIO | None = None,
+) -> list[AlertEvaluator]:
+    """The alert processors of ``member`` (``"i/N"``) of a Kafka log; alone: ``[evaluator()]``.
+
+    Member ``i`` evaluates the rules about one execution on its share of the partitions;
+    member 0 also the rules across executions, on every partition (see
+    :mod:`omium.processors.alerts.members`). Each has its own state file under
+    ``OMIUM_HOME``, named after the log's URL, ``i`` and ``N``.
+
+    Raises:
+        InvalidSpec: the rules file is not valid (one line; exit 2).
+        ConfigError: ``member`` is not ``i/N``, or N > 1 on the embedded log.
+    """
+    split = Member.parse(member) if member else Member()
+    if split.count == 1:
+        return [evaluator(log, path, settings=settings, stderr=stderr)]
+    if isinstance(log, LocalFile):
+        raise ConfigError(
+            "--member splits a Kafka log's partitions; the embedded log has one evaluator",
+            hint="drop --member (omium worker evaluates the rules on the embedded log)",
+        )
+    settings = settings or Settings.load()
+    loaded = load_rules(rules_path(path, settings))
+    per, across = split.split(loaded.rules)
+    digest = hashlib.sha256(log.url.encode()).hexdigest()[:12]
+    home = settings.home
+    out = []
+    if per:
+        store = AlertStore(str(home / f"alerts-{digest}-{split.index}of{split.count}.db"))
+        sinks = sinks_for(per, stderr)
+        out.append(AlertEvaluator(log, store, per, sinks=sinks, partitions=split.owns))
+    if across:
+        store = AlertStore(str(home / f"alerts-{digest}-across.db"))
+        out.append(AlertEvaluator(log, store, across, sinks=sinks_for(across, stderr)))
+    return out
+
+
 def _sink_name(spec: dict[str, Any]) -> str:
     target = spec.get("url") or spec.get("path")
     return f"{spec['type']} {target}" if target else str(spec["type"])
@@ -152,6 +196,16 @@ async def alerts(log: EventLog, where: AlertFilter | None = None) -> list[AlertR
         rows.add(await log.read(ALERTS.name, partition))
     where = where or AlertFilter()
     return sorted((r for r in rows.rows.values() if where.keeps(r)), key=_order)
+
+
+async def of_execution(
+    log: EventLog, execution_id: str, tenant_id: str | None = None
+) -> list[AlertRow]:
+    """One execution's alerts (any attempt), oldest first, each once.
+
+    What ``omium executions show`` lists; ``tenant_id`` keeps them to that tenant's.
+    """
+    return await alerts(log, AlertFilter(execution_id=execution_id, tenant_id=tenant_id))
 
 
 async def follow(

@@ -220,11 +220,18 @@ class Analytics:
         """Calls, errors, error rate and p95 latency per tool."""
         return await self._rows(ToolRow, sql.TOOLS, scope.params())
 
-    async def sql(self, text: str) -> SqlResult:
-        """A read-only query of the caller's own (``SELECT``, ``WITH``, ``EXPLAIN`` …)."""
+    async def sql(self, text: str, tenant: str | None = None) -> SqlResult:
+        """A read-only query of the caller's own (``SELECT``, ``WITH``, ``EXPLAIN`` …).
+
+        With ``tenant``, every omium table reads that tenant's rows only (the engine's
+        ``additional_table_filters``, which ``readonly=1`` forbids the query to change).
+        """
         statement = sql.read_only(text)
         # readonly=1 too: on chDB it then holds for the rest of the session, which ends here
-        names, rows = await self._ask(lambda s: s.query(statement, settings={"readonly": 1}))
+        settings: dict[str, Any] = {"readonly": 1}
+        if tenant is not None:
+            settings["additional_table_filters"] = sql.tenant_filters(tenant)
+        names, rows = await self._ask(lambda s: s.query(statement, settings=settings))
         return SqlResult(columns=names, rows=[list(r) for r in rows])
 
     async def migrate(self) -> list[str]:

@@ -6,12 +6,14 @@
   wall clock once caught up;
 - sinks (:mod:`.sinks`): stderr, a file, a webhook, delivered in the background by a
   :class:`Dispatcher`; a delivery that fails for good is an ``alert.delivery_failed`` event;
+- :class:`Member` (:mod:`.members`): the processor split over N processes on Kafka;
 - :func:`load_rules` / :func:`rules_path` (:mod:`.config`): ``--alerts``, ``OMIUM_ALERTS`` or
   the default ``infra/alerts.yaml``.
 """
 
 from omium.processors.alerts.config import DEFAULT_RULES, load_rules, rules_path
 from omium.processors.alerts.evaluator import AlertEvaluator
+from omium.processors.alerts.members import Member, spans_executions
 from omium.processors.alerts.sinks import (
     DeliveryFailed,
     Dispatcher,
@@ -31,6 +33,7 @@ __all__ = [
     "DeliveryFailed",
     "Dispatcher",
     "FileSink",
+    "Member",
     "Sink",
     "StderrSink",
     "WebhookSink",
@@ -39,5 +42,6 @@ __all__ = [
     "load_rules",
     "rules_path",
     "sinks_for",
+    "spans_executions",
     "store_path_for",
 ]

@@ -8,7 +8,9 @@ the outbox to ``omium.alerts`` and gives what the log has to the :class:`~.sinks
 
 Timers only tick when caught up: a run half-read from a backlog is not stuck, its next
 events are just not read yet. Several evaluators on one embedded log take turns through
-the store's transaction; each reloads the state when another one moved it on.
+the store's transaction; each reloads the state when another one moved it on. On Kafka,
+``partitions`` keeps an evaluator to a member's share of the partitions
+(:mod:`.members`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class AlertEvaluator:
         chunk: int = CHUNK,
         lease: float = 300.0,
         tick_every: float = 0.5,
+        partitions: Callable[[int], bool] | None = None,
     ) -> None:
         self.log = log
         self.store = store
@@ -57,6 +60,8 @@ class AlertEvaluator:
         self.chunk = chunk
         self.lease_ms = int(lease * 1000)
         self.tick_ms = int(tick_every * 1000)
+        #: which partitions of omium.events this evaluator reads (a member's share)
+        self.partitions = partitions or (lambda _: True)
         self._ticked_ms = 0
         self.dispatcher = Dispatcher(log, sinks or {}, self._delivered)
         self.state = store.state()
@@ -79,7 +84,9 @@ class AlertEvaluator:
             return total
 
     async def _chunk(self) -> int:
-        ends = await self.log.end_offsets(EVENTS.name)
+        ends = {
+            p: e for p, e in (await self.log.end_offsets(EVENTS.name)).items() if self.partitions(p)
+        }
         clock = self.clock()
         now = datetime.fromtimestamp(clock / 1000, UTC)
         idle = all(self.store.applied().get(p, 0) >= end for p, end in ends.items())

@@ -142,6 +142,7 @@ def _row(names: list[str], row: tuple[Any, ...]) -> dict[str, Any]:
         if kinds[name] == "int":
             out[name] = int(value)
     out["step_agents"] = dict(out["step_agents"])
+    out["step_runs"] = {step: int(bits) for step, bits in out["step_runs"].items()}
     return out
 
 

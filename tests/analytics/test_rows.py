@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from analytics_workload import price, workload
 from hypothesis import given
 from hypothesis import strategies as st
 
 from omium.projections.analytics import analytics_rows
-from omium.schemas import Event
+from omium.schemas import Event, StepCompleted, StepFailed
 
 EVENTS = workload(12, seed=3)
 
@@ -35,3 +37,39 @@ def test_rows__one_row_per_event_of_each_kind() -> None:
     assert len(rows.llm_calls["model"]) == kinds.count("llm.call")
     assert len(rows.tool_calls["tool"]) == kinds.count("tool.call")
     assert set(rows.executions) == {e.execution_id for e in EVENTS}
+
+
+def _step(cls: type[Event], step: str, seq: int, attempt: int = 1) -> Event:
+    payload: dict = {"step": step, "index": 0, "duration_ms": 5.0}
+    if cls is StepFailed:
+        payload["error"] = {"type": "ValueError", "message": "x"}
+    return cls.model_validate(
+        {
+            "execution_id": "ex-rerun",
+            "tenant_id": "default",
+            "seq": seq,
+            "attempt": attempt,
+            "ts": datetime(2026, 11, 30, 12, 0, seq, tzinfo=UTC),
+            "payload": payload,
+        }
+    )
+
+
+def test_rows__first_run_and_first_failure_once_per_execution_and_step() -> None:
+    events = [
+        _step(StepCompleted, "a", 1),
+        _step(StepFailed, "b", 2),
+        _step(StepFailed, "a", 3, attempt=2),
+        _step(StepFailed, "a", 4, attempt=3),
+        _step(StepCompleted, "b", 5, attempt=3),
+        _step(StepCompleted, "a", 6, attempt=3),
+    ]
+    want_run, want_failure = [1, 1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0]
+    whole = analytics_rows(_batch(events), {}, price)
+    assert whole.steps["first_run"] == want_run
+    assert whole.steps["first_failure"] == want_failure
+    for cut in range(len(events) + 1):  # the execution's row carries what it ran across batches
+        first = analytics_rows(_batch(events[:cut]), {}, price)
+        second = analytics_rows(_batch(events[cut:], cut), first.executions, price)
+        assert first.steps["first_run"] + second.steps["first_run"] == want_run
+        assert first.steps["first_failure"] + second.steps["first_failure"] == want_failure

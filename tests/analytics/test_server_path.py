@@ -93,6 +93,16 @@ async def test_server__sink_and_questions_over_http(server: str, tmp_path: Path)
             assert {k: got[k] for k in want} == want
         with pytest.raises(InvalidQuery):
             await analytics.sql("INSERT INTO events SELECT * FROM events")
+        # scoped to a tenant (the gateway's /sql): the engine's filters travel over HTTP too
+        scoped = await analytics.sql("SELECT count() FROM events", tenant="default")
+        assert scoped.rows == [[n]]
+        assert (await analytics.sql("SELECT count() FROM events", tenant="nobody")).rows == [[0]]
+        assert (await analytics.sql("SELECT * FROM sink_batches", tenant="default")).rows == []
+        with pytest.raises(InvalidQuery, match="readonly"):  # a query cannot lift them
+            await analytics.sql(
+                "SELECT count() FROM events SETTINGS additional_table_filters = {}",
+                tenant="nobody",
+            )
     finally:
         await analytics.close()
 

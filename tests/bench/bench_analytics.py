@@ -86,7 +86,8 @@ GENERATE = {
         if(number % 23 = 0, 'failed', 'completed'), if(number % 23 = 0, 'ValueError', ''),
         {T0} + toIntervalMillisecond(number * 250),
         {T0} + toIntervalMillisecond(number * 250 + 90),
-        (number * 7919) % 10000 / 3.0, generateUUIDv4(), 0, number FROM numbers({{n}})""",
+        (number * 7919) % 10000 / 3.0, generateUUIDv4(), 0, number,
+        1, if(number % 23 = 0, 1, 0) FROM numbers({{n}})""",
     "llm_calls": f"""INSERT INTO llm_calls SELECT 'default', {WF},
         concat('ex-', toString(intDiv(number * 3, 8))), 1,
         ['gpt-4o','gpt-4o-mini','claude-3-5-haiku','o3-mini'][number % 4 + 1], 'openai',
@@ -107,7 +108,7 @@ GENERATE = {
         {T0} + toIntervalMillisecond(number * 2000 + 5),
         {T0} + toIntervalMillisecond(number * 2000 + 5 + (number * 7919) % 60000),
         8, if(number % 11 = 0, 1, 0), 3, 9000, 2000, 0.01,
-        if(number % 11 = 0, 'ValueError', ''), '', map(), number
+        if(number % 11 = 0, 'ValueError', ''), '', map(), number, map()
         FROM numbers(intDiv({{n}}, 8))""",
 }
 
@@ -120,6 +121,11 @@ def questions() -> dict[str, str]:
         "cost --by day": sql.COST.replace("{key}", "toDate(ts)"),
         "failures --by workflow": sql.FAILURES["workflow"],
         "failures --by step": sql.FAILURES["step"],
+        # the same question as it was asked before 0007 (distinct ids counted when asked),
+        # for the before/after ratio in one run
+        "  before: distinct ids": sql.FAILURES["step"]
+        .replace("sum(first_run)", "uniqExact(execution_id)")
+        .replace("sum(first_failure)", "uniqExactIf(execution_id, status = 'failed')"),
         "slowest --limit 10": sql.SLOWEST,
         "tools": sql.TOOLS,
     }

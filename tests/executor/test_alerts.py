@@ -70,6 +70,10 @@ async def test_a_looping_agent_and_a_failing_run__raise_one_alert_each(harness: 
         [("loop", looping), ("failed", failing)]
     )
     assert await evaluator.catch_up() == 0 and evaluator.appended == 2
+    mine = await service.of_execution(harness.log, failing)  # what `executions show` lists
+    assert [(r.rule, r.kind) for r in mine] == [("failed", "execution_failed")]
+    assert await service.of_execution(harness.log, failing, tenant_id="another") == []
+    assert await service.of_execution(harness.log, close) == []
 
 
 async def scripted(log: EventLog) -> dict[str, str]:
