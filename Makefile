@@ -11,13 +11,17 @@ PYTEST_ARGS ?= --durations=25
 
 .PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway fuzz kafka-up kafka-down kafka-status clean
 
-# tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it)
+# tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it);
+# chromium: tests/e2e/test_dashboard*.py drive the dashboard in it (Playwright cannot download one)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
 	@command -v tmux >/dev/null || $(SUDO) apt-get install -y -q tmux >/dev/null \
 		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q tmux >/dev/null; } \
 		|| echo "note: tmux could not be installed; the terminal test skips locally and fails in CI"
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } \
+		|| echo "note: chromium could not be installed; the dashboard's browser tests will fail"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,0 +1,162 @@
+"""The execution page's timeline, laid out for one SVG: a lane per attempt, a bar per step.
+
+A bar's length is the step's duration on a time axis shared by every lane; its colour and
+its pattern (hatched: failed, dashed outline: running, a ``↻`` mark: retried) both say
+its status, and its ``<title>`` says it in words. A rollback's branch point is drawn from
+the end of the step whose checkpoint the new attempt continues from to the attempt's lane.
+
+Pure layout over :class:`~omium.services.models.ExecutionOut`: one element per step, so a
+run of 1,000 steps is 1,000 rectangles in one SVG, not 1,000 rows of DOM to lay out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from omium.services.models import ExecutionOut, StepOut
+
+#: the SVG's user units: the bars are scaled to WIDTH, the labels sit left of LEFT
+WIDTH = 1000.0
+LEFT = 90.0
+LANE = 34.0
+TOP = 24.0
+#: the narrowest bar drawn (a step of no measurable time stays visible)
+MIN_BAR = 1.5
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A step's rectangle and what it says."""
+
+    x: float
+    y: float
+    width: float
+    status: str
+    label: str
+    title: str
+    retried: bool
+
+
+@dataclass(frozen=True)
+class Lane:
+    """An attempt's row."""
+
+    attempt: int
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A rollback: from the checkpoint's step in one lane to the start of the next."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A mark on the time axis."""
+
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everything the SVG draws."""
+
+    width: float
+    height: float
+    lanes: list[Lane]
+    bars: list[Bar]
+    branches: list[Branch]
+    ticks: list[Tick]
+    span_ms: float
+
+
+def _end(step: StepOut, now: datetime) -> datetime | None:
+    return step.ended_at or (now if step.status == "running" else step.started_at)
+
+
+def _describe(step: StepOut) -> str:
+    took = f"{step.duration_ms:,.0f} ms" if step.duration_ms is not None else "no end yet"
+    retry = f", retry {step.retry}" if step.retry else ""
+    error = f": {step.error}" if step.error else ""
+    return f"{step.name} (attempt {step.attempt}{retry}) {step.status}, {took}{error}"
+
+
+def layout(execution: ExecutionOut, now: datetime) -> Timeline:
+    """The timeline of ``execution``; running steps end at ``now``."""
+    timed = [s for s in execution.steps if s.started_at is not None]
+    attempts = sorted({s.attempt for s in execution.steps} | {execution.attempt})
+    lane_y = {a: TOP + i * LANE for i, a in enumerate(attempts)}
+    height = TOP + len(attempts) * LANE + 4
+    if not timed:
+        lanes = [Lane(a, lane_y[a], f"attempt {a}") for a in attempts]
+        return Timeline(LEFT + WIDTH, height, lanes, [], [], [], 0.0)
+    start = min(s.started_at for s in timed if s.started_at is not None)
+    ends = [e for s in timed if (e := _end(s, now)) is not None]
+    span = max((max(ends) - start).total_seconds() * 1000, 1.0)
+    scale = WIDTH / span
+
+    def x_of(moment: datetime) -> float:
+        return LEFT + (moment - start).total_seconds() * 1000 * scale
+
+    bars = []
+    for step in timed:
+        assert step.started_at is not None
+        x = x_of(step.started_at)
+        end = _end(step, now) or step.started_at
+        width = max(x_of(end) - x, MIN_BAR)
+        label = step.name if width > 7 * len(step.name) + 6 else ""
+        bars.append(
+            Bar(
+                x,
+                lane_y[step.attempt] + 4,
+                width,
+                step.status,
+                label,
+                _describe(step),
+                step.retry > 0,
+            )
+        )
+    branches = []
+    checkpoints = {c.checkpoint_id: c for c in execution.checkpoints}
+    for branch in execution.branches:
+        found = checkpoints.get(branch.checkpoint_id)
+        forked = [
+            s
+            for s in timed
+            if found is not None and s.attempt == branch.from_attempt and s.index == found.index
+        ]
+        opened = [s for s in timed if s.attempt == branch.attempt]
+        if not forked or not opened or branch.from_attempt not in lane_y:
+            continue
+        fork_end = _end(forked[-1], now) or start
+        first = min(s.started_at for s in opened if s.started_at is not None)
+        edits = ", ".join(f"{k}={v!r}" for k, v in branch.overrides.items()) or "no edits"
+        branches.append(
+            Branch(
+                x_of(fork_end),
+                lane_y[branch.from_attempt] + LANE / 2,
+                x_of(first),
+                lane_y[branch.attempt] + LANE / 2,
+                f"attempt {branch.attempt} rolled back to {branch.checkpoint_id} ({edits})",
+            )
+        )
+    ticks = [Tick(LEFT + WIDTH * i / 4, _span_label(span * i / 4)) for i in range(5)]
+    lanes = [Lane(a, lane_y[a], f"attempt {a}") for a in attempts]
+    return Timeline(LEFT + WIDTH + 10, height, lanes, bars, branches, ticks, span)
+
+
+def _span_label(ms: float) -> str:
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms / 60_000:.1f} min"
