@@ -13,11 +13,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from markupsafe import Markup, escape
 
 from omium.gateway import stream
 from omium.gateway.dashboard.render import page
 from omium.gateway.dashboard.session import SessionDep, caller_of, local_path
-from omium.gateway.dashboard.timeline import layout
+from omium.gateway.dashboard.timeline import layout, svg
 from omium.schemas import NotFound
 from omium.services import dashboard, history, runs
 from omium.services.models import ExecutionOut
@@ -101,12 +102,30 @@ async def _execution(session: SessionDep, execution_id: str) -> dict[str, object
     by_attempt: dict[int, list[object]] = {}
     for ref in found.checkpoints:
         by_attempt.setdefault(ref.attempt, []).append(ref)
+    current = [s for s in found.steps if s.attempt == found.attempt]
+    facts = {
+        "steps": len(current),
+        "done": sum(s.status == "completed" for s in current),
+        "step_ms": sum(s.duration_ms or 0 for s in found.steps),
+    }
+    timeline = layout(found, datetime.now(UTC))
     return {
         "ex": found,
-        "timeline": layout(found, datetime.now(UTC)),
+        "facts": facts,
+        "timeline": timeline,
+        "svg": svg(timeline),
+        "options": _options([c.checkpoint_id for c in found.checkpoints]),
         "checkpoints": sorted(by_attempt.items()),
         "active": not _finished(found.status),
     }
+
+
+def _options(ids: list[str]) -> dict[str, Markup]:
+    """The diff form's two lists of checkpoints (the first, and the last, preselected)."""
+    plain = [f"<option>{escape(i)}</option>" for i in ids]
+    first = [f"<option selected>{escape(i)}</option>" for i in ids[:1]] + plain[1:]
+    last = plain[:-1] + [f"<option selected>{escape(i)}</option>" for i in ids[-1:]]
+    return {"first": Markup("".join(first)), "last": Markup("".join(last))}
 
 
 def _finished(status: str) -> bool:

@@ -16,6 +16,9 @@ from playwright.sync_api import Browser, Page, expect
 #: long enough for a worker on a loaded 2-core machine (the Kafka runtime included)
 WAIT_MS = 60_000
 
+# starting omium serve and a worker on Kafka, on a loaded machine, takes most of a minute
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture(scope="module", params=["sqlite-file", "kafka"])
 def dash(
@@ -26,7 +29,7 @@ def dash(
         yield gateway
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # one per test: a test that times out cannot take the next ones with it
 def browser() -> Iterator[Browser]:
     with chromium() as found:
         yield found

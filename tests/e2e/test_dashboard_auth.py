@@ -16,6 +16,9 @@ from gateway_process import Gateway
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 WAIT_MS = 60_000
+
+# starting omium serve and a worker on Kafka, on a loaded machine, takes most of a minute
+pytestmark = pytest.mark.timeout(300)
 KEYS = (("a", "operator"), ("a", "viewer"), ("b", "operator"))
 
 
@@ -41,7 +44,7 @@ def keyed(
         yield found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # one per test: a test that times out cannot take the next ones with it
 def browser() -> Iterator[Browser]:
     with chromium() as found:
         yield found
