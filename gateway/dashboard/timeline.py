@@ -13,6 +13,7 @@ bars a template spends most of the page's time in filters and escaping.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,6 +82,67 @@ class Timeline:
     branches: list[Branch]
     ticks: list[Tick]
     span_ms: float
+    gaps: list[Gap]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Where a long idle time (between attempts, say) is drawn shortened."""
+
+    x: float
+    title: str
+
+
+class Axis:
+    """Time (ms from the first step) to drawn time, with long idle stretches shortened.
+
+    A rollback or an answer may come minutes after a run stopped; drawn to scale, that
+    wait would squeeze every step into a sliver. A stretch when no step runs that is
+    longer than a tenth of the busy time (at least 50 ms) is drawn as that tenth, and
+    marked; within busy stretches the scale is exact.
+    """
+
+    def __init__(self, spans: list[tuple[float, float]]) -> None:
+        merged: list[list[float]] = []
+        for begin, end in sorted(spans):
+            if merged and begin <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([begin, end])
+        busy = sum(end - begin for begin, end in merged)
+        self.longest = max(busy / 10, 50.0)
+        #: (real ms, drawn ms) at each busy stretch's start, and the shortened gaps
+        self.points: list[tuple[float, float]] = []
+        self.gaps: list[tuple[float, float]] = []
+        drawn, last_end = 0.0, merged[0][0]
+        for begin, end in merged:
+            idle = begin - last_end
+            if idle > self.longest:
+                self.gaps.append((drawn + self.longest / 2, idle))
+                idle = self.longest
+            drawn += idle
+            self.points.append((begin, drawn))
+            drawn += end - begin
+            last_end = end
+        self.real_span = max(merged[-1][1] - merged[0][0], 1.0)
+        self.drawn_span = max(drawn, 1.0)
+        self._reals = [p[0] for p in self.points]
+
+    def drawn(self, real: float) -> float:
+        """Where ``real`` ms is drawn (in ms of the drawn axis)."""
+        i = max(bisect_right(self._reals, real) - 1, 0)
+        begin, at = self.points[i]
+        return at + (real - begin)
+
+    def real(self, drawn: float) -> float:
+        """The real time at a drawn position (in a shortened gap: its start)."""
+        found = self.points[0][0]
+        for (begin, at), nxt in zip(self.points, [*self.points[1:], None], strict=True):
+            if drawn < at:
+                break
+            end_drawn = nxt[1] if nxt is not None else float("inf")
+            found = begin + min(drawn, end_drawn) - at
+        return found
 
 
 def _end(step: StepOut, now: datetime) -> datetime | None:
@@ -102,14 +164,20 @@ def layout(execution: ExecutionOut, now: datetime) -> Timeline:
     height = TOP + len(attempts) * LANE + 4
     if not timed:
         lanes = [Lane(a, lane_y[a], f"attempt {a}") for a in attempts]
-        return Timeline(LEFT + WIDTH, height, lanes, [], [], [], 0.0)
+        return Timeline(LEFT + WIDTH, height, lanes, [], [], [], 0.0, [])
     start = min(s.started_at for s in timed if s.started_at is not None)
-    ends = [e for s in timed if (e := _end(s, now)) is not None]
-    span = max((max(ends) - start).total_seconds() * 1000, 1.0)
-    scale = WIDTH / span
+
+    def ms(moment: datetime) -> float:
+        return (moment - start).total_seconds() * 1000
+
+    axis = Axis(
+        [(ms(s.started_at), ms(_end(s, now) or s.started_at)) for s in timed if s.started_at]
+    )
+    span = axis.real_span
+    scale = WIDTH / axis.drawn_span
 
     def x_of(moment: datetime) -> float:
-        return LEFT + (moment - start).total_seconds() * 1000 * scale
+        return LEFT + axis.drawn(ms(moment)) * scale
 
     bars = []
     for step in timed:
@@ -153,9 +221,15 @@ def layout(execution: ExecutionOut, now: datetime) -> Timeline:
                 f"attempt {branch.attempt} rolled back to {branch.checkpoint_id} ({edits})",
             )
         )
-    ticks = [Tick(LEFT + WIDTH * i / 4, _span_label(span * i / 4)) for i in range(5)]
+    ticks = [
+        Tick(LEFT + WIDTH * i / 4, _span_label(axis.real(axis.drawn_span * i / 4)))
+        for i in range(5)
+    ]
+    gaps = [
+        Gap(LEFT + at * scale, f"idle {_span_label(idle)} (shortened)") for at, idle in axis.gaps
+    ]
     lanes = [Lane(a, lane_y[a], f"attempt {a}") for a in attempts]
-    return Timeline(LEFT + WIDTH + 10, height, lanes, bars, branches, ticks, span)
+    return Timeline(LEFT + WIDTH + 10, height, lanes, bars, branches, ticks, span, gaps)
 
 
 def _span_label(ms: float) -> str:
@@ -193,6 +267,12 @@ def svg(t: Timeline) -> Markup:
             f'<g class="bar b-{escape(b.status)}"><rect x="{b.x:.1f}" y="{b.y:.1f}" '
             f'width="{b.width:.1f}" height="24" rx="2"{fill}><title>{escape(b.title)}</title>'
             f"</rect>{text}</g>"
+        )
+    for gap in t.gaps:
+        out.append(
+            f'<g class="gap"><rect x="{gap.x - 4:.1f}" y="14" width="8" '
+            f'height="{t.height - 14:.0f}"/><text x="{gap.x:.1f}" y="{t.height - 2:.0f}">≈</text>'
+            f"<title>{escape(gap.title)}</title></g>"
         )
     for br in t.branches:
         title = escape(br.title)
