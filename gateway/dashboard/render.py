@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import FastAPI, Request
@@ -124,7 +125,7 @@ def install_errors(app: FastAPI, prefixes: tuple[str, ...]) -> None:
 
     async def on_login(request: Request, exc: Exception) -> Response:
         if request.method == "GET":
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         return await _error_page(request, 401, "Log in", "log in with an API key first")
 
     async def on_refused(request: Request, exc: Exception) -> Response:

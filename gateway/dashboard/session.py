@@ -58,12 +58,6 @@ class Session:
         """Whether this caller may pause, resume, cancel, roll back and submit."""
         return self.caller.may("operator")
 
-    def keep(self, response: Response, request: Request) -> Response:
-        """Set the CSRF cookie on ``response`` if this request made it."""
-        if self.fresh_csrf:
-            set_cookie(response, request, CSRF, self.csrf)
-        return response
-
 
 def set_cookie(response: Response, request: Request, name: str, value: str) -> None:
     """An HttpOnly, SameSite=Strict cookie for the whole dashboard (Secure over HTTPS)."""

@@ -12,7 +12,10 @@ transport (no socket, so this is the server's time), alternately for:
 - ``GET /api/v1/executions/{id}`` — the JSON of the same execution, the floor: the same
   projection read and response model, no HTML.
 
-Prints median and p99 of each and the page/JSON ratio; asserts nothing about time.
+Prints median and p99 of each (wall time) and the page/JSON ratio, and the median CPU time
+of this process per request — what the request cost, however loaded the machine is (other
+processes' tests inflate wall time on a shared 2-core machine, not CPU time). Asserts
+nothing about time.
 
 usage: python tests/bench/bench_dashboard.py [--requests 200] [--steps 400]
 """
@@ -113,7 +116,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(url: str, requests: int) -> dict[str, list[float]]:
+async def measure(url: str, requests: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Time each route ``requests`` times, interleaved, in-process (ms)."""
     app = create_app(url)
     routes = {
@@ -122,6 +125,7 @@ async def measure(url: str, requests: int) -> dict[str, list[float]]:
         "json": f"/api/v1/executions/{EXECUTION}",
     }
     times: dict[str, list[float]] = {name: [] for name in routes}
+    cpu: dict[str, list[float]] = {name: [] for name in routes}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -132,11 +136,12 @@ async def measure(url: str, requests: int) -> dict[str, list[float]]:
             print(f"page: {len(page.content):,} bytes, {bars} bars", file=sys.stderr)
             for _ in range(requests):
                 for name, path in routes.items():
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), time.process_time()
                     got = await client.get(path)
                     times[name].append((time.perf_counter() - started) * 1000)
+                    cpu[name].append((time.process_time() - used) * 1000)
                     assert got.status_code == 200, got.text[:200]
-    return times
+    return times, cpu
 
 
 def main() -> None:
@@ -153,24 +158,28 @@ def main() -> None:
         if args.reuse is None:
             record(home, url, args.steps, fork)
         os.environ["OMIUM_HOME"] = str(home)
-        times = asyncio.run(measure(url, args.requests))
+        times, cpu = asyncio.run(measure(url, args.requests))
     floor = statistics.median(times["json"])
     print(
         f"\n{args.steps + 2 * (args.steps - fork - 1):,} steps over 3 attempts, "
         f"{args.requests} requests each, in-process (server time)\n"
     )
-    print(f"| {'request':<34} | {'median ms':>9} | {'p99 ms':>7} | {'vs JSON':>7} |")
-    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 9}|{'-' * 9}|")
+    print(
+        f"| {'request':<34} | {'median ms':>9} | {'p99 ms':>7} | {'vs JSON':>7} "
+        f"| {'CPU median ms':>13} | {'vs JSON':>7} |"
+    )
+    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 15}|{'-' * 9}|")
+    cpu_floor = statistics.median(cpu["json"])
     labels = {
         "page": "GET /executions/{id} (page)",
         "live": "GET /ui/executions/{id}/live",
         "json": "GET /api/v1/executions/{id} (JSON)",
     }
     for name, label in labels.items():
-        median = statistics.median(times[name])
+        median, used = statistics.median(times[name]), statistics.median(cpu[name])
         print(
             f"| {label:<34} | {median:>9.1f} | {pct(times[name], 0.99):>7.1f} | "
-            f"{median / floor:>6.1f}x |"
+            f"{median / floor:>6.1f}x | {used:>13.1f} | {used / cpu_floor:>6.1f}x |"
         )
 
 
