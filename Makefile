@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?= --durations=25
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-dashboard fuzz kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing bench-dashboard fuzz kafka-up kafka-down kafka-status clean
 
 # tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it);
 # chromium: tests/e2e/test_dashboard*.py drive the dashboard in it (Playwright cannot download one)
@@ -77,6 +77,10 @@ bench-log: install
 
 bench-gateway: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_gateway.py
+
+# A page of the newest executions against reading every view (100,000 executions).
+bench-listing: install
+	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_listing.py
 
 # The dashboard's execution page for a run of 1,000 steps over 3 attempts, against the JSON of
 # the same execution (server time, in-process; a real worker records the run; no broker).

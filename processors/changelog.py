@@ -9,8 +9,11 @@ an execution that changed recently costs one window, whatever the topic's size.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 
+from omium.processors.listing import CLOCK_SKEW, Listing, NewestViews
 from omium.producers import EventLog, Record
 from omium.producers.partitioner import partition_for
 from omium.projections import ExecutionView, view_from_dict
@@ -19,6 +22,10 @@ from omium.schemas.topics import VIEWS_CHANGELOG
 
 #: offsets read per backward step
 WINDOW = 2000
+
+#: a listing's first backward step per partition (it doubles up to WINDOW): a page of the
+#: newest executions usually needs only the last few hundred records
+FIRST_WINDOW = 200
 
 
 def _view(record: Record) -> ExecutionView | None:
@@ -35,9 +42,18 @@ class ChangelogReader:
 
     topic = VIEWS_CHANGELOG.name
 
-    def __init__(self, log: EventLog, *, window: int = WINDOW) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        *,
+        window: int = WINDOW,
+        first_window: int = FIRST_WINDOW,
+        clock_skew: timedelta = CLOCK_SKEW,
+    ) -> None:
         self.log = log
         self.window = window
+        self.first_window = first_window
+        self.clock_skew = clock_skew
 
     async def _partitions(self) -> int:
         try:
@@ -73,6 +89,35 @@ class ChangelogReader:
         views = [v for v in map(_view, latest.values()) if v is not None]
         views = [v for v in views if status is None or v.status == status]
         return sorted(views, key=lambda v: (v.submitted_at is None, v.submitted_at, v.execution_id))
+
+    async def newest(self, listing: Listing) -> list[ExecutionView]:
+        """See :class:`~omium.processors.reader.ProjectionReader`.
+
+        Reads every partition backwards, a window at a time (all in one fetch), until no
+        unread view can rank (:mod:`~omium.processors.listing`).
+        """
+        await self._partitions()
+        ends = {p: end for p, end in (await self.log.end_offsets(self.topic)).items() if end}
+        window = self.first_window
+        frontier: dict[int, int] = {}  # per partition, the oldest timestamp read so far
+        scan = NewestViews(listing, self.clock_skew)
+        while ends:
+            ranges = {p: (max(0, end - window), end) for p, end in ends.items()}
+            for partition, records in (await self.log.read_many(self.topic, ranges)).items():
+                for record in reversed(records):
+                    frontier[partition] = min(frontier.get(partition, 2**62), record.timestamp_ms)
+                    key = record.key
+                    if key is None or key.startswith("__omium") or key in scan.seen:
+                        continue  # a marker, or an older version of a view already met
+                    scan.offer(key, record.value)
+            # read on only where an unread view could still rank
+            ends = {
+                p: start
+                for p, (start, _) in ranges.items()
+                if start > 0 and not scan.complete(frontier[p])
+            }
+            window = min(self.window, window * 2)
+        return scan.page()
 
     async def close(self) -> None:
         """Nothing to release: the log belongs to the caller."""

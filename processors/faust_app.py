@@ -20,8 +20,8 @@ per-attempt seq check makes the second pass change nothing. faust's
 process with a fresh one at once (:func:`restart_unacked`), so that nothing past the last
 commit is acknowledged: faust would otherwise ack the failing batch and go on.
 
-Pitfalls measured here (see README): the memory store rebuilds the table by replaying the
-changelog on every start (about 4,000 records/s); without a static
+Pitfalls measured here (see docs/development.md): the memory store rebuilds the table by
+replaying the changelog on every start (about 4,000 records/s); without a static
 ``consumer_group_instance_id`` a restarted worker waits for the dead member's session to
 expire; an id shared by two live processes makes them fence each other.
 """

@@ -17,6 +17,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from omium.processors.changelog import ChangelogReader
+from omium.processors.listing import Listing
 from omium.processors.projector import Projector
 from omium.processors.view_store import SqliteViews, views_beside
 from omium.producers import EventLog
@@ -33,6 +34,14 @@ class ProjectionReader(Protocol):
 
     async def executions(self, status: str | None = None) -> list[ExecutionView]:
         """Every execution's view (of one status), oldest submission first."""
+        ...
+
+    async def newest(self, listing: Listing) -> list[ExecutionView]:
+        """The views ``listing`` selects, newest submission first, at most ``listing.limit``.
+
+        Reads what the newest ones need, not the whole history (see
+        :mod:`~omium.processors.listing`).
+        """
         ...
 
     async def close(self) -> None:
@@ -56,6 +65,11 @@ class EmbeddedReader:
         """See :class:`ProjectionReader`."""
         await self.projector.catch_up()
         return self.store.all(status)
+
+    async def newest(self, listing: Listing) -> list[ExecutionView]:
+        """See :class:`ProjectionReader`."""
+        await self.projector.catch_up()
+        return self.store.newest(listing)
 
     async def close(self) -> None:
         """See :class:`ProjectionReader`."""

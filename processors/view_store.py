@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from omium.processors.listing import Listing, decode_listed, decode_view
 from omium.producers import EventLog, LocalFile
 from omium.projections import ExecutionView, view_from_dict, view_to_dict
 from omium.schemas import LogUnavailable
@@ -26,6 +27,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS views (
     execution_id TEXT PRIMARY KEY, status TEXT NOT NULL, submitted TEXT, body BLOB NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS views_newest ON views (submitted, execution_id);
 CREATE TABLE IF NOT EXISTS applied (
     partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL
 );
@@ -121,6 +123,37 @@ class SqliteViews:
             sql, args = sql + " WHERE status = ?", (status,)
         rows = self._db.execute(sql + " ORDER BY submitted, execution_id", args).fetchall()
         return [view_from_dict(orjson.loads(body)) for (body,) in rows]
+
+    def newest(self, listing: Listing) -> list[ExecutionView]:
+        """The views ``listing`` selects, newest submission first (through ``views_newest``)."""
+        # views without a submission time (an older omium's) sort as the newest
+        unsorted = self._db.execute(
+            "SELECT body FROM views WHERE submitted IS NULL ORDER BY execution_id DESC"
+        )
+        where, args = ["submitted IS NOT NULL"], []
+        if listing.before is not None:
+            where.append("(submitted, execution_id) < (?, ?)")
+            args += [listing.before[0].isoformat(), listing.before[1]]
+        if listing.since is not None:
+            where.append("submitted >= ?")
+            args.append(listing.since.isoformat())
+        if listing.status is not None:
+            where.append("status = ?")
+            args.append(listing.status)
+        older = self._db.execute(
+            f"SELECT body FROM views WHERE {' AND '.join(where)}"
+            " ORDER BY submitted DESC, execution_id DESC",
+            args,
+        )
+        page: list[ExecutionView] = []
+        for rows in (unsorted, older):
+            for (body,) in rows:
+                listed = decode_listed(body)
+                if listed is not None and listing.admits(listed[0]):
+                    page.append(decode_view(body))
+                    if len(page) == listing.limit:
+                        return page
+        return page
 
     def save(
         self,

@@ -309,6 +309,48 @@ class KafkaLog:
             raise TopicNotFound(f"topic {topic!r} has partitions 0..{count - 1}, not {partition}")
         return await self._scan(topic, partition, start, end, key=None)
 
+    async def read_many(
+        self, topic: str, ranges: Mapping[int, tuple[int, int]]
+    ) -> dict[int, list[Record]]:
+        """Per partition, its records with ``start <= offset < end``: one fetch for all.
+
+        Reading partitions one by one costs a fetch round each (a seek waits for the fetch
+        in flight); assigned together they share every fetch.
+        """
+        count = await self.partitions(topic)
+        out: dict[int, list[Record]] = {p: [] for p in ranges}
+        wanted = {p: r for p, r in ranges.items() if r[0] < r[1]}
+        if any(not 0 <= p < count for p in wanted):
+            raise TopicNotFound(f"topic {topic!r} has partitions 0..{count - 1}")
+        if not wanted:
+            return out
+        async with self._read_lock:
+            reader = await self._reader_consumer()
+            tps = {TopicPartition(self.physical(topic), p): r for p, r in wanted.items()}
+            reader.assign(list(tps))
+            for tp, (start, _) in tps.items():
+                reader.seek(tp, start)
+            try:
+                while tps:
+                    batch = await self._wait(
+                        f"reading {topic}",
+                        reader.getmany(*tps, timeout_ms=int(self.timeout * 1000)),
+                    )
+                    if not batch:
+                        raise LogUnavailable(
+                            f"Kafka at {self.bootstrap} returned nothing for {topic} "
+                            f"within {self.timeout:g} s"
+                        )
+                    for tp, messages in batch.items():
+                        end = tps[tp][1]
+                        out[tp.partition] += [_record(topic, m) for m in messages if m.offset < end]
+                        if messages[-1].offset + 1 >= end:
+                            del tps[tp]
+                            reader.pause(tp)  # nothing more wanted from it
+            finally:
+                reader.assign([])  # no background fetching between reads
+        return out
+
     async def read_execution(
         self,
         execution_id: str,

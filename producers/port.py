@@ -126,6 +126,16 @@ class EventLog(Protocol):
         """Records of one partition with ``start <= offset < end`` (``end``: the current end)."""
         ...
 
+    async def read_many(
+        self, topic: str, ranges: Mapping[int, tuple[int, int]]
+    ) -> dict[int, list[Record]]:
+        """Per partition, its records with ``start <= offset < end``.
+
+        ``ranges``: partition -> (start, end). One round trip where the log can (a Kafka
+        fetch spans partitions).
+        """
+        ...
+
     async def read_execution(
         self,
         execution_id: str,

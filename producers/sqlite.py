@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -255,6 +255,14 @@ class SqliteLog:
         """Records of one partition with ``start <= offset < end``."""
         self._check_partition(topic, partition)
         return self._range(topic, partition, start, end)
+
+    async def read_many(
+        self, topic: str, ranges: Mapping[int, tuple[int, int]]
+    ) -> dict[int, list[Record]]:
+        """Per partition, its records with ``start <= offset < end``."""
+        for partition in ranges:
+            self._check_partition(topic, partition)
+        return {p: self._range(topic, p, start, end) for p, (start, end) in ranges.items()}
 
     def _range(
         self, topic: str, partition: int, start: int, end: int | None, limit: int = -1

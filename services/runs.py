@@ -13,7 +13,7 @@ import asyncio
 import base64
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import orjson
 from omium.processors import history
 from omium.processors.control import load_view
 from omium.processors.history import current, pending, refuse_saver_thread
+from omium.processors.listing import Listing, listing_key
 from omium.processors.worker import GROUP
 from omium.producers import EventLog, LiveMembers, Record
 from omium.projections import STATUSES as STATUSES  # the faces offer them as choices
@@ -196,12 +197,16 @@ async def show(app: Omium, execution_id: str) -> ExecutionOut:
 
 async def views(app: Omium, status: str | None = None) -> list[ExecutionView]:
     """Every execution's view (of one status, checked), oldest submission first."""
+    _check_status(status)
+    return [v for v in await app.reader.executions(status) if app.sees(v.tenant_id)]
+
+
+def _check_status(status: str | None) -> None:
     if status is not None and status not in STATUSES:
         raise ConfigError(
             f"--status {status!r}: no execution has that status",
             hint=f"use one of {', '.join(sorted(STATUSES))}",
         )
-    return [v for v in await app.reader.executions(status) if app.sees(v.tenant_id)]
 
 
 async def executions(app: Omium, status: str | None = None) -> list[ExecutionSummary]:
@@ -230,30 +235,23 @@ async def page(
     """
     if not 1 <= limit <= PAGE_LIMIT:
         raise ConfigError(f"limit {limit}: must be 1 to {PAGE_LIMIT}")
-    after = _decode_cursor(cursor) if cursor else None
-    rows = [
-        v
-        for v in await views(app, status)
-        if (workflow is None or v.workflow == workflow)
-        and (since is None or (v.submitted_at is not None and v.submitted_at >= since))
-        and (until is None or (v.submitted_at is not None and v.submitted_at <= until))
-    ]
-    rows.sort(key=_newest_first, reverse=True)
-    if after is not None:
-        rows = [v for v in rows if _newest_first(v) < after]
+    _check_status(status)
+
+    listing = Listing(
+        limit + 1,  # one more than the page: whether there is a next one
+        before=_decode_cursor(cursor) if cursor else None,
+        since=since,
+        until=until,
+        status=status,
+        workflow=workflow,
+        tenant=app.caller.tenant if app.caller is not None else None,  # see Omium.sees
+    )
+    rows = await app.reader.newest(listing)
     shown = rows[:limit]
-    more = len(rows) > limit
     return ExecutionPage(
         executions=[ExecutionSummary.from_view(v) for v in shown],
-        next_cursor=_encode_cursor(_newest_first(shown[-1])) if more else None,
+        next_cursor=_encode_cursor(listing_key(shown[-1])) if len(rows) > limit else None,
     )
-
-
-_LATEST = datetime.max.replace(tzinfo=UTC)
-
-
-def _newest_first(view: ExecutionView) -> tuple[datetime, str]:
-    return (view.submitted_at or _LATEST, view.execution_id)
 
 
 def _encode_cursor(key: tuple[datetime, str]) -> str:

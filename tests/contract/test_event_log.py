@@ -79,6 +79,19 @@ async def test_read__returns_a_half_open_range(log: EventLog) -> None:
     assert await log.read(EVENTS, p, first + 10, first + 10) == []
 
 
+async def test_read_many__returns_each_partitions_range_as_read_would(log: EventLog) -> None:
+    executions = [fresh_id("ex") for _ in range(30)]
+    await log.append_batch([started(ex, s) for ex in executions for s in range(1, 4)])
+    ends = await log.end_offsets(EVENTS)
+    # every partition with records: its last two (or one, or an empty range)
+    ranges = {p: (max(0, end - 2 - p % 2), end - p % 3) for p, end in ends.items() if end}
+    found = await log.read_many(EVENTS, ranges)
+    assert set(found) == set(ranges)
+    for p, (start, end) in ranges.items():
+        assert found[p] == await log.read(EVENTS, p, start, end)
+        assert [r.position.offset for r in found[p]] == list(range(start, max(start, end)))
+
+
 async def test_read_execution__returns_only_that_execution_between_bounds(log: EventLog) -> None:
     mine, other = fresh_id("ex"), fresh_id("ex")
     await log.append_batch([e for s in range(1, 6) for e in (started(mine, s), started(other, s))])
