@@ -9,15 +9,19 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?= --durations=25
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing fuzz kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing bench-dashboard fuzz kafka-up kafka-down kafka-status clean
 
-# tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it)
+# tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it);
+# chromium: tests/e2e/test_dashboard*.py drive the dashboard in it (Playwright cannot download one)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(STAMP)
 	@command -v tmux >/dev/null || $(SUDO) apt-get install -y -q tmux >/dev/null \
 		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q tmux >/dev/null; } \
 		|| echo "note: tmux could not be installed; the terminal test skips locally and fails in CI"
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } \
+		|| echo "note: chromium could not be installed; the dashboard's browser tests will fail"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +81,11 @@ bench-gateway: install
 # A page of the newest executions against reading every view (100,000 executions).
 bench-listing: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_listing.py
+
+# The dashboard's execution page for a run of 1,000 steps over 3 attempts, against the JSON of
+# the same execution (server time, in-process; a real worker records the run; no broker).
+bench-dashboard: install
+	$(BIN)/python tests/bench/bench_dashboard.py
 
 bench-executor: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_executor.py

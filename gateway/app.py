@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from omium import __version__
-from omium.gateway import alerts, analytics, errors, executions, ops, stream, workflows
+from omium.gateway import alerts, analytics, dashboard, errors, executions, ops, stream, workflows
 from omium.gateway.deps import RateLimits
 from omium.services import Settings, bootstrap
 from omium.services.keys import Keys
@@ -56,6 +56,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(analytics.router)
     app.include_router(alerts.router)
+    dashboard.install(app)  # after errors.install: its pages keep the API's problem+json
     return app
 
 
