@@ -77,10 +77,19 @@ def test_cli_run__records_every_kickoff_of_kickoff_for_each_in_a_step(
     assert sorted(calls) == sorted(one + one)
 
 
-def test_cli_run__refuses_a_flow_given_as_a_crew_in_one_line(
+def test_cli_run__runs_a_flow_class_given_as_the_crew(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["run", str(HERE / "flow_as_crew.yaml"), "--url", f"sqlite:///{tmp_path}/l.db"])
-    err = capsys.readouterr().err.strip()
-    assert code != 0 and len(err.splitlines()) == 1, err
-    assert "crew_flow:Multiply is a CrewAI Flow" in err and "python step" in err
+    url = f"sqlite:///{tmp_path}/l.db"
+    code = main(["run", str(HERE / "flow_as_crew.yaml"), "--json", "--url", url])
+    out = capsys.readouterr()
+    assert code == 0, out
+    assert "╭" not in out.out + out.err, out
+    result = orjson.loads(out.out)
+    assert result["output"]["result"] == "42" and result["output"]["numbers"] == [6, 7]
+    calls = asyncio.run(calls_of(url, result["execution_id"]))
+    assert calls == [
+        ("llm", "compute", "scripted"),
+        ("tool", "compute", "multiply"),
+        ("llm", "compute", "scripted"),
+    ]
