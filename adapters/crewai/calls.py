@@ -12,8 +12,10 @@ they fire only in the context that entered them and the threads crewai starts fr
   LLM answering from it (:func:`~omium.adapters.crewai.prepare.install_replay`), and each
   tool call is checked against the recording and answered with the text the agent saw
   (returning False from ``pre_tool_call`` keeps crewai from running the tool);
-- ``before`` runs before each model and tool call (a run sends what it has recorded so
-  far), ``check`` before and after them (a run abandoned by its consumer raises there).
+- ``before`` runs before each model and tool call and each crew's kickoff (a run takes
+  what it has recorded so far: crewai restarts its ``emission_sequence`` at each top-level
+  kickoff, so events are ordered batch by batch), ``check`` before and after the calls
+  (a run abandoned by its consumer raises there).
 
 What a crew calls outside a crew (``Agent.kickoff()`` alone, an ``LLM.call`` in the
 method's own code) is recorded, but not answered from the recording.
@@ -45,7 +47,7 @@ class CallHooks:
 
     Args:
         replay: answer every crew's LLM and every tool call from this recording.
-        before: called before each model and tool call.
+        before: called before each model and tool call and each crew's kickoff.
         check: called before and after each model and tool call (may raise to stop).
     """
 
@@ -63,19 +65,20 @@ class CallHooks:
 
     def hooks(self) -> Hooks:
         """The hooks to enter with ``scoped_hooks``."""
-        hooks: Hooks = {
+        return {
+            InterceptionPoint.EXECUTION_START: [self._execution_start],
             InterceptionPoint.PRE_MODEL_CALL: [self._pre_model_call],
             InterceptionPoint.POST_MODEL_CALL: [self._post_model_call],
             InterceptionPoint.PRE_TOOL_CALL: [self._pre_tool_call],
             InterceptionPoint.POST_TOOL_CALL: [self._post_tool_call],
         }
-        if self.replay is not None:
-            hooks[InterceptionPoint.EXECUTION_START] = [self._execution_start]
-        return hooks
 
     def _execution_start(self, ctx: Any) -> None:
         crew = getattr(ctx, "crew", None)
-        if isinstance(crew, Crew) and self.replay is not None:
+        if not isinstance(crew, Crew):
+            return  # a flow starting
+        self._before()
+        if self.replay is not None:
             install_replay(crew, self.replay)
 
     def _pre_model_call(self, ctx: Any) -> None:
