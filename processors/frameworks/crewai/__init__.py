@@ -7,7 +7,8 @@ or a function returning one); agents and tasks inline make a crew.
   any task with ``--set`` edits of earlier outputs);
 - :mod:`.reexecute`: the crew run again here, every LLM and tool answered from the log;
 - :mod:`.flow`: a Flow through the executor (a checkpoint of the flow's state after each
-  method) and its re-execution.
+  method) and its re-execution;
+- :mod:`.for_each`: ``for_each: KEY``, one sub-execution of the crew per input.
 """
 
 from pathlib import Path
@@ -23,8 +24,10 @@ from omium.processors.frameworks.base import (
     RunContext,
 )
 from omium.processors.frameworks.crewai.flow import FlowWorkflowRun, reexecute_flow
+from omium.processors.frameworks.crewai.for_each import ForEachRun
 from omium.processors.frameworks.crewai.reexecute import reexecute_crew
 from omium.processors.frameworks.crewai.run import CrewWorkflowRun, split_state
+from omium.schemas import ConfigError
 from omium.schemas.workflow import WorkflowSpec
 
 
@@ -34,7 +37,9 @@ def check(spec: WorkflowSpec, folder: Path, filename: str) -> None:
 
 
 def load(ctx: RunContext) -> FrameworkRun:
-    """The run of a crew, or of a flow when ``crew:`` builds one."""
+    """The run of a crew, or of a flow when ``crew:`` builds one (or their ``for_each``)."""
+    if ctx.spec.for_each is not None:
+        return ForEachRun(ctx, ctx.spec.for_each)
     source = ctx.source
     factory = crewai_factory(ctx.spec, source.parent.resolve(), source.name)
     first = factory()
@@ -45,6 +50,11 @@ def load(ctx: RunContext) -> FrameworkRun:
 
 async def reexecute(request: ReexecutionRequest) -> Reexecution:
     """Re-execute a recorded attempt of a crew or a flow."""
+    if request.spec.for_each is not None:
+        raise ConfigError(
+            "a for_each run does nothing itself: its sub-executions ran the crew",
+            hint=f"re-execute one: omium replay {request.view.execution_id}-ATTEMPT-I --reexecute",
+        )
     source = request.source
     factory = crewai_factory(request.spec, source.parent.resolve(), source.name)
     if isinstance(factory(), Crew):
@@ -58,6 +68,7 @@ __all__ = [
     "FRAMEWORK",
     "CrewWorkflowRun",
     "FlowWorkflowRun",
+    "ForEachRun",
     "check",
     "load",
     "reexecute",
