@@ -30,6 +30,12 @@ recording runs for real, with the state as it was. An output is served as record
 JSON (a method that returned a pydantic model hands its listeners a dict). crewai's own
 resumption (``checkpoint_completed_methods``, ``@persist``) is not used: it hands
 listeners of a skipped method ``None`` and loses a router's choice.
+
+**One method at a time.** crewai runs the listeners of one trigger concurrently (sync
+methods on threads). omium runs them one after the other (each wrapped method takes a
+turn, held until its checkpoint is taken and a pause between methods is over): every
+checkpoint is then the state after a whole number of methods, which a resume needs, and
+each model or tool call belongs to one method. Parallel I/O inside one method is unchanged.
 """
 
 from __future__ import annotations
@@ -122,7 +128,7 @@ class FlowRun:
         replay: RecordedCalls | None = None,
     ) -> None:
         self._factory, self._inputs, self._record = factory, dict(inputs), record
-        self._serve: dict[str, deque[JsonValue]] = {}
+        self._serve: dict[str, deque[JsonValue]] = {}  # method -> outputs to serve, in order
         for name, output in prior:
             self._serve.setdefault(name, deque()).append(output)
         self._served: Counter[str] = Counter()
@@ -137,6 +143,8 @@ class FlowRun:
         self._gate = threading.Semaphore(0)
         self._stop = threading.Event()
         self._drain_lock = threading.Lock()
+        #: held by the method running (from its start to its checkpoint), see the module docs
+        self._turn = threading.Lock()
         self._send_item: Callable[[tuple[str, Any]], object] | None = None
         self._began: dict[str, tuple[int, float]] = {}
         self._method: str | None = None
@@ -199,7 +207,7 @@ class FlowRun:
                 if not isinstance(flow, Flow):
                     raise TypeError(f"the flow factory returned a {type(flow).__name__}")
                 self.flow = flow
-                self._serve_prior(flow)
+                self._wrap_methods(flow)
                 output = flow.kickoff(inputs=self._inputs)
             self._drain()
             if self._replay is not None:
@@ -219,39 +227,56 @@ class FlowRun:
         index = self._began.get(self._method, (self._next, 0.0))[0]
         return CrewTaskFailed(index, self._method, exc)
 
-    def _serve_prior(self, flow: Flow[Any]) -> None:
-        """Wrap the methods that ran before, so their executions return what they returned."""
+    def _wrap_methods(self, flow: Flow[Any]) -> None:
+        """Wrap every method: one runs at a time; those that ran before are served."""
         methods = flow._methods  # noqa: SLF001 - crewai internal, see the module docs
         for name in self._serve:
             if FlowMethodName(name) not in methods:
                 raise Diverged(f"flow method {name}", name, sorted(methods))
-            key = FlowMethodName(name)
-            methods[key] = self._served_method(name, methods[key])
+        for key, method in list(methods.items()):
+            methods[key] = self._wrapped(str(key), method)
 
-    def _served_method(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        queue = self._serve[name]
+    def _wrapped(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        queue = self._serve.get(name, deque())
 
-        def take() -> tuple[bool, JsonValue]:
-            if not queue:
-                return False, None
-            self._served[name] += 1
-            return True, queue.popleft()
+        def begin() -> tuple[bool, JsonValue]:
+            """With the turn held: serve the recorded output, or announce a real run."""
+            self._check_stop()  # abandoned while it waited for its turn: it does not run
+            if queue:
+                self._served[name] += 1
+                return True, queue.popleft()
+            self._drain()  # what ran before is not this method's
+            self._method, index = name, self._next
+            self._next += 1
+            self._began[name] = (index, time.perf_counter())
+            self._send(("started", MethodStarted(index, name)))
+            return False, None
 
         if inspect.iscoroutinefunction(method):
 
             @functools.wraps(method)
-            async def served_async(*args: Any, **kwargs: Any) -> Any:
-                served, output = take()
-                return output if served else await method(*args, **kwargs)
+            async def one_async(*args: Any, **kwargs: Any) -> Any:
+                await asyncio.to_thread(self._turn.acquire)
+                try:
+                    served, output = begin()
+                    return output if served else await method(*args, **kwargs)
+                except BaseException:
+                    self._turn.release()
+                    raise
 
-            return served_async
+            return one_async
 
         @functools.wraps(method)
-        def served(*args: Any, **kwargs: Any) -> Any:
-            found, output = take()
-            return output if found else method(*args, **kwargs)
+        def one(*args: Any, **kwargs: Any) -> Any:
+            self._turn.acquire()
+            try:
+                served, output = begin()
+                return output if served else method(*args, **kwargs)
+            except BaseException:
+                self._turn.release()
+                raise
 
-        return served
+        return one
 
     def _hooks(self) -> Hooks:
         hooks = self._calls.hooks()
@@ -261,16 +286,6 @@ class FlowRun:
 
     def _pre_step(self, ctx: Any) -> None:
         self._check_stop()
-        if getattr(ctx, "kind", None) != "flow_method" or ctx.flow is not self.flow:
-            return
-        name = str(ctx.step_name)
-        if self._serve.get(name):  # this execution is served from the recording
-            return
-        self._drain()  # what ran before it (a parallel method's calls) is not its own
-        self._method, index = name, self._next
-        self._next += 1
-        self._began[name] = (index, time.perf_counter())
-        self._send(("started", MethodStarted(index, name)))
 
     def _post_step(self, ctx: Any) -> None:
         if getattr(ctx, "kind", None) != "flow_method" or ctx.flow is not self.flow:
@@ -278,6 +293,7 @@ class FlowRun:
         name = str(ctx.step_name)
         if self._served[name]:  # an execution served from the recording: no new step
             self._served[name] -= 1
+            self._turn.release()
             return
         assert self.flow is not None
         index, began = self._began.pop(name, (self._next, time.perf_counter()))
@@ -291,6 +307,7 @@ class FlowRun:
         self._drain(name)
         self._send(("method", done))
         self._gate.acquire()  # released when the consumer asks for the next item
+        self._turn.release()  # only now: a parallel method waits out the checkpoint and a pause
         self._check_stop()
 
     def _check_stop(self) -> None:

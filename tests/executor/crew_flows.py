@@ -17,8 +17,9 @@ from typing import ClassVar
 from crew_tools import FLOW_METHODS as METHODS
 from crew_tools import multiply, wait_a_bit
 from crewai import Agent, Crew, Task
-from crewai.flow.flow import Flow, listen, router, start
+from crewai.flow.flow import Flow, and_, listen, router, start
 from crewai.tools import tool
+from pydantic import BaseModel
 
 from omium.adapters.crewai import ScriptedLLM
 
@@ -84,3 +85,52 @@ class Pricing(Flow):  # type: ignore[type-arg]
 def pricing() -> Pricing:
     """A fresh flow (the ``crew:`` factory)."""
     return Pricing()
+
+
+class Tally(BaseModel):
+    """``Parallel``'s state: a structured (pydantic) one."""
+
+    n: int = 1
+    seen: list[str] = []
+
+
+class Parallel(Flow[Tally]):
+    """Two listeners of one method (crewai runs them concurrently), joined with ``and_``.
+
+    ``begin -> (left, right) -> join -> check --more--> add_more | --enough--> end``
+    """
+
+    _skip_auto_memory: ClassVar[bool] = True
+
+    @start()
+    def begin(self) -> int:
+        self.state.seen.append("begin")
+        return 1
+
+    @listen(begin)
+    def left(self, x: int) -> int:
+        self.state.seen.append("left")
+        return x + 1
+
+    @listen(begin)
+    def right(self, x: int) -> int:
+        self.state.seen.append("right")
+        return x + 2
+
+    @listen(and_(left, right))
+    def join(self) -> int:
+        self.state.n += 10
+        return self.state.n
+
+    @router(join)
+    def check(self) -> str:
+        return "more" if self.state.n < 20 else "enough"
+
+    @listen("more")
+    def add_more(self) -> int:
+        self.state.n += 5
+        return self.state.n
+
+    @listen("enough")
+    def end(self) -> str:
+        return f"n={self.state.n}"

@@ -15,7 +15,7 @@ from typing import Any
 import crew_tools
 import orjson
 import pytest
-from crew_flows import Pricing
+from crew_flows import Parallel, Pricing
 from harness import HERE, Harness
 
 from omium.cli import main
@@ -192,3 +192,30 @@ async def test_flow__reexecutes_from_the_log_with_no_model_or_tool_call(
     assert len(crew_tools.CALLS) == tools
     with pytest.raises(ConfigError, match="--live compute: a flow re-executes every step"):
         await reexecute(harness.log, ex, live=frozenset({"compute"}))
+
+
+async def test_flow__parallel_listeners_checkpoint_one_method_at_a_time(
+    harness: Harness,
+) -> None:
+    path = HERE / "crew_flow_parallel.yaml"
+    await harness.start_worker()
+    ex = f"ex-{uuid.uuid4().hex[:10]}"
+    await service.submit(harness.log, load_workflow(path), path, {}, execution_id=ex)
+    first = await harness.finished(ex)
+    assert first.status == "completed", first.error
+    plain = Parallel()
+    await asyncio.to_thread(plain.kickoff, inputs={"id": ex})  # the oracle
+    assert first.output is not None
+    assert {k: v for k, v in first.output.items() if k != "result"} == plain.state.model_dump()
+    names = [s.name for s in first.steps]
+    assert sorted(names[1:3]) == ["left", "right"] and names[3:] == ["join", "check", "add_more"]
+    for attempt, checkpoint in enumerate(first.checkpoints, start=2):
+        state = checkpoint.state or {}
+        assert len(state["seen"]) == min(checkpoint.index or 0, 2) + 1  # a whole method each
+        await history.rollback(harness.log, ex, checkpoint.checkpoint_id, {})
+        view = await harness.wait_for(ex, lambda v, a=attempt: v.attempt == a and v.finished)
+        assert view.status == "completed", view.error
+        assert view.output == first.output
+        assert [s.name for s in view.steps if s.attempt == attempt] == names[
+            len(state["__methods__"]) :
+        ]
