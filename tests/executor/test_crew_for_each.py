@@ -19,7 +19,8 @@ from omium.cli import main
 from omium.processors import history
 from omium.processors.history import current
 from omium.processors.reexecute import reexecute
-from omium.schemas import ConfigError
+from omium.schemas import ConfigError, Run
+from omium.schemas.topics import COMMANDS
 from omium.services import runs as service
 from omium.services.workflows import load_workflow
 
@@ -58,6 +59,8 @@ async def test_for_each__runs_one_sub_execution_per_input(harness: Harness) -> N
         assert view.inputs == {"unit": "apples", "a": a, "b": b}  # shared inputs, then the item
         assert [s.name for s in view.steps] == ["multiply"]
         assert view.usage.llm_calls == 2 and view.usage.tool_calls == 1
+        commands = [r.event() for r in await harness.log.read_execution(child, topic=COMMANDS.name)]
+        assert [c.payload.parent for c in commands if isinstance(c, Run)] == [ex]  # the link
     results = [r["raw"] for r in parent.output["result"]]
     oracle = await asyncio.to_thread(plain_for_each)  # crewai's own kickoff_for_each
     assert results == oracle

@@ -12,7 +12,9 @@ parent's other inputs under the item's keys, and wait for them::
 
 - a child is an execution of its own (run, paused, rolled back, replayed and re-executed
   like any crew run) named ``<parent>-<attempt>-<i>``: ``omium executions list`` shows the
-  children beside their parent, and the name says whose they are;
+  children beside their parent, and the name says whose they are; its ``run`` command
+  carries ``parent`` (the schema's link; ``execution.submitted`` has the field too, for
+  the executor to copy);
 - the parent's step ``kickoff_<i>`` waits for child *i* and completes with
   ``{"execution_id": ..., "status": ..., "output": ...}``, checkpointed as any step, so
   ``omium executions show PARENT`` lists every child with its output (its ``result``: the
@@ -97,6 +99,7 @@ class ForEachRun(StepwiseRun):
                         "spec": spec_data,
                         "inputs": items[index],
                         "source": str(ctx.source.resolve()),
+                        "parent": ctx.execution_id,
                     },
                 }
             )
