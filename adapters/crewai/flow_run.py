@@ -15,7 +15,8 @@ crewai's ``post_step`` of each flow method (dispatched on the flow's event loop,
 method of the flow waits) sends the method's :class:`MethodDone` and blocks until the
 consumer asks for the next one; model and tool calls of the crews inside go through
 :class:`~omium.adapters.crewai.calls.CallHooks` (recorded, or answered from a recording).
-Closing the iterator stops the flow at its next method boundary, model or tool call.
+Closing the iterator stops the flow at its next method boundary, model or tool call; the
+thread is then left to unwind, given time at exit as a crew's is.
 
 **The flow's state** is given to ``kickoff(inputs=...)``: crewai sets each key on the
 flow's state (a dict, or its pydantic model), and an ``id`` key names the state (omium
@@ -60,6 +61,7 @@ from pydantic import BaseModel, JsonValue
 from omium.adapters.crewai.calls import CallHooks, Hooks
 from omium.adapters.crewai.listener import RunScope, current_scope, ensure_listener, flush
 from omium.adapters.crewai.payloads import PayloadBuilder, jsonable
+from omium.adapters.crewai.run import abandoned
 from omium.producers.recorded import Diverged, RecordedCalls
 from omium.schemas.errors import CrewTaskFailed
 
@@ -194,6 +196,7 @@ class FlowRun:
             if not self._ended:
                 self._stop.set()
                 self._scope.abandon()
+                abandoned(thread)
                 self._gate.release()
 
     # -- on the flow thread -------------------------------------------------------------
