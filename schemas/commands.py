@@ -31,6 +31,11 @@ class RunPayload(Payload):
         description="the registered version to run (a content hash); a worker whose files "
         "give another version fails the run instead of running that one",
     )
+    parent: str | None = Field(
+        None,
+        description="the execution that submitted this one as its sub-execution (a crewai "
+        "for_each run's child); None: submitted by a user",
+    )
 
 
 class Run(Command):

@@ -15,6 +15,9 @@ class ExecutionSubmittedPayload(Payload):
     workflow: str
     inputs: dict[str, JsonValue] = Field(default_factory=dict)
     source: str | None = None
+    parent: str | None = Field(
+        None, description="the execution this one is a sub-execution of (see Run's parent)"
+    )
 
 
 class ExecutionSubmitted(Event):

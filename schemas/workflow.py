@@ -130,12 +130,20 @@ class WorkflowSpec(BaseModel):
     graph: str | None = Field(None, description="module:factory of a graph (compiled or not)")
     agent_nodes: list[str] = Field(default_factory=list)
     # framework: crewai
-    crew: str | None = Field(None, description="module:factory returning a Crew")
+    crew: str | None = Field(
+        None, description="module:factory returning a Crew, or a CrewAI Flow (class or factory)"
+    )
     process: Literal["sequential", "hierarchical"] = "sequential"
     llm: LLMConfig | None = None
     manager_llm: LLMConfig | None = None
     agents: list[CrewAgentSpec] = Field(default_factory=list)
     tasks: list[CrewTaskSpec] = Field(default_factory=list)
+    for_each: str | None = Field(
+        None,
+        description="crewai: the input holding a list of input mappings; the run submits one "
+        "sub-execution of the crew per item (crewai's kickoff_for_each) and completes when "
+        "they have",
+    )
 
     def crew_section(self) -> CrewSection:
         """The CrewAI fields as one model."""
@@ -170,6 +178,8 @@ class WorkflowSpec(BaseModel):
                 check_name(node)
         else:
             self.crew_section().check()
+        if self.for_each is not None and self.framework != "crewai":
+            raise ValueError("'for_each' kicks a crew off once per input: framework: crewai only")
         return self
 
 

@@ -8,6 +8,9 @@ Offers:
 
 - :func:`crew_factory` (spec -> a function building fresh crews) and :func:`make_llm`
   (a spec's ``llm`` -> one LLM), with :class:`ScriptedLLM` for offline runs;
+- :func:`crewai_factory`: the same, but ``crew:`` may name a CrewAI Flow;
+  :class:`FlowRun` with :class:`MethodStarted` / :class:`MethodDone`: a Flow run method by
+  method (pausing between methods, resuming after method *k*, re-executing);
 - :class:`CrewRun` and :class:`TaskDone`: a crew run task by task, its ``llm.call``,
   ``tool.call`` and ``agent.handoff`` payloads handed to ``record`` in order, pausing
   between tasks, stopping when the consumer stops, resuming from task *k*;
@@ -20,7 +23,8 @@ Imports crewai, :mod:`omium.schemas` and :mod:`omium.adapters` helpers; no runti
 """
 
 from omium.adapters.crewai import _env  # noqa: F401 - sets the environment before crewai loads
-from omium.adapters.crewai.build import CrewFactory, crew_factory
+from omium.adapters.crewai.build import CrewFactory, crew_factory, crewai_factory
+from omium.adapters.crewai.flow_run import FlowRun, MethodDone, MethodStarted
 from omium.adapters.crewai.listener import OmiumListener, ensure_listener
 from omium.adapters.crewai.llm import ScriptedLLM, make_llm, render_answer
 from omium.adapters.crewai.replay import ReplayLLM, crew_calls
@@ -29,12 +33,16 @@ from omium.adapters.crewai.run import CrewRun, TaskDone
 __all__ = [
     "CrewFactory",
     "CrewRun",
+    "FlowRun",
+    "MethodDone",
+    "MethodStarted",
     "OmiumListener",
     "ReplayLLM",
     "ScriptedLLM",
     "TaskDone",
     "crew_calls",
     "crew_factory",
+    "crewai_factory",
     "ensure_listener",
     "make_llm",
     "render_answer",

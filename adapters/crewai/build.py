@@ -40,11 +40,15 @@ from omium.schemas.workflow import WorkflowSpec
 from omium.schemas.workflow_frameworks import CrewAgentSpec, CrewSection, CrewTaskSpec
 
 CrewFactory = Callable[[], Crew]
+FlowFactory = Callable[[], Flow[Any]]
+CrewOrFlowFactory = Callable[[], Crew | Flow[Any]]
 ToolMaker = Callable[[], BaseTool]
 
 
 def crew_factory(spec: WorkflowSpec, folder: Path, filename: str = "workflow") -> CrewFactory:
     """A function building the spec's crew afresh on each call (see the module docs).
+
+    A ``crew:`` naming a CrewAI Flow is refused here (:func:`crewai_factory` takes both).
 
     Args:
         spec: a ``framework: crewai`` workflow.
@@ -60,37 +64,67 @@ def crew_factory(spec: WorkflowSpec, folder: Path, filename: str = "workflow") -
     except ValueError as exc:
         raise InvalidSpec(f"{filename}: {exc}") from None
     folder = folder.resolve()
-    if section.crew is not None:
-        return _from_function(section.crew, folder, f"{filename}: crew")
-    return _inline(section, folder, filename)
+    if section.crew is None:
+        return _inline(section, folder, filename)
+    where, call = f"{filename}: crew", section.crew
+    made = _from_function(call, folder, where)
+
+    def build() -> Crew:
+        crew = made()
+        if not isinstance(crew, Crew):
+            raise InvalidSpec(f"{where}: {call}() returned a CrewAI Flow, not a Crew")
+        return crew
+
+    return build
 
 
-def _refuse_flow(found: object, where: str, call: str) -> None:
-    """A CrewAI Flow is no crew: say how omium runs one instead."""
-    if isinstance(found, Flow) or (isinstance(found, type) and issubclass(found, Flow)):
-        raise InvalidSpec(
-            f"{where}: {call} is a CrewAI Flow, and framework: crewai runs crews; kick the "
-            "flow off in a python step instead (its model and tool calls are recorded there)"
-        )
+def crewai_factory(
+    spec: WorkflowSpec, folder: Path, filename: str = "workflow"
+) -> CrewOrFlowFactory:
+    """As :func:`crew_factory`, but ``crew:`` may also name a CrewAI Flow.
+
+    A Flow class, or a function returning a new Flow: each call builds a fresh one.
+    """
+    section = spec.crew_section()
+    if section.crew is None:
+        return crew_factory(spec, folder, filename)
+    try:
+        section.check()
+    except ValueError as exc:
+        raise InvalidSpec(f"{filename}: {exc}") from None
+    return _from_function(section.crew, folder.resolve(), f"{filename}: crew")
 
 
-def _from_function(call: str, folder: Path, where: str) -> CrewFactory:
+def flows_only(factory: CrewOrFlowFactory) -> FlowFactory:
+    """``factory``, checked on each call to build a Flow."""
+
+    def build() -> Flow[Any]:
+        flow = factory()
+        if not isinstance(flow, Flow):
+            raise TypeError(f"the flow factory built a {type(flow).__name__}, not a Flow")
+        return flow
+
+    return build
+
+
+def _from_function(call: str, folder: Path, where: str) -> CrewOrFlowFactory:
     factory = import_attr(call, folder, where)
-    _refuse_flow(factory, where, call)
-    if isinstance(factory, Crew):
+    if isinstance(factory, Crew | Flow):
+        kind = "Crew" if isinstance(factory, Crew) else "Flow instance"
         raise InvalidSpec(
-            f"{where}: {call} is a Crew; give a function returning a new Crew "
-            "(a crew's agents and tasks change while it runs, so runs cannot share one)"
+            f"{where}: {call} is a {kind}; give a function returning a new one (or the "
+            "Flow class): its state changes while it runs, so runs cannot share one"
         )
     if not callable(factory):
         raise InvalidSpec(f"{where}: {call} is a {type(factory).__name__}, not a function")
 
-    def build() -> Crew:
-        crew = factory()
-        _refuse_flow(crew, where, f"{call}()")
-        if not isinstance(crew, Crew):
-            raise InvalidSpec(f"{where}: {call}() returned a {type(crew).__name__}, not a Crew")
-        return crew
+    def build() -> Crew | Flow[Any]:
+        made = factory()
+        if not isinstance(made, Crew | Flow):
+            raise InvalidSpec(
+                f"{where}: {call}() returned a {type(made).__name__}, not a Crew or a Flow"
+            )
+        return made
 
     return build
 

@@ -9,74 +9,37 @@ report each tool call as a crew run does, and crewai's own switch that keeps its
 panels (``Flow Method Running`` …) out of ``omium run``'s output. When the step ends its
 events become ``llm.call`` / ``tool.call`` payloads, handed to ``record`` in emission order.
 
-Unlike a ``framework: crewai`` run, the crew's tasks are not steps here, and
-re-execution does not answer these calls from the log (the step's code runs as it is).
+Unlike a ``framework: crewai`` run, the crew's tasks are not steps here. When such a step
+is re-executed live (``omium replay --reexecute --live STEP``), :data:`REPLAY_IN_STEP`
+answers crewai's calls from the step's recorded ones: every crew that kicks off in the
+step gets LLMs answering from the recording, and each tool call is answered with what
+the agent saw (:class:`~omium.adapters.crewai.calls.CallHooks`); a call the recording
+does not have raises :class:`~omium.producers.recorded.Diverged`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from crewai.hooks.dispatch import InterceptionPoint, scoped_hooks
+from crewai.hooks.dispatch import scoped_hooks
 from crewai_core.printer import set_suppress_console_output, should_suppress_console_output
 
+from omium.adapters.crewai.calls import CallHooks
 from omium.adapters.crewai.listener import (
-    OmiumToolCallEvent,
     RunScope,
     current_scope,
     ensure_listener,
     flush,
-    report_tool_call,
 )
-from omium.adapters.crewai.payloads import PayloadBuilder, as_text, jsonable
+from omium.adapters.crewai.payloads import PayloadBuilder
+from omium.adapters.crewai.payloads import Record as Kept
+from omium.producers.recorded import RecordedCalls
+from omium.schemas import Event, LLMCall, ToolCall
 
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
-
-
-class _Calls:
-    """Hooks: note that crewai called a model or a tool; report each tool call on the bus.
-
-    The hooks run on the calling thread, at once: a step in which they never ran has
-    nothing to record, and its end waits for nothing (not even the bus).
-    """
-
-    def __init__(self) -> None:
-        self._began: dict[int, float] = {}
-        self.called = False
-
-    def hooks(self) -> dict[InterceptionPoint, list[Callable[[Any], Any]]]:
-        return {
-            InterceptionPoint.PRE_MODEL_CALL: [self._model],
-            InterceptionPoint.PRE_TOOL_CALL: [self._pre],
-            InterceptionPoint.POST_TOOL_CALL: [self._post],
-        }
-
-    def _model(self, ctx: Any) -> None:
-        self.called = True
-
-    def _pre(self, ctx: Any) -> None:
-        self.called = True
-        self._began[id(ctx.tool_input)] = time.perf_counter()
-
-    def _post(self, ctx: Any) -> None:
-        began = self._began.pop(id(ctx.tool_input), time.perf_counter())
-        result = jsonable(getattr(ctx, "raw_tool_result", ctx.tool_result))
-        seen = ctx.tool_result
-        report_tool_call(
-            ctx.agent or self,
-            OmiumToolCallEvent(
-                tool=ctx.tool_name,
-                agent=getattr(ctx.agent, "role", None),
-                arguments=jsonable(ctx.tool_input),
-                result=result,
-                latency_ms=(time.perf_counter() - began) * 1000,
-                shown_to_agent=None if seen is None or str(seen) == as_text(result) else str(seen),
-            ),
-        )
 
 
 @asynccontextmanager
@@ -87,7 +50,14 @@ async def crewai_in_step(step: str, record: Record) -> AsyncIterator[None]:
     inherits it). ``record`` gets each payload with ``step`` set.
     """
     ensure_listener()
-    scope, builder, calls = RunScope(), PayloadBuilder((), ()), _Calls()
+    scope, builder = RunScope(), PayloadBuilder((), ())
+    taken: list[Kept] = []
+
+    def take() -> None:  # on crewai's thread, before each call and kickoff: see CallHooks
+        flush()
+        taken.extend(scope.take())
+
+    calls = CallHooks(before=take)
     token = current_scope.set(scope)
     quiet = should_suppress_console_output()
     set_suppress_console_output(True)
@@ -100,7 +70,7 @@ async def crewai_in_step(step: str, record: Record) -> AsyncIterator[None]:
         try:
             if calls.called:
                 await asyncio.to_thread(flush)  # the bus's handlers run on its own threads
-                for kept in scope.take():
+                for kept in [*taken, *scope.take()]:
                     for kind, payload in builder.feed(kept):
                         await record(kind, {**payload, "step": step})
         finally:
@@ -109,3 +79,32 @@ async def crewai_in_step(step: str, record: Record) -> AsyncIterator[None]:
 
 #: what :mod:`omium.processors.frameworks.observers` enters around each python step
 IN_STEP = crewai_in_step
+
+
+class CrewaiStepReplay:
+    """crewai's part of a python step re-executed live (see the module docs)."""
+
+    def claims(self, event: Event) -> bool:
+        """Whether ``event`` is a call crewai made (an agent made it: ``agent`` is its role)."""
+        return isinstance(event, LLMCall | ToolCall) and event.payload.agent is not None
+
+    @asynccontextmanager
+    async def answering(self, step: str, events: list[Event]) -> AsyncIterator[RecordedCalls]:
+        """Answer crewai's calls from ``events`` inside the ``with`` block, quietly."""
+        calls = RecordedCalls(
+            ((e.type, e.payload.model_dump(mode="json")) for e in events),
+            by="agent",
+            scope=f"step {step}",
+        )
+        ensure_listener()
+        quiet = should_suppress_console_output()
+        set_suppress_console_output(True)
+        try:
+            with scoped_hooks(CallHooks(calls).hooks()):
+                yield calls
+        finally:
+            set_suppress_console_output(quiet)
+
+
+#: what :mod:`omium.processors.frameworks.observers` uses to re-execute a python step live
+REPLAY_IN_STEP = CrewaiStepReplay()

@@ -95,6 +95,12 @@ def _join_abandoned() -> None:
 atexit.register(_join_abandoned)
 
 
+def abandoned(thread: threading.Thread) -> None:
+    """Let ``thread`` (a crew's or a flow's, left running) unwind at exit (module docs)."""
+    with _abandoned_lock:
+        _abandoned.add(thread)
+
+
 @dataclass(frozen=True)
 class TaskDone:
     """One task of the crew finished.
@@ -201,8 +207,7 @@ class CrewRun:
             if self._result is None:
                 self._stop.set()
                 self._scope.abandon()
-                with _abandoned_lock:
-                    _abandoned.add(thread)
+                abandoned(thread)
                 self._gate.release()
 
     # -- on the crew thread -------------------------------------------------------------

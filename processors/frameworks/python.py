@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from omium.processors.frameworks.base import (
     StepwiseRun,
     branch_start,
 )
-from omium.processors.frameworks.observers import observing
+from omium.processors.frameworks.observers import Replayed, observing, replaying
 from omium.processors.frameworks.oversize import checkpoint_or_error, record_completed_then_fail
 from omium.producers.calls import RecordingSink, calls_to
 from omium.producers.recorded import Diverged, RecordedCalls, ReplaySink
@@ -230,12 +231,27 @@ async def reexecute(request: ReexecutionRequest) -> Reexecution:
 async def _run_live(
     step: ResolvedStep, had: _Recorded, report: Reexecution, timeout: float | None
 ) -> StepOutcome:
-    calls = RecordedCalls.from_events(had.calls, scope=f"step {step.name}")
+    # libraries the step calls (crewai) answer their own recorded calls; the rest are
+    # omium's wrapped calls, answered through the replay sink
+    async with replaying(step.name, had.calls) as libraries:
+        calls = RecordedCalls.from_events(libraries.rest, scope=f"step {step.name}")
 
-    def outcome(result: str, divergence: Diverged | None = None) -> StepOutcome:
-        report.divergence = divergence or report.divergence
-        return StepOutcome(step.name, "live", result, calls.answered)
+        def outcome(result: str, divergence: Diverged | None = None) -> StepOutcome:
+            report.divergence = divergence or report.divergence
+            return StepOutcome(step.name, "live", result, calls.answered + libraries.answered)
 
+        return await _run_answered(step, had, report, timeout, calls, libraries, outcome)
+
+
+async def _run_answered(
+    step: ResolvedStep,
+    had: _Recorded,
+    report: Reexecution,
+    timeout: float | None,
+    calls: RecordedCalls,
+    libraries: Replayed,
+    outcome: Callable[..., StepOutcome],
+) -> StepOutcome:
     try:
         with calls_to(ReplaySink(calls)):
             output = await run_step(step, report.state, timeout)
@@ -252,6 +268,7 @@ async def _run_live(
         return outcome("diverged", Diverged(where, had.error or had.output, output))
     try:
         calls.check_all_used()
+        libraries.check_all_used()
     except Diverged as diverged:
         return outcome("diverged", diverged)
     report.state.update(output)

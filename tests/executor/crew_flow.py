@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import crew_tools
 from crewai import Agent, Crew, Task
 from crewai.flow.flow import Flow, listen, start
 from crewai.tools import tool
@@ -19,6 +20,7 @@ ANSWERS = [
 @tool("multiply")
 def multiply(a: int, b: int) -> int:
     """Multiply two integers."""
+    crew_tools.CALLS.append("multiply")
     return a * b
 
 

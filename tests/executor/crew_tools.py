@@ -7,6 +7,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CALLS: list[str] = []  # every real call, so a test can tell a replayed run from a live one
+FLOW_METHODS: list[str] = []  # every crew_flows method that really ran, in order
 
 
 def read_notes(name: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import crew_tools
 import orjson
 import pytest
 from harness import HERE
@@ -74,13 +75,45 @@ def test_cli_run__records_every_kickoff_of_kickoff_for_each_in_a_step(
         ("tool", "batch", "multiply"),
         ("llm", "batch", "scripted"),
     ]
-    assert sorted(calls) == sorted(one + one)
+    assert calls == one + one  # in the order made: one kickoff after the other
 
 
-def test_cli_run__refuses_a_flow_given_as_a_crew_in_one_line(
+def test_cli_run__runs_a_flow_class_given_as_the_crew(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["run", str(HERE / "flow_as_crew.yaml"), "--url", f"sqlite:///{tmp_path}/l.db"])
-    err = capsys.readouterr().err.strip()
-    assert code != 0 and len(err.splitlines()) == 1, err
-    assert "crew_flow:Multiply is a CrewAI Flow" in err and "python step" in err
+    url = f"sqlite:///{tmp_path}/l.db"
+    code = main(["run", str(HERE / "flow_as_crew.yaml"), "--json", "--url", url])
+    out = capsys.readouterr()
+    assert code == 0, out
+    assert "╭" not in out.out + out.err, out
+    result = orjson.loads(out.out)
+    assert result["output"]["result"] == "42" and result["output"]["numbers"] == [6, 7]
+    calls = asyncio.run(calls_of(url, result["execution_id"]))
+    assert calls == [
+        ("llm", "compute", "scripted"),
+        ("tool", "compute", "multiply"),
+        ("llm", "compute", "scripted"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("workflow", "step", "answered"),
+    [("flow_in_step.yaml", "ask", 3), ("for_each_in_step.yaml", "batch", 6)],
+)
+def test_cli_reexecute__answers_crewai_calls_in_a_live_python_step_from_the_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workflow: str, step: str, answered: int
+) -> None:
+    url = f"sqlite:///{tmp_path}/log.db"
+    assert main(["run", str(HERE / workflow), "--json", "--url", url]) == 0
+    ex = orjson.loads(capsys.readouterr().out)["execution_id"]
+    tools = len(crew_tools.CALLS)
+    code = main(["replay", ex, "--reexecute", "--live", step, "--json", "--url", url])
+    out = capsys.readouterr()
+    assert code == 0, out
+    assert "╭" not in out.out + out.err, out
+    report = orjson.loads(out.out)
+    assert report["divergence"] is None, report["divergence"]
+    [row] = report["steps"]
+    assert (row["name"], row["mode"], row["result"]) == (step, "live", "completed")
+    assert row["calls_answered"] == answered  # every LLM and tool call, from the log
+    assert len(crew_tools.CALLS) == tools  # the tool did not run

@@ -28,7 +28,7 @@ from omium.schemas import LLMCall, StepCompleted, ToolCall
 from omium.schemas.errors import CrewTaskFailed
 
 
-async def reexecute(request: ReexecutionRequest) -> Reexecution:
+async def reexecute_crew(request: ReexecutionRequest) -> Reexecution:
     """Re-execute one attempt of a crew run (see the module docs)."""
     source = request.source
     factory = crew_factory(request.spec, source.parent.resolve(), source.name)

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
+from crewai import Crew
+
 from omium.adapters.crewai import CrewRun, TaskDone, crew_factory
 from omium.adapters.crewai.prepare import step_name
 from omium.processors.frameworks.base import ROLLBACK, RunContext, StepwiseRun
@@ -48,11 +50,13 @@ def split_state(
 class CrewWorkflowRun(StepwiseRun):
     """A crew workflow's run (see :class:`~omium.processors.frameworks.FrameworkRun`)."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, first: Crew | None = None) -> None:
+        """``first``: a crew the factory built already (its tasks name the steps)."""
         super().__init__(ctx)
         source = ctx.source
         self.factory = crew_factory(ctx.spec, source.parent.resolve(), source.name)
-        self.names = [step_name(task, i) for i, task in enumerate(self.factory().tasks)]
+        tasks = (first or self.factory()).tasks
+        self.names = [step_name(task, i) for i, task in enumerate(tasks)]
 
     async def attempt(self) -> str:
         """Run the tasks from the current index; a terminal status, or :data:`ROLLBACK`."""
