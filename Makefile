@@ -9,7 +9,7 @@ KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 PYTEST_ARGS ?= --durations=25
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing bench-dashboard fuzz kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing bench-dashboard fuzz soak kafka-up kafka-down kafka-status clean
 
 # tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it);
 # chromium: tests/e2e/test_dashboard*.py drive the dashboard in it (Playwright cannot download one)
@@ -63,6 +63,17 @@ test: lint
 	$(KAFKA) jars >/dev/null
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) \
 	  $(BIN)/pytest -p no:cacheprovider -q -ra $(PYTEST_ARGS)
+
+# The Kafka fault tests (issue 19: stall, coordinator+controller loss, SIGTERM, give-up),
+# SOAK_RUNS times each on a fresh 3-node cluster (ports OMIUM_TEST_KAFKA3_PORT..+2); stops
+# at the first failure. Each pass prints its figures (`-s`): repeats, exit and hand-over times.
+SOAK_RUNS ?= 10
+soak: install
+	$(KAFKA) jars >/dev/null
+	for i in $$(seq $(SOAK_RUNS)); do echo "soak pass $$i/$(SOAK_RUNS)"; \
+	  OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/pytest -p no:cacheprovider -q -s \
+	    tests/integration/test_kafka_faults.py tests/executor/test_kafka_faults_give_up.py \
+	    || exit 1; done
 
 # The gateway's API against its own OpenAPI document, 1,000 cases per operation (long).
 fuzz: install

@@ -41,10 +41,14 @@ class Control:
     #: how many waits the run is parked in (paused, waiting for input): nothing is in
     #: flight then, so a hand-over need not wait for a step boundary
     parked: int = 0
+    #: set while the log answers (the worker shares one among its runs): no step starts
+    #: while it is clear, so a stalled log stops runs instead of letting them run ahead
+    log_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self, paused: bool) -> None:
         if not paused:
             self.running.set()
+        self.log_ready.set()
 
     def pause(self, cause: UUID) -> None:
         """Stop before the next step."""

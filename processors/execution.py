@@ -39,6 +39,12 @@ def _failed(write: asyncio.Future[None]) -> bool:
     return write.done() and not write.cancelled() and write.exception() is not None
 
 
+def _seen(write: asyncio.Future[None]) -> None:
+    """Mark a write's error as retrieved: the run raises it itself (or was abandoned)."""
+    if not write.cancelled():
+        write.exception()
+
+
 class ExecutionRunner:
     """Runs (or resumes) the execution a ``run`` command asked for.
 
@@ -73,6 +79,8 @@ class ExecutionRunner:
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
         self._last_write: asyncio.Task[None] | None = None
+        #: when the oldest event not yet acknowledged by the log was prepared (monotonic s)
+        self._unacked_since = 0.0
         self._rec: Recorder | None = None  # the current attempt's, set by run()
         self._deadline: asyncio.Timeout | None = None  # the current attempt's timeout
 
@@ -126,11 +134,12 @@ class ExecutionRunner:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        since = self._oldest if self._deferred else time.monotonic()
         batch, self._deferred = [*self._deferred, *events], []
         unseen = self._flushing is not None and self._flushing is self._last_write
         self._flushing = None
         if batch or unseen:
-            await self._chain(batch, surface=unseen)
+            await self._chain(batch, surface=unseen, since=since)
 
     async def record(self, event_type: str, payload: dict[str, Any]) -> None:
         """Prepare, size and defer one event (the ``record`` callback adapters take)."""
@@ -146,6 +155,20 @@ class ExecutionRunner:
         """
         if self._deferred and time.monotonic() - self._oldest >= self._window:
             await self.emit()
+
+    async def _hold_back(self) -> None:
+        """Back-pressure: no next step while a write older than the window is unacknowledged.
+
+        A stalled log then stops the run at this boundary instead of letting it run ahead
+        of what is recorded, so a stall repeats no more than a crash would (the bound in
+        the class docstring). A write that failed meanwhile is raised here.
+        """
+        write = self._last_write
+        if write is None or write.done():
+            return
+        if time.monotonic() - self._unacked_since >= self._window:
+            await asyncio.wait([write])
+            self._raise_failed_flush()
 
     def checkpoint(self, step: str, index: int, state: dict[str, Any]) -> Event:
         """The ``checkpoint.created`` after step ``index`` (sized, not yet recorded)."""
@@ -163,6 +186,10 @@ class ExecutionRunner:
     async def between_steps(self) -> None:
         """A step boundary: act on a cancel or a hand-over, wait out a pause (recorded)."""
         await self._flush_overdue()
+        await self._hold_back()
+        if not self.control.log_ready.is_set():  # the worker saw the log fail: wait for it
+            with self.idle():
+                await self.control.log_ready.wait()
         self._check_cancelled()  # a cancel that landed as the last step finished
         control = self.control
         if control.handing_over:
@@ -414,9 +441,9 @@ class ExecutionRunner:
         if self._flushing is not None and self._flushing.done() and _failed(self._flushing):
             return  # the run's next write raises it
         batch, self._deferred = self._deferred, []
-        self._flushing = self._chain(batch, surface=True)
+        self._flushing = self._chain(batch, surface=True, since=self._oldest)
 
-    def _chain(self, batch: list[Event], *, surface: bool) -> asyncio.Task[None]:
+    def _chain(self, batch: list[Event], *, surface: bool, since: float) -> asyncio.Task[None]:
         """Append ``batch`` once the write before it is done: the log keeps seq order.
 
         Writes are chained because several may be asked for at once (a graph's
@@ -425,6 +452,8 @@ class ExecutionRunner:
         before it (a background flush's: nobody has seen it yet).
         """
         previous, rec = self._last_write, self._recorder()
+        if previous is None or previous.done():
+            self._unacked_since = since  # else an older write is still unacknowledged
 
         async def write() -> None:
             if previous is not None:
@@ -435,6 +464,7 @@ class ExecutionRunner:
                 await rec.emit_many(batch)
 
         self._last_write = asyncio.ensure_future(write())
+        self._last_write.add_done_callback(_seen)
         return self._last_write
 
     def _raise_failed_flush(self) -> None:

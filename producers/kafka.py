@@ -19,6 +19,7 @@ broker refuses is explained by :mod:`omium.producers.kafka_errors` as one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Mapping, Sequence
@@ -27,7 +28,7 @@ from typing import Any, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
 
 from omium.producers.kafka_errors import bootstrap_failures, explain, last_reason
 from omium.producers.kafka_security import KafkaSecurity
@@ -109,7 +110,9 @@ class KafkaLog:
         except KafkaError as exc:
             if denied := explain(self.bootstrap, self.security, since):
                 raise denied from None
-            error = LogUnavailable if getattr(exc, "retriable", False) else LogError
+            # a batch that expired unacknowledged (KafkaTimeoutError) is worth retrying too
+            transient = getattr(exc, "retriable", False) or isinstance(exc, KafkaTimeoutError)
+            error = LogUnavailable if transient else LogError
             # aiokafka's "Unable to bootstrap" names no cause; the attempt's own error does
             cause = last_reason(self.bootstrap, since) or exc
             raise error(
@@ -512,27 +515,40 @@ class KafkaSubscription:
         self.group = group
         self._log = log
         self._topics = topics
-        self._consumer = AIOKafkaConsumer(
+        self._from_beginning = from_beginning
+        self._session_timeout = session_timeout
+        self._listener = _Revocations(log, on_revoked)
+        self._consumer = self._new_consumer()
+        self._started = False
+        self._closed = False
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        log = self._log
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=log.bootstrap,
-            client_id=f"omium-{group}-{uuid.uuid4().hex[:8]}",
-            group_id=group,
+            client_id=f"omium-{self.group}-{uuid.uuid4().hex[:8]}",
+            group_id=self.group,
             enable_auto_commit=False,
-            auto_offset_reset="earliest" if from_beginning else "latest",
-            session_timeout_ms=int(session_timeout * 1000),
-            heartbeat_interval_ms=min(3000, int(session_timeout * 1000) // 3),
+            auto_offset_reset="earliest" if self._from_beginning else "latest",
+            session_timeout_ms=int(self._session_timeout * 1000),
+            heartbeat_interval_ms=min(3000, int(self._session_timeout * 1000) // 3),
             request_timeout_ms=int(log.timeout * 1000) + 5000,
             **log._options,
         )
         # aiokafka awaits the listener before the group rebalances: the hand-over point
-        self._consumer.subscribe(
-            topics=[log.physical(t) for t in topics], listener=_Revocations(log, on_revoked)
-        )
-        self._started = False
-        self._closed = False
+        consumer.subscribe(topics=[log.physical(t) for t in self._topics], listener=self._listener)
+        return consumer
 
     async def _start(self) -> None:
         if not self._started:
-            await self._log._wait(f"joining group {self.group!r}", self._consumer.start())
+            try:
+                await self._log._wait(f"joining group {self.group!r}", self._consumer.start())
+            except BaseException:
+                # a start cut half-way cannot be resumed: the next try starts a fresh member
+                failed, self._consumer = self._consumer, self._new_consumer()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(failed.stop(), self._log.timeout)
+                raise
             self._started = True
 
     def assignment(self) -> frozenset[tuple[str, int]]:
@@ -583,10 +599,11 @@ class KafkaSubscription:
             return
 
     async def close(self) -> None:
-        """Leave the group. Safe to call twice."""
+        """Leave the group (within the log's timeout: the cluster may be down). Safe twice."""
         if not self._closed:
             self._closed = True
-            await self._consumer.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._consumer.stop(), self._log.timeout)
 
     async def __aenter__(self) -> Self:
         await self._start()

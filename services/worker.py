@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from omium.processors.outage import GIVE_UP_AFTER
 from omium.processors.projector import Projector
 from omium.processors.view_store import views_beside
 from omium.processors.worker import Worker
@@ -25,6 +26,9 @@ from omium.schemas import ConfigError
 from omium.schemas.topics import TOPICS, VIEWS_CHANGELOG
 from omium.services.alerts import evaluator as alert_evaluator  # alerts (issue 14)
 from omium.services.local import Notify
+
+#: seconds the processors child is given to stop after SIGTERM before it is killed
+CHILD_GRACE = 15.0
 
 
 async def serve_worker(
@@ -51,8 +55,13 @@ async def serve_worker(
             await log.close()
             raise
     # --- end alerts
-    worker = Worker(log, concurrency=concurrency, notify=notify)
-    notify(f"worker {worker.name} on {log.url} (concurrency {concurrency})")
+    worker = Worker(
+        log, concurrency=concurrency, notify=notify, give_up_after=give_up_after_setting()
+    )
+    notify(
+        f"worker {worker.name} on {log.url} (concurrency {concurrency}; rides out log "
+        f"outages up to {worker.outage.give_up_after:g} s)"
+    )
     stop = asyncio.Event()
     side: list[asyncio.Task[None]] = []
     children: list[subprocess.Popen[bytes]] = []
@@ -77,10 +86,37 @@ async def serve_worker(
         for task in side:
             with contextlib.suppress(Exception):
                 await task
-        for proc in children:
-            proc.terminate()
-            await asyncio.to_thread(proc.wait, 30)
+        await asyncio.to_thread(stop_children, children)
         await log.close()
+
+
+def give_up_after_setting() -> float:
+    """``OMIUM_WORKER_GIVE_UP_AFTER``: seconds a worker rides out an unreachable log."""
+    raw = os.environ.get("OMIUM_WORKER_GIVE_UP_AFTER")
+    if raw is None:
+        return GIVE_UP_AFTER
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"OMIUM_WORKER_GIVE_UP_AFTER={raw!r} is not a number of seconds"
+        ) from None
+    if value <= 0:
+        raise ConfigError(f"OMIUM_WORKER_GIVE_UP_AFTER={raw!r} must be positive")
+    return value
+
+
+def stop_children(children: list[subprocess.Popen[bytes]], grace: float = CHILD_GRACE) -> None:
+    """SIGTERM each child; SIGKILL the ones still there after ``grace`` seconds."""
+    for proc in children:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in children:
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def projector(log: EventLog) -> Projector:
