@@ -285,6 +285,7 @@ class ExecutionRunner:
                         workflow=spec.name,
                         inputs=self.inputs,
                         source=self.command.payload.source,
+                        parent=self.command.payload.parent,
                     )
                 )
             async with slots or contextlib.nullcontext():

@@ -61,6 +61,8 @@ async def test_for_each__runs_one_sub_execution_per_input(harness: Harness) -> N
         assert view.usage.llm_calls == 2 and view.usage.tool_calls == 1
         commands = [r.event() for r in await harness.log.read_execution(child, topic=COMMANDS.name)]
         assert [c.payload.parent for c in commands if isinstance(c, Run)] == [ex]  # the link
+        events = [r.event() for r in await harness.log.read_execution(child)]
+        assert [e.payload.parent for e in events if e.type == "execution.submitted"] == [ex]
     results = [r["raw"] for r in parent.output["result"]]
     oracle = await asyncio.to_thread(plain_for_each)  # crewai's own kickoff_for_each
     assert results == oracle
