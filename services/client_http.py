@@ -394,6 +394,12 @@ def _refusal(event: Event) -> bool:
     return event.type == "execution.resumed" and str(reason or "").startswith(REFUSED)
 
 
-def _reason(exc: httpx.TransportError) -> str:
+def _reason(exc: BaseException) -> str:
+    """The socket's error under httpx's (which can be "All connection attempts failed")."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
     text = str(exc) or type(exc).__name__
     return "connection refused" if "refused" in text.lower() else text.splitlines()[0]
