@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from omium import __version__
-from omium.gateway import errors, executions, ops, stream, workflows
+from omium.gateway import docs, errors, executions, ops, stream, workflows
 from omium.gateway.deps import RateLimits
 from omium.services import Settings, bootstrap
 from omium.services.keys import Keys
@@ -54,6 +54,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(workflows.router)
     app.include_router(ops.router)
+    app.include_router(docs.router)  # /docs, served from the package (no CDN)
     return app
 
 
