@@ -173,6 +173,7 @@ def test_ops__health_ready_metrics_openapi(gateway: Gateway) -> None:
     for path in ("/executions", "/executions/{execution_id}", "/executions/{execution_id}/stream"):
         assert "/api/v1" + path in paths
     assert "Problem" in spec["components"]["schemas"]
+    assert 'omium_consumer_lag{group="projections",topic="omium.events"}' in metrics
 
 
 @pytest.mark.parametrize("gateway", ["sqlite-file"], indirect=True)
