@@ -21,6 +21,10 @@ from omium.gateway.deps import RateLimits
 from omium.services import Settings, bootstrap
 from omium.services.keys import Keys
 
+#: how old an embedded view read may be: one catch-up of the view store serves the reads
+#: of these seconds (see omium.services.throttled)
+FRESH_WITHIN_S = 0.005
+
 
 def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     """The gateway over the log ``url`` (default: ``OMIUM_LOG_URL``).
@@ -32,7 +36,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with bootstrap(url, settings) as omium:
+        async with bootstrap(url, settings, fresh_within=FRESH_WITHIN_S) as omium:
             app.state.omium = omium
             app.state.keys = Keys(omium)
             yield

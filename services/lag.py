@@ -29,6 +29,7 @@ from omium.producers import BrokerCluster
 from omium.schemas import OmiumError
 from omium.schemas.topics import COMMANDS, EVENTS, VIEWS_APP
 from omium.services.context import Omium
+from omium.services.throttled import ThrottledReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ async def _lag(app: Omium) -> list[Lag]:
     if isinstance(log, BrokerCluster):
         return await _kafka_lag(log)
     reader = app.reader
-    if isinstance(reader, EmbeddedReader):
+    if isinstance(reader, EmbeddedReader | ThrottledReader):
         applied = reader.store.applied(EVENTS.name)
         ends = await log.end_offsets(EVENTS.name)
         behind = sum(max(0, end - applied.get(p, 0)) for p, end in ends.items())
