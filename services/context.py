@@ -62,7 +62,7 @@ class Omium:
         if not self._readers:
             reader = open_reader(self.log)
             if self.fresh_within > 0 and isinstance(reader, EmbeddedReader):
-                reader = ThrottledReader(reader, self.fresh_within)
+                reader = ThrottledReader(reader, self.log, self.fresh_within)
             self._readers.append(reader)
         return self._readers[0]
 

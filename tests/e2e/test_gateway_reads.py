@@ -50,3 +50,18 @@ async def test_reads__the_cli_context_is_caught_up_on_every_read(tmp_path: Path)
         assert (await app.reader.execution("x")).status == "running"  # type: ignore[union-attr]
     finally:
         await app.close()
+
+
+async def test_reads__past_the_interval_what_the_log_gained_is_folded(tmp_path: Path) -> None:
+    log = open_log(f"sqlite:///{tmp_path / 'log.db'}")
+    app = Omium(log, fresh_within=1e-9)  # every read is past it
+    try:
+        x = Recorder(log, "x")
+        await x.emit("execution.submitted", workflow="w", inputs={})
+        assert (await app.reader.execution("x")).status == "submitted"  # type: ignore[union-attr]
+        assert (await app.reader.execution("x")).status == "submitted"  # type: ignore[union-attr]
+        await x.emit("execution.started", workflow="w")
+        assert (await app.reader.execution("x")).status == "running"  # type: ignore[union-attr]
+        assert [v.status for v in await app.reader.executions()] == ["running"]
+    finally:
+        await app.close()
