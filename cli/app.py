@@ -28,7 +28,9 @@ app = typer.Typer(
     name="omium",
     help="Durable, inspectable and reversible AI agent workflows on an event log.\n\n"
     "The log is chosen by OMIUM_LOG_URL: unset means the embedded SQLite file "
-    ".omium/log.db; kafka://host:port uses a Kafka cluster.",
+    ".omium/log.db; kafka://host:port uses a Kafka cluster. With OMIUM_API_URL (and "
+    "OMIUM_API_KEY) the commands the REST API covers go through `omium serve` there "
+    "(--url still names a log).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -74,7 +76,8 @@ def root(
     """Durable, inspectable and reversible AI agent workflows on an event log.
 
     The log is chosen by OMIUM_LOG_URL: unset means the embedded SQLite file .omium/log.db;
-    kafka://host:port uses a Kafka cluster.
+    kafka://host:port uses a Kafka cluster. With OMIUM_API_URL (and OMIUM_API_KEY) the
+    commands the REST API covers go through `omium serve` there (--url still names a log).
     """
 
 

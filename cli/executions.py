@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import JsonOpt, UrlOpt, run
-from omium.services import bootstrap, runs
+from omium.services import runs
+from omium.services.client import connect
 from omium.services.models import ExecutionOut, ExecutionSummary, dump
 
 app = typer.Typer(help="Look up executions.", no_args_is_help=True)
@@ -25,8 +26,8 @@ def show(
     """One execution: status, steps (with retries and durations) and checkpoints."""
 
     async def load() -> ExecutionOut:
-        async with bootstrap(url) as omium:
-            return await runs.show(omium, execution_id)
+        async with connect(url) as api:
+            return await api.show(execution_id)
 
     view = run(load())
     if json_:
@@ -135,8 +136,8 @@ def list_(
     """Every execution in the log, oldest first (``queued``: no worker took it yet)."""
 
     async def load() -> list[ExecutionSummary]:
-        async with bootstrap(url) as omium:
-            return await runs.executions(omium, status)
+        async with connect(url) as api:
+            return await api.executions(status)
 
     views = run(load())
     if json_:

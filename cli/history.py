@@ -13,7 +13,8 @@ from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.executions import namespace, print_json
 from omium.cli.queued import say_queued
 from omium.schemas import ConfigError, Event
-from omium.services import bootstrap, history
+from omium.services import history
+from omium.services.client import connect, direct
 from omium.services.history_models import (
     CheckpointOut,
     DiffOut,
@@ -79,9 +80,8 @@ def replay_command(
         raise ConfigError("--live and --until-step go with --reexecute")
 
     async def load() -> ReplayOut:
-        async with bootstrap(url) as omium:
-            return await history.replay(
-                omium,
+        async with connect(url) as api:
+            return await api.replay(
                 execution_id,
                 to_offset=to_offset,
                 to_seq=to_seq,
@@ -134,9 +134,9 @@ def _reexecute(
     url: str | None,
 ) -> None:
     async def go() -> ReexecutionOut:
-        async with bootstrap(url) as omium:
+        async with direct(url, "`omium replay --reexecute`") as local:
             return await history.reexecute_attempt(
-                omium, execution_id, attempt=attempt, until_step=until_step, live=live
+                local.app, execution_id, attempt=attempt, until_step=until_step, live=live
             )
 
     report = run(go())
@@ -173,8 +173,8 @@ def checkpoints_command(
     """List an execution's checkpoints, every attempt's (roll back to any of them)."""
 
     async def load() -> list[CheckpointOut]:
-        async with bootstrap(url) as omium:
-            return await history.checkpoints(omium, execution_id, attempt)
+        async with connect(url) as api:
+            return await api.checkpoints(execution_id, attempt)
 
     found = run(load())
     if json_:
@@ -211,8 +211,8 @@ def diff_command(
     """What changed in the state between two checkpoints (of any attempts)."""
 
     async def load() -> DiffOut:
-        async with bootstrap(url) as omium:
-            return await history.diff(omium, execution_id, first, second)
+        async with connect(url) as api:
+            return await api.diff(execution_id, first, second)
 
     found = run(load())
     if json_:
@@ -268,9 +268,8 @@ def rollback_command(
         typer.echo(f"  a{event.attempt} #{event.seq} {history.describe(event)}")
 
     async def send() -> RollbackOut:
-        async with bootstrap(url) as omium:
-            return await history.rollback(
-                omium,
+        async with connect(url) as api:
+            return await api.rollback(
                 execution_id,
                 to,
                 overrides,

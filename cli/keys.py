@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import JsonOpt, UrlOpt, run
-from omium.services import bootstrap, keys
+from omium.services import keys
+from omium.services.client import direct
 from omium.services.models import KeyCreated, KeyOut, dump
 
 app = typer.Typer(help="API keys for the gateway (`omium serve`).", no_args_is_help=True)
@@ -32,8 +33,8 @@ def create(
     """
 
     async def go() -> KeyCreated:
-        async with bootstrap(url) as omium:
-            return await keys.create(omium, tenant=tenant, name=name, role=role)
+        async with direct(url, "`omium keys`") as local:
+            return await keys.create(local.app, tenant=tenant, name=name, role=role)
 
     made = run(go())
     if json_:
@@ -51,8 +52,8 @@ def list_(json_: JsonOpt = False, url: UrlOpt = None) -> None:
     """Every key issued, revoked ones too (never the keys themselves)."""
 
     async def go() -> list[KeyOut]:
-        async with bootstrap(url) as omium:
-            return await keys.listed(omium)
+        async with direct(url, "`omium keys`") as local:
+            return await keys.listed(local.app)
 
     found = run(go())
     if json_:
@@ -81,8 +82,8 @@ def revoke(
     """Revoke a key: every gateway refuses it within a second."""
 
     async def go() -> KeyOut:
-        async with bootstrap(url) as omium:
-            return await keys.revoke(omium, key_id, reason)
+        async with direct(url, "`omium keys`") as local:
+            return await keys.revoke(local.app, key_id, reason)
 
     done = run(go())
     if json_:

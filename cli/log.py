@@ -12,7 +12,8 @@ from rich.table import Table
 
 from omium.cli.aio import run
 from omium.schemas.topics import EVENTS
-from omium.services import bootstrap, logs
+from omium.services import logs
+from omium.services.client import connect, direct
 from omium.services.models import RecordOut, dump
 
 app = typer.Typer(help="Read the raw event log.", no_args_is_help=True)
@@ -37,9 +38,17 @@ def read(
     """Print records with their positions (topic/partition@offset)."""
 
     async def go() -> list[RecordOut]:
-        async with bootstrap(url) as omium:
+        if execution is not None and topic == EVENTS.name and partition is None:
+            async with connect(url) as api:  # one execution's events: the API has them
+                return await api.records(execution, start=start, end=end)
+        async with direct(url, "`omium log read` of a topic or partition") as local:
             return await logs.read(
-                omium, topic=topic, execution=execution, partition=partition, start=start, end=end
+                local.app,
+                topic=topic,
+                execution=execution,
+                partition=partition,
+                start=start,
+                end=end,
             )
 
     records = run(go())

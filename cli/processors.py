@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from omium.cli.aio import EXIT_INTERRUPTED, UrlOpt
+from omium.services.client import refuse_remote
 from omium.services.worker import serve_processors
 
 
@@ -34,6 +35,7 @@ def processors_command(
     table (start as many as you like: partitions spread over them). On the embedded log
     it keeps the view store beside the log file caught up (readers also catch it up).
     """
+    refuse_remote(url, "`omium processors`")
     try:
         serve_processors(
             url,

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
-from omium.services import bootstrap, history
+from omium.services import history
+from omium.services.client import direct
 from omium.services.history_models import RebuildOut
 from omium.services.models import dump
 
@@ -36,8 +37,8 @@ def rebuild_command(
     moment = history.parse_time(to_time) if to_time else None
 
     async def go() -> RebuildOut:
-        async with bootstrap(url) as omium:
-            return await history.rebuild_views(omium, to_offset=to_offset, to_time=moment)
+        async with direct(url, "`omium projections rebuild`") as local:
+            return await history.rebuild_views(local.app, to_offset=to_offset, to_time=moment)
 
     rebuilt = run(go())
     if json_:

@@ -16,8 +16,9 @@ from omium.cli.aio import EXIT_FAILED, JsonOpt, UrlOpt, run
 from omium.cli.live import live_lines
 from omium.cli.queued import say_queued
 from omium.cli.tail import tail_command
-from omium.services import bootstrap, registry, runs
-from omium.services.local import follow_run
+from omium.services import registry
+from omium.services.client import connect, direct, refuse_remote
+from omium.services.client_port import Client, Submission
 from omium.services.models import RunResult, WorkflowOut, dump
 from omium.services.worker import serve_worker
 from omium.services.workflows import load_workflow, parse_inputs, with_durability
@@ -72,33 +73,15 @@ def run_command(
     show_steps = sys.stdout.isatty() and not as_json if follow is None else follow
 
     async def go() -> RunResult:
-        async with bootstrap(url) as app:
-            spec, source, version = local, file, None
-            if spec is None:
-                found = await registry.resolve(app, str(file))
-                spec = with_durability(registry.spec_of(found), durability)
-                source, version = Path(found.source), found.version
-            ex = await runs.submit(
-                app.log, spec, source, inputs, execution_id=execution_id, version=version
+        if local is not None:  # a file read here: the log itself, never a gateway
+            async with direct(url, "`omium run FILE`") as app:
+                sub = await app.submit_spec(local, file, inputs, execution_id=execution_id)
+                return await _follow(app, sub, detach, show_steps)
+        async with connect(url) as api:
+            sub = await api.submit(
+                str(file), inputs, execution_id=execution_id, durability=durability
             )
-            if detach:
-                if await runs.no_worker(app.log):
-                    say_queued(ex, "the run")
-                return RunResult(execution_id=ex, status="queued", attempt=1)
-            if show_steps:
-                typer.echo(f"{ex}: {spec.name} on {app.log.url}", err=True)
-            try:
-                with live_lines(show_steps, len(spec.steps)) as lines:
-                    return await follow_run(
-                        app, ex, on_event=None if lines is None else lines.event, notify=_say
-                    )
-            except asyncio.CancelledError:  # Ctrl-C: say what becomes of the run, then 130
-                typer.echo(
-                    f"omium: {ex} is left unfinished; `omium worker` continues it from "
-                    f"its last checkpoint, `omium cancel {ex}` ends it",
-                    err=True,
-                )
-                raise
+            return await _follow(api, sub, detach, show_steps)
 
     result = run(go())
     if as_json:
@@ -109,6 +92,28 @@ def run_command(
         typer.echo(f"{result.execution_id}: {result.status}")
     if not detach and result.status != "completed":
         raise typer.Exit(EXIT_FAILED)
+
+
+async def _follow(api: Client, sub: Submission, detach: bool, show_steps: bool) -> RunResult:
+    ex = sub.execution_id
+    if detach:
+        if await api.no_worker():
+            say_queued(ex, "the run")
+        return RunResult(execution_id=ex, status="queued", attempt=1)
+    if show_steps:
+        typer.echo(f"{ex}: {sub.workflow} on {api.where}", err=True)
+    try:
+        with live_lines(show_steps, sub.steps or 0) as lines:
+            return await api.follow_run(
+                ex, on_event=None if lines is None else lines.event, notify=_say
+            )
+    except asyncio.CancelledError:  # Ctrl-C: say what becomes of the run, then 130
+        typer.echo(
+            f"omium: {ex} is left unfinished; `omium worker` continues it from "
+            f"its last checkpoint, `omium cancel {ex}` ends it",
+            err=True,
+        )
+        raise
 
 
 def _say(message: str) -> None:
@@ -144,11 +149,12 @@ def worker_command(
     With --processors (the default) the execution views are kept up to date beside it: on
     the embedded log in this process, on Kafka by an `omium processors` child process.
     """
+    refuse_remote(url, "`omium worker`")
     if workflows is not None:
 
         async def register() -> list[WorkflowOut]:
-            async with bootstrap(url) as app:
-                return await registry.register_folder(app, workflows)
+            async with direct(url, "`omium worker`") as local:
+                return await registry.register_folder(local.app, workflows)
 
         for w in run(register()):
             typer.echo(f"omium worker: registered {w.name} {w.version}", err=True)
@@ -184,8 +190,8 @@ def _steer(
     url: str | None, execution_id: str, kind: str, payload: dict[str, Any], what: str
 ) -> None:
     async def send() -> bool:
-        async with bootstrap(url) as app:
-            return (await runs.steer(app, execution_id, kind, **payload)).queued
+        async with connect(url) as api:
+            return (await api.steer(execution_id, kind, **payload)).queued
 
     if run(send()):
         say_queued(execution_id, what)

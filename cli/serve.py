@@ -13,6 +13,7 @@ import typer
 from omium.cli.aio import UrlOpt, run
 from omium.schemas import ConfigError
 from omium.services import bootstrap
+from omium.services.client import refuse_remote
 from omium.services.keys import Keys
 
 #: the ASGI factory uvicorn imports (by name: the CLI never imports the gateway itself)
@@ -32,6 +33,7 @@ def serve_command(
     request needs one and sees only its tenant; without any, the gateway serves tenant
     `default` to anyone who can reach it, so it binds to loopback only.
     """
+    refuse_remote(url, "`omium serve`")
     keyed = run(_any_keys(url))
     if not keyed and not _loopback(host):
         raise ConfigError(

@@ -9,7 +9,8 @@ import typer
 
 from omium.cli.aio import run
 from omium.cli.log import payload_text
-from omium.services import bootstrap, logs
+from omium.services import logs
+from omium.services.client import connect, direct
 from omium.services.models import RecordOut, dump
 
 
@@ -32,13 +33,17 @@ def tail_command(
     """Print events as they are recorded, until Ctrl-C (or --max / --idle)."""
 
     async def follow() -> None:
-        async with bootstrap(url) as omium:
+        if execution is not None:  # one execution's events: the API streams them
+            async with connect(url) as api:
+                records = api.tail(
+                    execution, from_beginning=from_beginning, max_events=max_events, idle=idle
+                )
+                async for record in records:
+                    _print(record, as_json)
+            return
+        async with direct(url, "`omium tail` of every execution (give -e ID)") as local:
             records = logs.tail(
-                omium,
-                execution=execution,
-                from_beginning=from_beginning,
-                max_events=max_events,
-                idle=idle,
+                local.app, from_beginning=from_beginning, max_events=max_events, idle=idle
             )
             async for record in records:
                 _print(record, as_json)

@@ -8,7 +8,8 @@ import orjson
 import typer
 
 from omium.cli.aio import UrlOpt, run
-from omium.services import bootstrap, logs
+from omium.services import logs
+from omium.services.client import direct
 
 app = typer.Typer(help="Create and inspect the log's topics.", no_args_is_help=True)
 
@@ -18,8 +19,8 @@ def create(url: UrlOpt = None) -> None:
     """Create every omium topic that does not exist yet (idempotent)."""
 
     async def create_all() -> list[str]:
-        async with bootstrap(url) as omium:
-            return await logs.create_topics(omium)
+        async with direct(url, "`omium topics`") as local:
+            return await logs.create_topics(local.app)
 
     typer.echo(f"topics ready: {', '.join(run(create_all()))}")
 
@@ -32,8 +33,8 @@ def list_(
     """Show each topic's partitions and how many records each holds."""
 
     async def ends() -> dict[str, dict[int, int]]:
-        async with bootstrap(url) as omium:
-            return await logs.topic_ends(omium)
+        async with direct(url, "`omium topics`") as local:
+            return await logs.topic_ends(local.app)
 
     offsets = run(ends())
     if as_json:

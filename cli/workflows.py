@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import JsonOpt, UrlOpt, run
-from omium.services import bootstrap, registry
+from omium.services import registry
+from omium.services.client import connect, direct
 from omium.services.models import WorkflowOut, dump
 
 app = typer.Typer(help="Register workflows and list them (run them by name).", no_args_is_help=True)
@@ -30,8 +31,8 @@ def register(
     """
 
     async def go() -> list[WorkflowOut]:
-        async with bootstrap(url) as omium:
-            return [await registry.register(omium, path) for path in files]
+        async with direct(url, "`omium workflows register`") as local:
+            return [await registry.register(local.app, path) for path in files]
 
     done = run(go())
     if json_:
@@ -46,8 +47,8 @@ def list_(json_: JsonOpt = False, url: UrlOpt = None) -> None:
     """Every registered workflow and version (`current`: what a run by name gets)."""
 
     async def go() -> list[WorkflowOut]:
-        async with bootstrap(url) as omium:
-            return await registry.workflows(omium)
+        async with connect(url) as api:
+            return await api.workflows()
 
     found = run(go())
     if json_:

@@ -16,10 +16,24 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from omium import __version__
-from omium.gateway import alerts, analytics, dashboard, errors, executions, ops, stream, workflows
+from omium.gateway import (
+    alerts,
+    analytics,
+    dashboard,
+    docs,
+    errors,
+    executions,
+    ops,
+    stream,
+    workflows,
+)
 from omium.gateway.deps import RateLimits
 from omium.services import Settings, bootstrap
 from omium.services.keys import Keys
+
+#: how old an embedded view read may be: one catch-up of the view store serves the reads
+#: of these seconds (see omium.services.throttled)
+FRESH_WITHIN_S = 0.005
 
 
 def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
@@ -32,7 +46,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with bootstrap(url, settings) as omium:
+        async with bootstrap(url, settings, fresh_within=FRESH_WITHIN_S) as omium:
             app.state.omium = omium
             app.state.keys = Keys(omium)
             yield
@@ -56,6 +70,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(analytics.router)
     app.include_router(alerts.router)
+    app.include_router(docs.router)  # /docs, served from the package (no CDN)
     dashboard.install(app)  # after errors.install: its pages keep the API's problem+json
     return app
 

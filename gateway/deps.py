@@ -72,7 +72,8 @@ async def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_omium(request: Request, caller: CallerDep) -> Omium:
+# the dependencies are coroutines, sync ones would each cost a hop to a worker thread
+async def get_omium(request: Request, caller: CallerDep) -> Omium:
     """The use cases' context, opened once when the app started, scoped to the caller."""
     omium: Omium = request.app.state.omium
     return omium.as_caller(caller)
@@ -81,7 +82,7 @@ def get_omium(request: Request, caller: CallerDep) -> Omium:
 OmiumDep = Annotated[Omium, Depends(get_omium)]
 
 
-def get_unscoped(request: Request) -> Omium:
+async def get_unscoped(request: Request) -> Omium:
     """The context without a caller, for the operations routes (health, metrics)."""
     omium: Omium = request.app.state.omium
     return omium
@@ -93,7 +94,7 @@ UnscopedDep = Annotated[Omium, Depends(get_unscoped)]
 def needs(role: str) -> Any:
     """A dependency refusing (403) callers whose role lacks ``role``'s rights."""
 
-    def check(caller: CallerDep) -> None:
+    async def check(caller: CallerDep) -> None:
         if not caller.may(role):
             raise Denied(403, "forbidden", f"a {caller.role} key cannot do this; it needs {role}")
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from omium.gateway.deps import UnscopedDep
 from omium.schemas import OmiumError
 from omium.schemas.topics import EVENTS
+from omium.services.lag import consumer_lag
 
 router = APIRouter(tags=["operations"])
 
@@ -61,9 +62,14 @@ async def _check(call: Any) -> str:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request, omium: UnscopedDep) -> Response:
-    """Prometheus text: requests by route and status, latencies, executions by status."""
+    """Prometheus text: requests, latencies, executions by status, consumer lag.
+
+    The lag is reported where the log can tell (see :mod:`omium.services.lag`).
+    """
     registry = request.app.state.metrics
     body = generate_latest(registry)
+    # before the views are read: on the embedded log a read catches the store up
+    behind = await consumer_lag(omium, READY_TIMEOUT_S)
     counts: dict[str, int] = {}
     try:
         for view in await asyncio.wait_for(omium.reader.executions(), READY_TIMEOUT_S):
@@ -75,4 +81,13 @@ async def metrics(request: Request, omium: UnscopedDep) -> Response:
         "# TYPE omium_executions gauge",
     ]
     lines += [f'omium_executions{{status="{s}"}} {n}' for s, n in sorted(counts.items())]
+    lines += [
+        "# HELP omium_consumer_lag Records a consumer group has not processed yet "
+        "(where the log can tell).",
+        "# TYPE omium_consumer_lag gauge",
+    ]
+    lines += [
+        f'omium_consumer_lag{{group="{lag.group}",topic="{lag.topic}"}} {lag.records}'
+        for lag in behind
+    ]
     return Response(body + ("\n".join(lines) + "\n").encode(), media_type=CONTENT_TYPE_LATEST)

@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
-from omium.processors.reader import ProjectionReader, open_reader
+from omium.processors.reader import EmbeddedReader, ProjectionReader, open_reader
 from omium.producers import EventLog, Settings, open_log
 from omium.schemas import ROLES
+from omium.services.throttled import ThrottledReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,9 @@ class Omium:
     log: EventLog
     settings: Settings = field(default_factory=Settings.load)
     caller: Caller | None = None
+    #: how old a view read may be (s) on the embedded log; 0: caught up on every read
+    #: (the gateway, under many reads a second, lets one catch-up serve a few ms of them)
+    fresh_within: float = 0.0
     #: shared by every scoped copy (``as_caller``), so the reader is opened once
     _readers: list[ProjectionReader] = field(default_factory=list)
 
@@ -56,7 +60,10 @@ class Omium:
     def reader(self) -> ProjectionReader:
         """The views, through the reader that fits the log (opened now if not yet)."""
         if not self._readers:
-            self._readers.append(open_reader(self.log))
+            reader = open_reader(self.log)
+            if self.fresh_within > 0 and isinstance(reader, EmbeddedReader):
+                reader = ThrottledReader(reader, self.log, self.fresh_within)
+            self._readers.append(reader)
         return self._readers[0]
 
     def as_caller(self, caller: Caller) -> Omium:
@@ -83,11 +90,14 @@ class Omium:
 
 @asynccontextmanager
 async def bootstrap(
-    url: str | None = None, settings: Settings | None = None
+    url: str | None = None, settings: Settings | None = None, *, fresh_within: float = 0.0
 ) -> AsyncIterator[Omium]:
-    """Open the log ``url`` (default: ``OMIUM_LOG_URL``) and its reader; close both after."""
+    """Open the log ``url`` (default: ``OMIUM_LOG_URL``) and its reader; close both after.
+
+    ``fresh_within``: see :attr:`Omium.fresh_within`.
+    """
     settings = settings or Settings.load()
-    app = Omium.over(open_log(url, settings), settings)
+    app = Omium(open_log(url, settings), settings, fresh_within=fresh_within)
     try:
         yield app
     finally:

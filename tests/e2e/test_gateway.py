@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime
 
 import httpx
@@ -172,6 +173,7 @@ def test_ops__health_ready_metrics_openapi(gateway: Gateway) -> None:
     for path in ("/executions", "/executions/{execution_id}", "/executions/{execution_id}/stream"):
         assert "/api/v1" + path in paths
     assert "Problem" in spec["components"]["schemas"]
+    assert 'omium_consumer_lag{group="projections",topic="omium.events"}' in metrics
 
 
 @pytest.mark.parametrize("gateway", ["sqlite-file"], indirect=True)
@@ -201,3 +203,25 @@ def test_submit__by_name_idempotent_with_a_key(gateway: Gateway) -> None:
     assert unknown.status_code == 404 and "no workflow 'nope'" in unknown.json()["detail"]
     stale = api.post("/api/v1/executions", json={"workflow": "gw-flow", "version": "v-0"})
     assert stale.status_code == 404 and version in stale.json()["detail"]
+
+
+@pytest.mark.parametrize("gateway", ["sqlite-file"], indirect=True)
+def test_docs__swagger_ui_and_every_asset_it_names_come_from_the_gateway(
+    gateway: Gateway,
+) -> None:
+    api = gateway.client
+    page = api.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    # what a browser fetches from the page: src= and href= of tags, and the spec it loads
+    named = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    named += re.findall(r"""url: ?["']([^"']+)["']""", html)
+    assert any("swagger-ui-bundle.js" in u for u in named), html
+    assert any("swagger-ui.css" in u for u in named) and "/openapi.json" in named
+    for url in named:
+        assert url.startswith("/"), f"{url}: not served by the gateway"
+        got = api.get(url)
+        assert got.status_code == 200 and got.content, url
+    assert "validatorUrl" in html  # the validator badge (validator.swagger.io) is off
+    assert api.get("/docs/assets/nope.js").status_code == 404
+    assert "SwaggerUIBundle" in api.get(next(u for u in named if "bundle.js" in u)).text
