@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from omium.cli.aio import JsonOpt, UrlOpt, run
+from omium.cli.alerts import alerts_table
 from omium.services import runs
+from omium.services.alerts import AlertRow
 from omium.services.client import connect
 from omium.services.models import ExecutionOut, ExecutionSummary, dump
 
@@ -25,11 +27,13 @@ def show(
 ) -> None:
     """One execution: status, steps (with retries and durations) and checkpoints."""
 
-    async def load() -> ExecutionOut:
+    async def load() -> tuple[ExecutionOut, list[AlertRow]]:
         async with connect(url) as api:
-            return await api.show(execution_id)
+            view = await api.show(execution_id)
+            # the alerts are for people: --json keeps to the execution's contract
+            return view, [] if json_ else await api.alerts_of(execution_id)
 
-    view = run(load())
+    view, raised = run(load())
     if json_:
         typer.echo(orjson.dumps(dump(view)).decode())
         return
@@ -66,6 +70,9 @@ def show(
     console.print(steps_table(view))
     if view.checkpoints:
         console.print(checkpoints_table(view))
+    if raised:
+        console.print("alerts raised about it:", markup=False)
+        console.print(alerts_table(raised))
     if view.output is not None:
         print_json(console, "output", view.output)
 

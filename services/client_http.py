@@ -45,6 +45,7 @@ from omium.schemas import (
     OmiumError,
     from_dict,
 )
+from omium.services.alerts import AlertRow
 from omium.services.client_port import Notify, OnEvent, Submission, quiet
 from omium.services.history_models import CheckpointOut, DiffOut, ReplayOut, RollbackOut
 from omium.services.local import run_error
@@ -338,6 +339,10 @@ class HttpClient:
     async def workflows(self) -> list[WorkflowOut]:
         """See :class:`~omium.services.client_port.Client`."""
         return await self._list(WorkflowOut, "/workflows")
+
+    async def alerts_of(self, execution_id: str) -> list[AlertRow]:
+        """See :class:`~omium.services.client_port.Client`."""
+        return await self._list(AlertRow, "/alerts", execution_id=execution_id)
 
     # --- the stream ---------------------------------------------------------------------
 

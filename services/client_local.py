@@ -9,7 +9,8 @@ from typing import Any
 
 from omium.schemas.topics import EVENTS
 from omium.schemas.workflow import WorkflowSpec
-from omium.services import history, logs, registry, runs
+from omium.services import alerts, history, logs, registry, runs
+from omium.services.alerts import AlertRow
 from omium.services.client_port import Notify, OnEvent, Submission, quiet
 from omium.services.context import Omium
 from omium.services.history_models import CheckpointOut, DiffOut, ReplayOut, RollbackOut
@@ -174,3 +175,8 @@ class Local:
     async def workflows(self) -> list[WorkflowOut]:
         """See :class:`Client`."""
         return await registry.workflows(self.app)
+
+    async def alerts_of(self, execution_id: str) -> list[AlertRow]:
+        """See :class:`Client`."""
+        tenant = self.app.caller.tenant if self.app.caller is not None else None
+        return await alerts.of_execution(self.app.log, execution_id, tenant_id=tenant)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from omium.schemas import Event
+from omium.services.alerts import AlertRow
 from omium.services.history_models import CheckpointOut, DiffOut, ReplayOut, RollbackOut
 from omium.services.models import (
     ExecutionOut,
@@ -142,4 +143,8 @@ class Client(Protocol):
 
     async def workflows(self) -> list[WorkflowOut]:
         """Every registered workflow and version."""
+        ...
+
+    async def alerts_of(self, execution_id: str) -> list[AlertRow]:
+        """The alerts raised about one execution (any attempt), oldest first."""
         ...

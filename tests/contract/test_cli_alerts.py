@@ -70,6 +70,21 @@ def test_alerts_list__filters_by_rule_and_execution(
     assert "ex-b" in capsys.readouterr().out
 
 
+def test_executions_show__lists_the_alerts_raised_about_it(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["executions", "show", "ex-b", "--url", url]) == 0
+    out = capsys.readouterr().out
+    assert "alerts raised about it" in out
+    assert "loop" in out and "failed" in out
+    assert main(["executions", "show", "ex-a", "--url", url]) == 0
+    out = capsys.readouterr().out
+    assert "loop" in out and "failed" not in out  # only its own
+    # --json keeps to the execution's contract
+    assert main(["executions", "show", "ex-a", "--url", url, "--json"]) == 0
+    assert "alerts" not in orjson.loads(capsys.readouterr().out)
+
+
 def test_alerts_rules__the_defaults_validated(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alerts", "rules", "--json"]) == 0
     report = orjson.loads(capsys.readouterr().out)
