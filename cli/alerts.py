@@ -17,6 +17,7 @@ from omium.schemas import ConfigError
 from omium.schemas.workflow import parse_duration
 from omium.services import alerts as service
 from omium.services import bootstrap
+from omium.services.client import refuse_remote
 
 app = typer.Typer(
     help="Alerts the rules raised on the live stream, and the rules themselves.",
@@ -84,6 +85,8 @@ def list_command(
     """List the alerts raised, oldest first (--follow: then the new ones as raised)."""
     where = service.AlertFilter(since=since_time(since), rule=rule, execution_id=execution)
 
+    refuse_remote(url, "`omium alerts`")  # the gateway lists them at /api/v1/alerts
+
     async def show() -> None:
         async with bootstrap(url) as omium:
             if follow:
@@ -148,6 +151,7 @@ def run_command(
     of these per cluster, or N with --member 0/N … N-1/N: each keeps its state in a local
     file under OMIUM_HOME.
     """
+    refuse_remote(url, "`omium alerts run`")
 
     async def serve() -> None:
         async with bootstrap(url) as omium:

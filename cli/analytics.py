@@ -19,6 +19,7 @@ from rich.table import Table
 
 from omium.cli.aio import UrlOpt, run
 from omium.services import Settings
+from omium.services.client import refuse_remote
 
 if TYPE_CHECKING:
     from omium.services.analytics import Analytics, Scope
@@ -51,6 +52,9 @@ def _service() -> ModuleType:
 def _ask(
     url: str | None, analytics_url: str | None, question: Callable[[Analytics], Awaitable[T]]
 ) -> T:
+    # the gateway answers these at /api/v1/analytics/...; the CLI asks the store itself
+    refuse_remote(url, "`omium analytics`")
+
     async def go() -> T:
         analytics = _service().open_at(url, analytics_url)
         try:

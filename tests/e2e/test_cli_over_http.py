@@ -185,6 +185,9 @@ def test_rollback_follow__the_same_outcome(gateway: Gateway, direct: Cli, http: 
         ["log", "read"],
         ["tail"],
         ["replay", "ex-1", "--reexecute"],
+        ["analytics", "cost"],
+        ["alerts"],
+        ["alerts", "run", "--once"],
     ],
 )
 def test_commands_the_api_cannot_serve__say_so_in_one_line(
