@@ -14,7 +14,7 @@ from omium.cli.alerts import alerts_table
 from omium.services import runs
 from omium.services.alerts import AlertRow
 from omium.services.client import connect
-from omium.services.models import ExecutionOut, ExecutionSummary, dump
+from omium.services.models import ExecutionOut, ExecutionPage, dump
 
 app = typer.Typer(help="Look up executions.", no_args_is_help=True)
 
@@ -137,21 +137,47 @@ def list_(
         str | None,
         typer.Option(help=f"Only this status: {', '.join(sorted(runs.STATUSES))}."),
     ] = None,
+    workflow: Annotated[
+        str | None, typer.Option(help="Only this workflow (with --limit or --cursor).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=runs.PAGE_LIMIT,
+            help="The newest N only, newest first: reads only what they need, however long "
+            "the history (--json then prints a page with its next_cursor).",
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="The page after the one whose next_cursor this is.")
+    ] = None,
     json_: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Every execution in the log, oldest first (``queued``: no worker took it yet)."""
+    """Every execution in the log, oldest first (``queued``: no worker took it yet).
 
-    async def load() -> list[ExecutionSummary]:
+    With --limit or --cursor, a page of the newest instead (what GET /executions serves).
+    """
+    paged = limit is not None or cursor is not None or workflow is not None
+
+    async def load() -> ExecutionPage:
         async with connect(url) as api:
-            return await api.executions(status)
+            if paged:
+                return await api.page(
+                    status=status, workflow=workflow, limit=limit or 50, cursor=cursor
+                )
+            return ExecutionPage(executions=await api.executions(status))
 
-    views = run(load())
+    page = run(load())
     if json_:
-        typer.echo(orjson.dumps(dump(views)).decode())
+        typer.echo(orjson.dumps(dump(page if paged else page.executions)).decode())
         return
-    table = Table("execution", "workflow", "status", "attempt", "steps", "submitted", box=None)
-    for v in views:
+    table = Table(box=None)
+    table.add_column("execution", no_wrap=True)  # the id to act on: never cut
+    for column in ("workflow", "status", "attempt", "steps", "submitted"):
+        table.add_column(column)
+    for v in page.executions:
         table.add_row(
             v.execution_id,
             v.workflow or "",
@@ -161,3 +187,5 @@ def list_(
             v.submitted_at.strftime("%Y-%m-%d %H:%M:%S") if v.submitted_at else "",
         )
     Console().print(table)
+    if page.next_cursor is not None:
+        typer.echo(f"more: --cursor {page.next_cursor}", err=True)

@@ -211,6 +211,24 @@ class HttpClient:
         # as the readers order them: by submission, an execution not yet submitted last
         return sorted(found, key=lambda e: (e.submitted_at is None, e.submitted_at, e.execution_id))
 
+    async def page(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ExecutionPage:
+        """See :class:`~omium.services.client_port.Client`."""
+        return await self._get(
+            ExecutionPage,
+            "/executions",
+            status=status,
+            workflow=workflow,
+            limit=limit,
+            cursor=cursor,
+        )
+
     async def steer(self, execution_id: str, kind: str, **payload: Any) -> Steered:
         """See :class:`~omium.services.client_port.Client`."""
         body = {k: v for k, v in payload.items() if v is not None}

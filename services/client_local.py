@@ -17,6 +17,7 @@ from omium.services.history_models import CheckpointOut, DiffOut, ReplayOut, Rol
 from omium.services.local import follow_run
 from omium.services.models import (
     ExecutionOut,
+    ExecutionPage,
     ExecutionSummary,
     RecordOut,
     RunResult,
@@ -84,6 +85,19 @@ class Local:
     async def executions(self, status: str | None = None) -> list[ExecutionSummary]:
         """See :class:`Client`."""
         return await runs.executions(self.app, status)
+
+    async def page(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ExecutionPage:
+        """See :class:`Client`."""
+        return await runs.page(
+            self.app, status=status, workflow=workflow, limit=limit, cursor=cursor
+        )
 
     async def steer(self, execution_id: str, kind: str, **payload: Any) -> Steered:
         """See :class:`Client`."""

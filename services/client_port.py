@@ -19,6 +19,7 @@ from omium.services.alerts import AlertRow
 from omium.services.history_models import CheckpointOut, DiffOut, ReplayOut, RollbackOut
 from omium.services.models import (
     ExecutionOut,
+    ExecutionPage,
     ExecutionSummary,
     RecordOut,
     RunResult,
@@ -79,6 +80,17 @@ class Client(Protocol):
 
     async def executions(self, status: str | None = None) -> list[ExecutionSummary]:
         """Every execution (of one status), oldest submission first."""
+        ...
+
+    async def page(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ExecutionPage:
+        """The newest ``limit`` executions (after ``cursor``), as ``GET /executions`` pages."""
         ...
 
     async def steer(self, execution_id: str, kind: str, **payload: Any) -> Steered:

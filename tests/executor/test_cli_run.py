@@ -367,3 +367,28 @@ def test_run__durability_is_chosen_per_run(
         ].splitlines()[-1]
     )
     assert shown["event"]["payload"]["spec"]["durability"] == "step"
+
+
+def test_executions_list__limit_pages_newest_first_with_a_cursor(
+    flow: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(5):
+        assert cli(capsys, "run", str(flow), "--url", url, "--execution-id", f"pg-{i}")[0] == 0
+    seen: list[str] = []
+    cursor: list[str] = []
+    while True:
+        code, out, _ = cli(
+            capsys, "executions", "list", "--url", url, "--limit", "2", "--json", *cursor
+        )
+        assert code == 0
+        page = orjson.loads(out)
+        assert len(page["executions"]) <= 2
+        seen += [e["execution_id"] for e in page["executions"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = ["--cursor", page["next_cursor"]]
+    assert seen == [f"pg-{i}" for i in reversed(range(5))]  # run one after another: newest first
+    code, out, err = cli(capsys, "executions", "list", "--url", url, "--limit", "2")
+    assert code == 0 and "pg-4" in out and "pg-2" not in out and err.startswith("more: --cursor ")
+    code, _, err = cli(capsys, "executions", "list", "--url", url, "--limit", "0")
+    assert code == 2 and "--limit" in err
