@@ -93,6 +93,8 @@ class Outage:
         """Note ``error``, then wait the next backoff delay (or until ``stop`` is set)."""
         self.note(error)
         delay = min(MAX_DELAY, FIRST_DELAY * 2**self._tries)
+        # never sleep past the limit: the try after it decides, not a backoff step later
+        delay = min(delay, max(0.0, self.give_up_after - self.down_for) + 0.01)
         self._tries += 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
