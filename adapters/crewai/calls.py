@@ -30,8 +30,8 @@ from typing import Any
 from crewai import Crew
 from crewai.hooks.dispatch import InterceptionPoint
 
-from omium.adapters.crewai.listener import OmiumToolCallEvent, report_tool_call
-from omium.adapters.crewai.payloads import DELEGATION, as_text, jsonable, shown_to_agent
+from omium.adapters.crewai.listener import report_tool_result
+from omium.adapters.crewai.payloads import DELEGATION
 from omium.adapters.crewai.prepare import install_replay
 from omium.producers.recorded import RecordedCalls
 
@@ -105,24 +105,4 @@ class CallHooks:
     def _post_tool_call(self, ctx: Any) -> str | None:
         began, recorded = self._tools.pop(id(ctx.tool_input), (time.perf_counter(), None))
         self._check()
-        if recorded is not None:
-            result, error = jsonable(recorded.get("result")), recorded.get("error")
-            shown = recorded.get("shown_to_agent")
-            shown = shown if isinstance(shown, str) else None
-        else:
-            result = jsonable(getattr(ctx, "raw_tool_result", ctx.tool_result))
-            error, seen = None, ctx.tool_result
-            shown = None if seen is None or str(seen) == as_text(result) else str(seen)
-        report_tool_call(
-            ctx.agent or self,
-            OmiumToolCallEvent(
-                tool=ctx.tool_name,
-                agent=getattr(ctx.agent, "role", None),
-                arguments=jsonable(ctx.tool_input),
-                result=result,
-                latency_ms=(time.perf_counter() - began) * 1000,
-                error=error,
-                shown_to_agent=shown,
-            ),
-        )
-        return shown_to_agent(result, shown) if recorded is not None else None
+        return report_tool_result(self, ctx, began, recorded)

@@ -30,6 +30,8 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, Literal
 
@@ -57,6 +59,9 @@ from omium.adapters.crewai.payloads import (
     ToolCalled,
     ToolStarted,
     ToolTried,
+    as_text,
+    jsonable,
+    shown_to_agent,
 )
 
 
@@ -254,6 +259,39 @@ def ensure_listener() -> OmiumListener:
 def report_tool_call(source: Any, event: OmiumToolCallEvent) -> None:
     """Put ``event`` on the bus, in the run's emission order (call it on the run's thread)."""
     crewai_event_bus.emit(source, event)
+
+
+def report_tool_result(
+    source: Any, ctx: Any, began: float, recorded: Mapping[str, Any] | None
+) -> str | None:
+    """Report a tool call from crewai's after-tool hook ``ctx``; what the agent is handed.
+
+    crewai hands the agent ``ctx.tool_result``: the tool's output as text, plus its
+    tool-format reminder on every few calls of a task; ``ctx.raw_tool_result`` is what the
+    tool returned. A call answered from a recording (``recorded``) hands back the text the
+    agent saw then; otherwise None (crewai's own result stands).
+    """
+    if recorded is not None:
+        result, error = jsonable(recorded.get("result")), recorded.get("error")
+        shown = recorded.get("shown_to_agent")
+        shown = shown if isinstance(shown, str) else None
+    else:
+        result = jsonable(getattr(ctx, "raw_tool_result", ctx.tool_result))
+        error, seen = None, ctx.tool_result
+        shown = None if seen is None or str(seen) == as_text(result) else str(seen)
+    report_tool_call(
+        ctx.agent or source,
+        OmiumToolCallEvent(
+            tool=ctx.tool_name,
+            agent=getattr(ctx.agent, "role", None),
+            arguments=jsonable(ctx.tool_input),
+            result=result,
+            latency_ms=(time.perf_counter() - began) * 1000,
+            error=error,
+            shown_to_agent=shown,
+        ),
+    )
+    return shown_to_agent(result, shown) if recorded is not None else None
 
 
 def flush() -> None:

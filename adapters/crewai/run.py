@@ -54,19 +54,15 @@ from crewai.tasks.task_output import TaskOutput
 from pydantic import JsonValue
 
 from omium.adapters.crewai.listener import (
-    OmiumToolCallEvent,
     RunScope,
     current_scope,
     ensure_listener,
     flush,
-    report_tool_call,
+    report_tool_result,
 )
 from omium.adapters.crewai.payloads import (
     DELEGATION,
     PayloadBuilder,
-    as_text,
-    jsonable,
-    shown_to_agent,
 )
 from omium.adapters.crewai.prepare import output_of, prepare_crew
 from omium.producers.recorded import Diverged, RecordedCalls
@@ -325,27 +321,7 @@ class CrewRun:
         """
         began, recorded = self._tools.pop(id(ctx.tool_input), (time.perf_counter(), None))
         self._check_stop()  # abandoned while the tool ran: its result is dropped
-        if recorded is not None:
-            result, error = jsonable(recorded.get("result")), recorded.get("error")
-            shown = recorded.get("shown_to_agent")
-            shown = shown if isinstance(shown, str) else None
-        else:
-            result = jsonable(getattr(ctx, "raw_tool_result", ctx.tool_result))
-            error, seen = None, ctx.tool_result
-            shown = None if seen is None or str(seen) == as_text(result) else str(seen)
-        report_tool_call(
-            ctx.agent or self,
-            OmiumToolCallEvent(
-                tool=ctx.tool_name,
-                agent=getattr(ctx.agent, "role", None),
-                arguments=jsonable(ctx.tool_input),
-                result=result,
-                latency_ms=(time.perf_counter() - began) * 1000,
-                error=error,
-                shown_to_agent=shown,
-            ),
-        )
-        return shown_to_agent(result, shown) if recorded is not None else None
+        return report_tool_result(self, ctx, began, recorded)
 
     def _check_stop(self) -> None:
         if self._stop.is_set():
