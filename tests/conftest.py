@@ -49,12 +49,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every case that needs the broker ``kafka``, so ``-m "not kafka"`` needs none.
 
     A case needs it when it is parametrized with the log kind ``"kafka"`` (the ``log``
     fixture, or a suite's own ``kind``) or asks for ``kafka_bootstrap`` itself; the log
     kind ``"kafka-auth"`` and ``kafka_auth_url`` also mark it ``kafka_auth``.
+
+    Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) every case also gets
+    a group, and a group runs in one process: a test file is a group (its module fixtures,
+    such as a gateway, start once), every ``kafka_auth`` case shares the one SASL_SSL broker
+    of the session, and both ``three_nodes`` files share ports 29092-29094.
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -65,6 +71,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kafka)
         if auth:
             item.add_marker(pytest.mark.kafka_auth)
+        item.add_marker(pytest.mark.xdist_group(_group(item, auth)))
+
+
+def _group(item: pytest.Item, auth: bool) -> str:
+    if auth:
+        return "kafka-auth"
+    if item.get_closest_marker("three_nodes") is not None:
+        return "three-nodes"
+    return item.nodeid.split("::")[0]
 
 
 @pytest.fixture(scope="session")

@@ -116,6 +116,7 @@ async def test_sigterm__exits_0_at_a_step_boundary_and_hands_over_at_once(
         assert taken - exited < 6, "worker 1 did not leave the group (session timeout 6 s)"
 
 
+@pytest.mark.soak  # long and still xfail: `make soak` runs it, `make test` does not
 @pytest.mark.xfail(
     strict=False,
     reason="issue 19, open: after a stall long enough to expire the sessions, a few "
