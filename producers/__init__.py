@@ -30,6 +30,7 @@ from omium.producers.port import (
     Record,
     RunsInline,
     Subscription,
+    Versioned,
 )
 from omium.producers.sdk import Appended, Recorder, current_recorder, emit, recording, step
 from omium.producers.settings import DRIVERS, Settings, open_log
@@ -48,6 +49,7 @@ __all__ = [
     "RunsInline",
     "Settings",
     "Subscription",
+    "Versioned",
     "current_recorder",
     "emit",
     "llm_call",

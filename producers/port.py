@@ -204,6 +204,21 @@ class LocalFile(EventLog, Protocol):
 
 
 @runtime_checkable
+class Versioned(EventLog, Protocol):
+    """A log that can tell cheaply whether it may have gained records since a look.
+
+    Comparing two :meth:`version` values costs far less than :meth:`EventLog.end_offsets`
+    on every partition; a busy reader checks it first and reads the offsets only when it
+    changed. A change need not mean new records (other writes count too); no change does
+    mean none.
+    """
+
+    def version(self) -> tuple[int, int]:
+        """A value that differs after any commit to the log since it was last taken."""
+        ...
+
+
+@runtime_checkable
 class BrokerCluster(EventLog, Protocol):
     """A log on a broker cluster that other clients (the faust processors) can join."""
 
