@@ -30,6 +30,8 @@ from omium.producers.port import (
     Record,
     RunsInline,
     Subscription,
+    Tail,
+    Tailing,
     Versioned,
 )
 from omium.producers.sdk import Appended, Recorder, current_recorder, emit, recording, step
@@ -49,6 +51,8 @@ __all__ = [
     "RunsInline",
     "Settings",
     "Subscription",
+    "Tail",
+    "Tailing",
     "Versioned",
     "current_recorder",
     "emit",

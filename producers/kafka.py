@@ -32,6 +32,7 @@ from aiokafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
 
 from omium.producers.kafka_errors import bootstrap_failures, explain, last_reason
 from omium.producers.kafka_security import KafkaSecurity
+from omium.producers.kafka_tail import KafkaTail
 from omium.producers.partitioner import partition_for
 from omium.producers.port import OnRevoked, Position, Record
 from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogError, LogUnavailable, TopicNotFound
@@ -461,6 +462,10 @@ class KafkaLog:
             session_timeout=self.session_timeout,
             on_revoked=on_revoked,
         )
+
+    def tail(self, topic: str) -> KafkaTail:
+        """See :class:`~omium.producers.port.Tailing`: ``topic`` followed without a group."""
+        return KafkaTail(self, topic)
 
     async def close(self) -> None:
         """Flush the producer and close every connection. Safe to call twice."""
