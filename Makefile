@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
 # 2 processes: most cases wait on a broker, a worker or a browser, not on a core; a test file
-# (or a group, see tests/conftest.py) stays in one process. PYTEST_ARGS="-n 0" runs in one.
-PYTEST_ARGS ?= --durations=25 -n 2 --dist loadgroup
+# stays in one process (see tests/conftest.py). PYTEST_ARGS="-n 0" runs in one.
+PYTEST_ARGS ?= --durations=25 -n 2 --dist loadfile
 
 .PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing bench-dashboard fuzz soak kafka-up kafka-down kafka-status clean
 

@@ -49,7 +49,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every case that needs the broker ``kafka``, so ``-m "not kafka"`` needs none.
 
@@ -57,10 +56,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     fixture, or a suite's own ``kind``) or asks for ``kafka_bootstrap`` itself; the log
     kind ``"kafka-auth"`` and ``kafka_auth_url`` also mark it ``kafka_auth``.
 
-    Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) every case also gets
-    a group, and a group runs in one process: a test file is a group (its module fixtures,
-    such as a gateway, start once), every ``kafka_auth`` case shares the one SASL_SSL broker
-    of the session, and both ``three_nodes`` files share ports 29092-29094.
+    ``make test`` runs the cases in 2 processes, a test file in one (``-n 2 --dist
+    loadfile``: module fixtures such as a gateway start once). Files that share a process
+    wide resource must not collide: each process starts its own SASL_SSL broker on free
+    ports, and the two 3-node files use different ports. (``--dist loadgroup`` would pin
+    groups of files together, but pytest-xdist 3.8 cannot set the group on pytest 9.2's
+    node ids.)
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -71,15 +72,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kafka)
         if auth:
             item.add_marker(pytest.mark.kafka_auth)
-        item.add_marker(pytest.mark.xdist_group(_group(item, auth)))
-
-
-def _group(item: pytest.Item, auth: bool) -> str:
-    if auth:
-        return "kafka-auth"
-    if item.get_closest_marker("three_nodes") is not None:
-        return "three-nodes"
-    return item.nodeid.split("::")[0]
 
 
 @pytest.fixture(scope="session")

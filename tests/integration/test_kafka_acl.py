@@ -25,8 +25,6 @@ import orjson
 import pytest
 from procs import tail
 
-pytestmark = pytest.mark.xdist_group("kafka-auth")  # one session broker, one process
-
 REPO = Path(__file__).resolve().parents[2]
 FLOW_STEPS = REPO / "tests" / "executor" / "flow_steps.py"
 FLOW = """

@@ -24,8 +24,6 @@ from omium.adapters.langgraph import OmiumSaver
 from omium.producers import open_log
 from omium.schemas import LogAccessDenied
 
-pytestmark = pytest.mark.xdist_group("kafka-auth")  # one session broker, one process
-
 REPO = Path(__file__).resolve().parents[2]
 FLOW_STEPS = REPO / "tests" / "executor" / "flow_steps.py"
 FLOW = """

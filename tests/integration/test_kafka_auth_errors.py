@@ -17,8 +17,6 @@ import pytest
 
 from omium.cli.app import main
 
-pytestmark = pytest.mark.xdist_group("kafka-auth")  # one session broker, one process
-
 TIMEOUT = 5
 PASSWORD = "n0t-the-Passw0rd"
 

@@ -9,8 +9,9 @@ start, end and pid (:mod:`fault_steps`); faults are injected into the brokers an
 - (a) SIGKILL the node that is both the group coordinator and the KRaft controller: the
   workers ride it out and every execution completes.
 
-The cluster uses ports ``OMIUM_TEST_KAFKA3_PORT`` (default 29092) .. +2, controllers +100,
-in a pytest tmp dir; ``broker.sh down`` runs on teardown whatever happened. `make soak`
+The cluster uses ports ``OMIUM_TEST_KAFKA3_PORT`` (default 29392, apart from
+test_three_nodes.py's 29092, as both may run at once) .. +2, controllers +100, in a pytest
+tmp dir; ``broker.sh down`` runs on teardown whatever happened. `make soak`
 repeats the module (``OMIUM_SOAK``).
 """
 
@@ -44,7 +45,7 @@ from omium.producers import EventLog, open_log
 
 pytestmark = [pytest.mark.kafka, pytest.mark.three_nodes, pytest.mark.timeout(600)]
 
-PORT = int(os.environ.get("OMIUM_TEST_KAFKA3_PORT", "29092"))
+PORT = int(os.environ.get("OMIUM_TEST_KAFKA3_PORT", "29392"))
 GROUP = "omium-executor"
 #: the workers' settings in these tests: session 6 s, Kafka calls time out after 5 s
 WORKER_ENV = {"OMIUM_WORKER_GIVE_UP_AFTER": "300"}
