@@ -1,8 +1,8 @@
-"""``latency`` from the hourly rollup (0008) against the exact query over the same rows.
+"""``latency`` from the daily rollup (0008) against the exact query over the same rows.
 
 Counts and maxima are equal; each quantile is within the stated t-digest tolerance of the
-exact one (``analytics_workload.near_quantile``), over windows that cut hours in two (the
-partial hours are read from ``steps``) and with a workflow filter.
+exact one (``analytics_workload.near_quantile``), over windows that cut days in two (the
+partial days are read from ``steps``) and with a workflow filter.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ DURATIONS = (
 
 
 @pytest.mark.parametrize("by", ["agent", "step", "workflow"])
-@pytest.mark.parametrize("scope", WINDOWS, ids=["all", "cut-hours", "in-one-hour", "billing"])
+@pytest.mark.parametrize("scope", WINDOWS, ids=["all", "cut-days", "in-one-day", "billing"])
 async def test_rollup__near_exact(analytics: Analytics, by: str, scope: Scope) -> None:
     got = {r.key: r for r in await analytics.latency(by, scope)}
     async with analytics.place.session() as store:
@@ -50,7 +50,7 @@ async def test_rollup__near_exact(analytics: Analytics, by: str, scope: Scope) -
 
 
 async def test_rollup__windows_hold_rows(analytics: Analytics) -> None:
-    """The windows above cut through hours that hold steps (else they would test nothing)."""
+    """The windows above cut through days that hold steps (else they would test nothing)."""
     for scope in WINDOWS:
         assert sum(r.count for r in await analytics.latency("step", scope)) > 0, scope
 
@@ -60,9 +60,9 @@ async def test_rollup__filled_again_when_0008_runs(analytics: Analytics) -> None
     migrates: the tables and positions are emptied and the sink writes them again."""
     before = await analytics.latency("step", Scope("default"))
     async with analytics.place.session() as store:
-        store.command("TRUNCATE TABLE steps_latency_hourly SYNC")
+        store.command("TRUNCATE TABLE steps_latency_daily SYNC")
         store.command("DELETE FROM omium_migrations WHERE version = 8")
-        assert store.query("SELECT count() FROM steps_latency_hourly")[1] == [(0,)]
+        assert store.query("SELECT count() FROM steps_latency_daily")[1] == [(0,)]
     again = await analytics.latency("step", Scope("default"))
     assert again == before and sum(r.count for r in again) > 0
     counted = await analytics.sql("SELECT count(), uniqExact(event_id) FROM events")

@@ -192,7 +192,7 @@ async def question_latency(n: int, folder: Path, repeat: int) -> tuple[dict[str,
         async with place.session() as store:
             opens.append(time.perf_counter() - start)
     out = {}
-    params = {**Scope("default").params(), **Scope("default").hours(), "limit": 10}
+    params = {**Scope("default").params(), **Scope("default").days(), "limit": 10}
     async with place.session() as store:
         for name, text in questions().items():
             store.query(text, params)  # warm
