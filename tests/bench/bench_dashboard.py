@@ -12,12 +12,15 @@ transport (no socket, so this is the server's time), alternately for:
 - ``GET /api/v1/executions/{id}`` — the JSON of the same execution, the floor: the same
   projection read and response model, no HTML.
 
+With ``--calls`` every step also makes one (scripted) LLM call and one tool call, which the
+timeline draws as marks on the step's bar: 2,000 marks more to read from the log and draw.
+
 Prints median and p99 of each (wall time) and the page/JSON ratio, and the median CPU time
 of this process per request — what the request cost, however loaded the machine is (other
 processes' tests inflate wall time on a shared 2-core machine, not CPU time). Asserts
 nothing about time.
 
-usage: python tests/bench/bench_dashboard.py [--requests 200] [--steps 400]
+usage: python tests/bench/bench_dashboard.py [--requests 200] [--steps 400] [--calls]
 """
 
 from __future__ import annotations
@@ -40,6 +43,18 @@ from omium.gateway.app import create_app
 CLI = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
 STEPS = Path(__file__).resolve().parent / "bench_steps.py"
 EXECUTION = "bench-1000"
+#: the step of ``--calls``: one LLM call and one tool call, answered in-process
+CALLING = """
+from omium.producers import llm_call, tool_call
+
+
+async def tick(state):
+    n = state.get("n", 0)
+    usage = {"input_tokens": 12, "output_tokens": 3}
+    await llm_call("bench-model", {"n": n}, lambda: {"text": "ok", "usage": usage})
+    await tool_call("bench-tool", {"n": n}, lambda: {"ok": True})
+    return {"n": n + 1}
+"""
 
 
 def free_port() -> int:
@@ -48,11 +63,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def record(home: Path, url: str, steps: int, fork: int) -> None:
+def record(home: Path, url: str, steps: int, fork: int, calls: bool) -> None:
     """Run the workflow, then roll back twice to step ``fork``: a worker and a gateway."""
     folder = home / "workflows"
     folder.mkdir(parents=True)
-    (folder / "bench_steps.py").write_text(STEPS.read_text())
+    (folder / "bench_steps.py").write_text(CALLING if calls else STEPS.read_text())
     lines = [f"  - {{name: s{i}, call: bench_steps:tick}}" for i in range(steps)]
     (folder / "flow.yaml").write_text("name: bench-long\nsteps:\n" + "\n".join(lines) + "\n")
     env = {**os.environ, "OMIUM_HOME": str(home), "OMIUM_API_RATE": "1e9", "OMIUM_API_BURST": "1e9"}
@@ -133,7 +148,8 @@ async def measure(url: str, requests: int) -> tuple[dict[str, list[float]], dict
                 assert (await client.get(path)).status_code == 200
             page = await client.get(routes["page"])
             bars = page.text.count('<g class="bar')
-            print(f"page: {len(page.content):,} bytes, {bars} bars", file=sys.stderr)
+            marks = page.text.count('class="mark')
+            print(f"page: {len(page.content):,} bytes, {bars} bars, {marks} marks", file=sys.stderr)
             for _ in range(requests):
                 for name, path in routes.items():
                     started, used = time.perf_counter(), time.process_time()
@@ -148,6 +164,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--steps", type=int, default=400, help="steps of attempt 1")
+    parser.add_argument(
+        "--calls", action="store_true", help="each step makes an LLM call and a tool call"
+    )
     parser.add_argument("--keep", type=Path, help="record into this new folder and keep it")
     parser.add_argument("--reuse", type=Path, help="measure the run a --keep folder holds")
     args = parser.parse_args()
@@ -156,7 +175,7 @@ def main() -> None:
         home = args.reuse or args.keep or Path(tmp)
         url = f"sqlite:///{home / 'log.db'}"
         if args.reuse is None:
-            record(home, url, args.steps, fork)
+            record(home, url, args.steps, fork, args.calls)
         os.environ["OMIUM_HOME"] = str(home)
         times, cpu = asyncio.run(measure(url, args.requests))
     floor = statistics.median(times["json"])
