@@ -38,6 +38,7 @@ async def _listing(
     since: str | None,
     until: str | None,
     cursor: str | None,
+    full: bool,
 ) -> dict[str, object]:
     omium = session.omium
     found = await runs.page(
@@ -49,14 +50,16 @@ async def _listing(
         limit=PAGE,
         cursor=cursor or None,
     )
-    return {
+    context: dict[str, object] = {
         "page": found,
         "counts": await request.app.state.status_counts.counts(omium),
-        "statuses": sorted(runs.STATUSES),
-        "workflows": [name for name, _, _ in await dashboard.run_forms(omium)],
         "filters": {"status": status, "workflow": workflow, "since": since, "until": until},
         "cursor": cursor,
     }
+    if full:  # the filters' choices: the page has them, the refreshed rows do not
+        context["statuses"] = sorted(runs.STATUSES)
+        context["workflows"] = [name for name, _, _ in await dashboard.run_forms(omium)]
+    return context
 
 
 @router.get("/")
@@ -78,7 +81,7 @@ async def executions(
             return RedirectResponse(f"/executions/{q.strip()}", status_code=303)
         except NotFound:
             missing = q
-    context = await _listing(request, session, status, workflow, since, until, cursor)
+    context = await _listing(request, session, status, workflow, since, until, cursor, True)
     return page(request, session, "executions.html", {**context, "missing": missing})
 
 
@@ -93,7 +96,7 @@ async def rows(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """The list's rows and counts, for the list page to refresh itself with."""
-    context = await _listing(request, session, status, workflow, since, until, cursor)
+    context = await _listing(request, session, status, workflow, since, until, cursor, False)
     return page(request, session, "_rows.html", context)
 
 

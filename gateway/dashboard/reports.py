@@ -106,7 +106,7 @@ def per_agent(found: Overview) -> list[tuple[str, LatencyRow | None, CostRow | N
 
 
 def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4g}"
 
 
 def _every(bucket: timedelta) -> str:

@@ -20,7 +20,14 @@ of this process per request — what the request cost, however loaded the machin
 processes' tests inflate wall time on a shared 2-core machine, not CPU time). Asserts
 nothing about time.
 
+``--list N`` measures the executions list instead: N executions' views written straight into
+the view store of a fresh embedded log (each with 4 steps), then ``GET /ui/rows`` (what the
+list refetches every 2 s: a page of 25 and the counts by status), against the counts as
+they were read before (every view decoded and counted) and as they are now (the view
+store's ``(tenant, status)`` index).
+
 usage: python tests/bench/bench_dashboard.py [--requests 200] [--steps 400] [--calls]
+       python tests/bench/bench_dashboard.py --list 100000 [--requests 50]
 """
 
 from __future__ import annotations
@@ -34,11 +41,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 from omium.gateway.app import create_app
+from omium.processors.view_store import SqliteViews, store_path_for
+from omium.projections import ExecutionView, StepView
 
 CLI = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
 STEPS = Path(__file__).resolve().parent / "bench_steps.py"
@@ -160,6 +171,83 @@ async def measure(url: str, requests: int) -> tuple[dict[str, list[float]], dict
     return times, cpu
 
 
+def seed(home: Path, url: str, count: int) -> None:
+    """``count`` views of 4 steps each, in the view store beside the log (no events)."""
+    env = {**os.environ, "OMIUM_HOME": str(home)}
+    subprocess.run(
+        [sys.executable, "-c", CLI, "topics", "create", "--url", url],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    store = SqliteViews(store_path_for(str(home / "log.db")))
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    statuses = ["completed"] * 7 + ["failed", "running", "waiting"]
+    for first in range(0, count, 10_000):
+        views = {}
+        for i in range(first, min(first + 10_000, count)):
+            at = t0 + timedelta(seconds=i)
+            steps = {
+                (1, k): StepView(f"s{k}", k, 1, "completed", k + 2, 0, at, at, None, 1.0)
+                for k in range(4)
+            }
+            views[f"ex-{i:07d}"] = ExecutionView(
+                f"ex-{i:07d}",
+                workflow="w",
+                status=statuses[i % 10],
+                step_map=steps,
+                submitted_at=at,
+                tenant_id="default",
+            )
+        with store.transaction():
+            store.save(views, {})
+    store.close()
+
+
+async def measure_list(url: str, home: Path, requests: int) -> dict[str, list[float]]:
+    """``GET /ui/rows``, and the counts read the old way and the new way (ms)."""
+    app = create_app(url)
+    store = SqliteViews(store_path_for(str(home / "log.db")))
+    times: dict[str, list[float]] = {"rows": [], "before": [], "after": []}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            assert (await client.get("/ui/rows")).status_code == 200
+            for _ in range(requests):
+                started = time.perf_counter()
+                got = await client.get("/ui/rows")
+                times["rows"].append((time.perf_counter() - started) * 1000)
+                assert got.status_code == 200, got.text[:200]
+                started = time.perf_counter()
+                Counter(v.status for v in store.all() if v.tenant_id == "default")
+                times["before"].append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                store.counts("default")
+                times["after"].append((time.perf_counter() - started) * 1000)
+    store.close()
+    return times
+
+
+def main_list(count: int, requests: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        url = f"sqlite:///{home / 'log.db'}"
+        seed(home, url, count)
+        os.environ["OMIUM_HOME"] = str(home)
+        times = asyncio.run(measure_list(url, home, requests))
+    print(f"\n{count:,} executions in the view store, {requests} requests each\n")
+    print(f"| {'request':<44} | {'median ms':>9} | {'p99 ms':>7} |")
+    print(f"|{'-' * 46}|{'-' * 11}|{'-' * 9}|")
+    labels = {
+        "rows": "GET /ui/rows (a page of 25 and the counts)",
+        "before": "counts, before: every view decoded",
+        "after": "counts, now: the (tenant, status) index",
+    }
+    for name, label in labels.items():
+        found = times[name]
+        print(f"| {label:<44} | {statistics.median(found):>9.1f} | {pct(found, 0.99):>7.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
@@ -167,9 +255,13 @@ def main() -> None:
     parser.add_argument(
         "--calls", action="store_true", help="each step makes an LLM call and a tool call"
     )
+    parser.add_argument("--list", type=int, help="measure the list over this many executions")
     parser.add_argument("--keep", type=Path, help="record into this new folder and keep it")
     parser.add_argument("--reuse", type=Path, help="measure the run a --keep folder holds")
     args = parser.parse_args()
+    if args.list:
+        main_list(args.list, args.requests)
+        return
     fork = args.steps // 4 - 1  # attempts 2 and 3 each run the last 3/4 of the steps
     with tempfile.TemporaryDirectory() as tmp:
         home = args.reuse or args.keep or Path(tmp)
