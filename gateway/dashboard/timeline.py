@@ -244,17 +244,19 @@ def layout(execution: ExecutionOut, now: datetime, calls: Sequence[CallOut] = ()
         Gap(LEFT + at * scale, f"idle {_span_label(idle)} (shortened)") for at, idle in axis.gaps
     ]
     lanes = [Lane(a, lane_y[a], f"attempt {a}") for a in attempts]
-    hosts = _Hosts(timed, bars)
+    # times as ms floats: comparing aware datetimes costs a utcoffset() call each
+    hosts = _Hosts([ms(s.started_at) for s in timed if s.started_at], timed, bars)
     marks = []
     for call in calls:
-        host = hosts.find(call)
+        at = ms(call.ts)
+        host = hosts.find(call, at)
         if host is None:
             continue
         step, bar = host
         if call.kind == "handoff":
             x = bar.x  # the agent handed to: where its step starts
         else:  # the middle of the call (recorded when it returned), on its step's bar
-            middle = ms(call.ts) - (call.duration_ms or 0) / 2
+            middle = at - (call.duration_ms or 0) / 2
             x = min(max(LEFT + axis.drawn(middle) * scale, bar.x), bar.x + bar.width)
         marks.append(Mark(x, bar.y, call.kind, _call_title(call, step)))
     return Timeline(LEFT + WIDTH + 10, height, lanes, bars, branches, ticks, span, gaps, marks)
@@ -268,19 +270,19 @@ class _Hosts:
     it (it is recorded just before that step starts).
     """
 
-    def __init__(self, steps: list[StepOut], bars: list[Bar]) -> None:
-        self._named: dict[tuple[int, str], list[tuple[datetime, StepOut, Bar]]] = {}
-        self._any: dict[int, list[tuple[datetime, StepOut, Bar]]] = {}
-        for step, bar in sorted(zip(steps, bars, strict=True), key=_start):
-            assert step.started_at is not None
-            entry = (step.started_at, step, bar)
+    def __init__(self, starts: list[float], steps: list[StepOut], bars: list[Bar]) -> None:
+        """``starts``: each step's start (ms), ``bars``: each step's bar."""
+        self._named: dict[tuple[int, str], list[tuple[float, StepOut, Bar]]] = {}
+        self._any: dict[int, list[tuple[float, StepOut, Bar]]] = {}
+        for entry in sorted(zip(starts, steps, bars, strict=True), key=lambda e: e[0]):
+            step = entry[1]
             self._named.setdefault((step.attempt, step.name), []).append(entry)
             self._any.setdefault(step.attempt, []).append(entry)
         self._starts = {k: [e[0] for e in v] for k, v in self._named.items()}
         self._any_starts = {k: [e[0] for e in v] for k, v in self._any.items()}
 
-    def find(self, call: CallOut) -> tuple[StepOut, Bar] | None:
-        """The step and bar ``call`` belongs on (None: its attempt ran no step)."""
+    def find(self, call: CallOut, at: float) -> tuple[StepOut, Bar] | None:
+        """The step and bar ``call``, recorded at ``at`` ms, belongs on (None: no step)."""
         name = call.to_agent if call.kind == "handoff" else call.step
         key = (call.attempt, name or "")
         if key in self._named:
@@ -290,15 +292,10 @@ class _Hosts:
         else:
             return None
         if call.kind == "handoff":
-            i = min(bisect_left(starts, call.ts), len(entries) - 1)
+            i = min(bisect_left(starts, at), len(entries) - 1)
         else:
-            i = max(bisect_right(starts, call.ts) - 1, 0)
+            i = max(bisect_right(starts, at) - 1, 0)
         return entries[i][1], entries[i][2]
-
-
-def _start(pair: tuple[StepOut, Bar]) -> datetime:
-    assert pair[0].started_at is not None
-    return pair[0].started_at
 
 
 def _call_title(call: CallOut, step: StepOut) -> str:
