@@ -149,7 +149,9 @@ class TailedReader:
     async def _check(self, tail: Tail) -> bool:
         asked = time.monotonic()
         try:
-            ends = await tail.end_offsets()
+            # the log's own reader: on the tail's connection the request would queue behind
+            # the tail's long-polling fetch (a broker answers one connection in order)
+            ends = await self.log.end_offsets(self.inner.topic)
         except OmiumError:
             return False
         deadline = asked + CATCH_UP_S

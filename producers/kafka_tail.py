@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: how long a fetch waits on the broker for new records: a new view is seen this late
-FETCH_WAIT_MS = 10
+#: how long a fetch waits on the broker when there is nothing new (a record that arrives
+#: is answered at once): longer means fewer idle fetches, not later views
+FETCH_WAIT_MS = 500
 
 
 class KafkaTail:
@@ -106,12 +107,6 @@ class KafkaTail:
     def positions(self) -> dict[int, int]:
         """See :class:`~omium.producers.port.Tail`."""
         return dict(self._positions)
-
-    async def end_offsets(self) -> dict[int, int]:
-        """See :class:`~omium.producers.port.Tail`."""
-        consumer = self._started()
-        ends = await self._wait("reading end offsets", consumer.end_offsets(self._partitions))
-        return {tp.partition: int(end) for tp, end in ends.items()}
 
     async def close(self) -> None:
         """See :class:`~omium.producers.port.Tail`."""

@@ -222,10 +222,6 @@ class Tail(Protocol):
         """Per partition, the next offset :meth:`poll` will return."""
         ...
 
-    async def end_offsets(self) -> dict[int, int]:
-        """Per partition, the offset the next record written will take."""
-        ...
-
     async def close(self) -> None:
         """Disconnect."""
         ...
