@@ -89,7 +89,8 @@ bench-log: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_log.py
 
 bench-gateway: install
-	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_gateway.py
+	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) bash -c \
+	  '$(BIN)/python tests/bench/bench_gateway_cpu.py && $(BIN)/python tests/bench/bench_gateway.py'
 
 # A page of the newest executions against reading every view (100,000 executions).
 bench-listing: install
