@@ -30,8 +30,7 @@ from typing import Any
 from crewai import Crew
 from crewai.hooks.dispatch import InterceptionPoint
 
-from omium.adapters.crewai.listener import report_tool_result
-from omium.adapters.crewai.payloads import DELEGATION
+from omium.adapters.crewai.listener import recorded_tool_answer, report_tool_result
 from omium.adapters.crewai.prepare import install_replay
 from omium.producers.recorded import RecordedCalls
 
@@ -93,12 +92,7 @@ class CallHooks:
         self.called = True
         self._check()
         self._before()
-        recorded = None
-        if self.replay is not None:
-            agent = getattr(ctx.agent, "role", None)
-            recorded = self.replay.take("tool", ctx.tool_name, ctx.tool_input, key=agent)
-            if ctx.tool_name in DELEGATION:
-                recorded = None  # the coworker runs, answered by its own recorded calls
+        recorded = recorded_tool_answer(self.replay, ctx)
         self._tools[id(ctx.tool_input)] = (time.perf_counter(), recorded)
         return False if recorded is not None else None  # False: crewai skips the tool
 

@@ -52,6 +52,7 @@ from crewai.events.types.tool_usage_events import (
 from crewai.utilities.string_utils import sanitize_tool_name
 
 from omium.adapters.crewai.payloads import (
+    DELEGATION,
     LLMEnded,
     LLMStarted,
     Record,
@@ -63,6 +64,7 @@ from omium.adapters.crewai.payloads import (
     jsonable,
     shown_to_agent,
 )
+from omium.producers.recorded import RecordedCalls
 
 
 class RunScope:
@@ -259,6 +261,20 @@ def ensure_listener() -> OmiumListener:
 def report_tool_call(source: Any, event: OmiumToolCallEvent) -> None:
     """Put ``event`` on the bus, in the run's emission order (call it on the run's thread)."""
     crewai_event_bus.emit(source, event)
+
+
+def recorded_tool_answer(replay: RecordedCalls | None, ctx: Any) -> Mapping[str, Any] | None:
+    """From crewai's before-tool hook ``ctx``: the recorded call that answers it, if any.
+
+    None (re-execution off, or a delegation to a coworker, which runs and is answered by
+    its own recorded calls) lets the tool run. The recorded call is taken in either case,
+    so the calls after it stay in step with the recording.
+    """
+    if replay is None:
+        return None
+    agent = getattr(ctx.agent, "role", None)
+    recorded = replay.take("tool", ctx.tool_name, ctx.tool_input, key=agent)
+    return None if ctx.tool_name in DELEGATION else recorded
 
 
 def report_tool_result(

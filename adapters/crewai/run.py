@@ -58,10 +58,10 @@ from omium.adapters.crewai.listener import (
     current_scope,
     ensure_listener,
     flush,
+    recorded_tool_answer,
     report_tool_result,
 )
 from omium.adapters.crewai.payloads import (
-    DELEGATION,
     PayloadBuilder,
 )
 from omium.adapters.crewai.prepare import output_of, prepare_crew
@@ -303,12 +303,7 @@ class CrewRun:
     def _pre_tool_call(self, ctx: Any) -> bool | None:
         self._check_stop()
         self._drain()
-        recorded = None
-        if self._replay is not None:
-            agent = getattr(ctx.agent, "role", None)
-            recorded = self._replay.take("tool", ctx.tool_name, ctx.tool_input, key=agent)
-            if ctx.tool_name in DELEGATION:
-                recorded = None  # the coworker runs, answered by its own recorded calls
+        recorded = recorded_tool_answer(self._replay, ctx)
         self._tools[id(ctx.tool_input)] = (time.perf_counter(), recorded)
         return False if recorded is not None else None  # False: crewai skips the tool
 
