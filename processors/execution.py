@@ -282,16 +282,18 @@ class ExecutionRunner:
         )
         try:
             if view.status == "unknown":
-                await self.emit(
-                    self.prepare(
-                        "execution.submitted",
-                        caused_by=self.command.event_id,
-                        workflow=spec.name,
-                        inputs=self.inputs,
-                        source=self.command.payload.source,
-                        parent=self.command.payload.parent,
-                    )
+                submitted = self.prepare(
+                    "execution.submitted",
+                    caused_by=self.command.event_id,
+                    workflow=spec.name,
+                    inputs=self.inputs,
+                    source=self.command.payload.source,
+                    parent=self.command.payload.parent,
                 )
+                if slots is None or not slots.locked():
+                    self.defer(self.sized(submitted))  # it starts now: written with its steps
+                else:
+                    await self.emit(submitted)  # queued: visible as such meanwhile
             async with slots or contextlib.nullcontext():
                 self._check_cancelled()
                 return await self._run(view)

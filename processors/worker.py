@@ -104,6 +104,8 @@ class Worker:
         self._epochs: dict[tuple[str, int], int] = {}
         # which run commands name an execution with no events (started without a read)
         self.deliveries = FirstDelivery(log)
+        # the offsets committed last (a hand-over forgets them: the next commit is made)
+        self._committed: dict[tuple[str, int], int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume commands until ``stop`` is set; then abandon what still runs.
@@ -150,7 +152,10 @@ class Worker:
                 self._backlog.pop(0)
         failures = self._reap()
         await self._restart_failed()
-        await sub.commit(self._commit_offsets())
+        offsets = self._commit_offsets()
+        if offsets != self._committed:  # a commit is a round trip: none when nothing moved
+            await sub.commit(offsets)
+            self._committed = offsets
         return failures
 
     # -- commands -----------------------------------------------------------------------
@@ -384,6 +389,7 @@ class Worker:
                 del self.running[execution_id]
         for pair in partitions:
             self._consumed.pop(pair, None)
+        self._committed = {}
         self.deliveries.forget(partitions)
         # the next owner receives these again (their offsets were never committed)
         self._backlog = [
