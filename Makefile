@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 KAFKA := infra/kafka/broker.sh
 KAFKA_ADDR ?= 127.0.0.1:19092
-PYTEST_ARGS ?= --durations=25
+# 2 processes: most cases wait on a broker, a worker or a browser, not on a core; a test file
+# stays in one process (see tests/conftest.py). PYTEST_ARGS="-n 0" runs in one.
+PYTEST_ARGS ?= --durations=25 -n 2 --dist loadfile
 
 .PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing bench-dashboard fuzz soak kafka-up kafka-down kafka-status clean
 
@@ -62,7 +64,7 @@ lint: install
 test: lint
 	$(KAFKA) jars >/dev/null
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) \
-	  $(BIN)/pytest -p no:cacheprovider -q -ra $(PYTEST_ARGS)
+	  $(BIN)/pytest -p no:cacheprovider -q -ra -m "not soak" $(PYTEST_ARGS)
 
 # The Kafka fault tests (issue 19: stall, coordinator+controller loss, SIGTERM, give-up),
 # SOAK_RUNS times each on a fresh 3-node cluster (ports OMIUM_TEST_KAFKA3_PORT..+2); stops

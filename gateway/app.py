@@ -8,12 +8,10 @@ another replica's memory.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from fastapi import FastAPI
 
 from omium import __version__
 from omium.gateway import (
@@ -28,6 +26,7 @@ from omium.gateway import (
     workflows,
 )
 from omium.gateway.deps import RateLimits
+from omium.gateway.metrics import Measured, Metrics
 from omium.services import Settings, bootstrap
 from omium.services.keys import Keys
 
@@ -61,7 +60,9 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     )
     errors.install(app)
     app.state.limits = RateLimits(settings.api_rate, settings.api_burst)
-    app.state.metrics = _metrics(app, limit)
+    metrics = Metrics()
+    app.state.metrics = metrics.registry
+    app.add_middleware(Measured, metrics=metrics, limit=limit)
     # full paths in the routers: FastAPI keeps an included router nested, and the route
     # template (the metrics label) would lose an include prefix
     app.include_router(executions.router)
@@ -73,41 +74,3 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     app.include_router(docs.router)  # /docs, served from the package (no CDN)
     dashboard.install(app)  # after errors.install: its pages keep the API's problem+json
     return app
-
-
-def _metrics(app: FastAPI, limit: int) -> CollectorRegistry:
-    """Count and time every request by route; refuse bodies over ``limit`` (413)."""
-    registry = CollectorRegistry()
-    requests = Counter(
-        "omium_http_requests",
-        "HTTP requests by route and status",
-        ["method", "route", "status"],
-        registry=registry,
-    )
-    latency = Histogram(
-        "omium_http_request_seconds",
-        "HTTP request latency by route",
-        ["method", "route"],
-        registry=registry,
-        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-    )
-
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            response: Response = errors.problem(
-                413, "too-large", f"request body over {limit:,} bytes", request.url.path
-            )
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        requests.labels(request.method, path, str(response.status_code)).inc()
-        latency.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
-
-    return registry

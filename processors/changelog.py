@@ -28,7 +28,8 @@ WINDOW = 2000
 FIRST_WINDOW = 64
 
 
-def _view(record: Record) -> ExecutionView | None:
+def view_of(record: Record) -> ExecutionView | None:
+    """The view a changelog record holds (None for a tombstone or an unknown format)."""
     if not record.value:
         return None  # a tombstone
     try:
@@ -66,6 +67,11 @@ class ChangelogReader:
 
     async def execution(self, execution_id: str) -> ExecutionView | None:
         """See :class:`~omium.processors.reader.ProjectionReader`."""
+        newest = await self.newest_record(execution_id)
+        return None if newest is None else view_of(newest)
+
+    async def newest_record(self, execution_id: str) -> Record | None:
+        """The changelog's last record of ``execution_id`` (maybe a tombstone), or None."""
         partitions = await self._partitions()
         partition = partition_for(execution_id, partitions)
         end = (await self.log.end_offsets(self.topic)).get(partition, 0)
@@ -74,7 +80,7 @@ class ChangelogReader:
             records = await self.log.read(self.topic, partition, start, end)
             mine = [r for r in records if r.key == execution_id]
             if mine:
-                return _view(mine[-1])
+                return mine[-1]
             end = start
         return None
 
@@ -86,7 +92,7 @@ class ChangelogReader:
             for record in await self.log.read(self.topic, partition, 0, end):
                 if record.key is not None and not record.key.startswith("__omium"):
                     latest[record.key] = record
-        views = [v for v in map(_view, latest.values()) if v is not None]
+        views = [v for v in map(view_of, latest.values()) if v is not None]
         views = [v for v in views if status is None or v.status == status]
         return sorted(views, key=lambda v: (v.submitted_at is None, v.submitted_at, v.execution_id))
 

@@ -1,6 +1,7 @@
 """Where the embedded runtime keeps its projections: one SQLite file beside the log.
 
-Three tables: ``views`` (one row per execution, the stored form of its view), ``applied``
+Three tables: ``views`` (one row per execution, the stored form of its view, with its status,
+submission time and tenant beside it for the indexes that list and count), ``applied``
 (per partition of ``omium.events``, the next offset to fold) and ``applied_commands`` (the
 same for ``omium.commands``, whose ``run`` commands make ``queued`` views). A batch of folded
 views and the offsets they reach are written in one transaction, so a crash never leaves
@@ -25,7 +26,8 @@ from omium.schemas.topics import COMMANDS, EVENTS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS views (
-    execution_id TEXT PRIMARY KEY, status TEXT NOT NULL, submitted TEXT, body BLOB NOT NULL
+    execution_id TEXT PRIMARY KEY, status TEXT NOT NULL, submitted TEXT, body BLOB NOT NULL,
+    tenant TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS views_newest ON views (submitted, execution_id);
 CREATE TABLE IF NOT EXISTS applied (
@@ -35,6 +37,15 @@ CREATE TABLE IF NOT EXISTS applied_commands (
     partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL
 );
 """
+
+#: a store made before views carried their tenant in a column gains it once, filled from the
+#: bodies; then an index counts a tenant's views by status without reading them
+_TENANT = (
+    "ALTER TABLE views ADD COLUMN tenant TEXT",
+    "UPDATE views SET tenant = coalesce(json_extract(CAST(body AS TEXT), '$.tenant_id'), "
+    "'default')",
+)
+_COUNTS = "CREATE INDEX IF NOT EXISTS views_counts ON views (tenant, status)"
 
 #: topic -> the table of its applied offsets (a store made before commands were folded
 #: gains its table on open, and folds the commands from their start once: idempotent)
@@ -96,6 +107,15 @@ class SqliteViews:
     def __init__(self, path: str, *, busy_timeout: float = 30.0) -> None:
         self.path = path
         self._db = open_store(path, _SCHEMA, "view store", busy_timeout)
+        if not self._has_tenant():
+            with write_transaction(self._db):  # another process may have just added it
+                if not self._has_tenant():
+                    for statement in _TENANT:
+                        self._db.execute(statement)
+        self._db.execute(_COUNTS)
+
+    def _has_tenant(self) -> bool:
+        return any(row[1] == "tenant" for row in self._db.execute("PRAGMA table_info(views)"))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -123,6 +143,14 @@ class SqliteViews:
             sql, args = sql + " WHERE status = ?", (status,)
         rows = self._db.execute(sql + " ORDER BY submitted, execution_id", args).fetchall()
         return [view_from_dict(orjson.loads(body)) for (body,) in rows]
+
+    def counts(self, tenant: str | None = None) -> dict[str, int]:
+        """How many views have each status (of ``tenant``'s, else all): an index read."""
+        sql = "SELECT status, count(*) FROM views"
+        args: tuple[str, ...] = ()
+        if tenant is not None:
+            sql, args = sql + " WHERE tenant = ?", (tenant,)
+        return dict(self._db.execute(sql + " GROUP BY status", args).fetchall())
 
     def newest(self, listing: Listing) -> list[ExecutionView]:
         """The views ``listing`` selects, newest submission first (through ``views_newest``)."""
@@ -163,13 +191,15 @@ class SqliteViews:
     ) -> None:
         """Write views and the offsets of ``topic`` they reach (inside :meth:`transaction`)."""
         self._db.executemany(
-            "INSERT OR REPLACE INTO views VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO views (execution_id, status, submitted, body, tenant) "
+            "VALUES (?, ?, ?, ?, ?)",
             [
                 (
                     execution_id,
                     view.status,
                     view.submitted_at.isoformat() if view.submitted_at else None,
                     orjson.dumps(view_to_dict(view)),
+                    view.tenant_id,
                 )
                 for execution_id, view in views.items()
             ],

@@ -30,6 +30,9 @@ from omium.producers.port import (
     Record,
     RunsInline,
     Subscription,
+    Tail,
+    Tailing,
+    Versioned,
 )
 from omium.producers.sdk import Appended, Recorder, current_recorder, emit, recording, step
 from omium.producers.settings import DRIVERS, Settings, open_log
@@ -48,6 +51,9 @@ __all__ = [
     "RunsInline",
     "Settings",
     "Subscription",
+    "Tail",
+    "Tailing",
+    "Versioned",
     "current_recorder",
     "emit",
     "llm_call",

@@ -13,7 +13,12 @@ prefix each, so they never see each other's records).
 Every client (producer, reader, group members, admin) connects with the same
 :class:`~omium.producers.kafka_security.KafkaSecurity` (TLS, SASL); a connection the
 broker refuses is explained by :mod:`omium.producers.kafka_errors` as one
-``LogAccessDenied`` with a hint, never aiokafka's bare "Unable to bootstrap".
+``LogAccessDenied`` with a hint, never aiokafka's bare "Unable to bootstrap", and so is a
+request the cluster's ACLs refuse.
+
+The producer starts on the first append, never for a read: an idempotent producer needs
+Write on some topic, and reads find partition counts with a metadata client of their own,
+so a user with only Read and Describe on the topics can list, show and replay.
 """
 
 from __future__ import annotations
@@ -28,19 +33,38 @@ from typing import Any, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
 
-from omium.producers.kafka_errors import bootstrap_failures, explain, last_reason
+from omium.producers.kafka_errors import (
+    AUTHORIZATION_ERRORS,
+    bootstrap_failures,
+    explain,
+    last_reason,
+    not_authorized,
+)
 from omium.producers.kafka_security import KafkaSecurity
+from omium.producers.kafka_tail import KafkaTail
 from omium.producers.partitioner import partition_for
 from omium.producers.port import OnRevoked, Position, Record
-from omium.schemas import DEFAULT_MAX_EVENT_BYTES, Event, LogError, LogUnavailable, TopicNotFound
+from omium.schemas import (
+    DEFAULT_MAX_EVENT_BYTES,
+    Event,
+    LogAccessDenied,
+    LogError,
+    LogUnavailable,
+    TopicNotFound,
+)
 from omium.schemas import encode as encode_event
 from omium.schemas.topics import EVENTS, TOPICS, TopicSpec
 
 T = TypeVar("T")
 
 _TOPIC_EXISTS = 36
+#: CreateTopics answers for a user without Create (topic, cluster)
+_CREATE_DENIED = (29, 31)
+#: (ACL operation, resource type, broker-side name) a request needs: named when refused
+Acl = tuple[str, str, str]
 
 
 class KafkaLog:
@@ -80,6 +104,8 @@ class KafkaLog:
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
         self._reader: AIOKafkaConsumer | None = None
+        self._metadata_client: AIOKafkaClient | None = None
+        self._auto_created = False  # the topics were made (or tried) once: not again
         self._partitions: dict[str, int] = {}
         self._created: set[str] = set()  # topics this client created or found existing
         self._start_lock = asyncio.Lock()
@@ -95,8 +121,11 @@ class KafkaLog:
         """The logical name of a broker-side topic."""
         return topic.removeprefix(self.prefix)
 
-    async def _wait(self, what: str, aw: Awaitable[T]) -> T:
-        """Await ``aw`` within the timeout; turn broker trouble into one clear error."""
+    async def _wait(self, what: str, aw: Awaitable[T], *, acl: Acl | None = None) -> T:
+        """Await ``aw`` within the timeout; turn broker trouble into one clear error.
+
+        ``acl``: what the request needs granted, for the error if the cluster refuses it.
+        """
         since = self._failures.mark()
         try:
             return await asyncio.wait_for(aw, self.timeout)
@@ -108,6 +137,8 @@ class KafkaLog:
                 hint="start it with `infra/kafka/broker.sh up` or set OMIUM_LOG_URL",
             ) from None
         except KafkaError as exc:
+            if isinstance(exc, AUTHORIZATION_ERRORS) and acl is not None:
+                raise not_authorized(self.bootstrap, self.security, *acl, self.prefix) from None
             if denied := explain(self.bootstrap, self.security, since):
                 raise denied from None
             # a batch that expired unacknowledged (KafkaTimeoutError) is worth retrying too
@@ -120,7 +151,8 @@ class KafkaLog:
                 hint="check the broker with `infra/kafka/broker.sh status`",
             ) from None
 
-    async def _started(self) -> AIOKafkaProducer:
+    async def _started(self, topic: str) -> AIOKafkaProducer:
+        """The producer, started on the first append (to ``topic``, named if refused)."""
         if self._producer is not None:
             return self._producer
         async with self._start_lock:
@@ -136,14 +168,61 @@ class KafkaLog:
                     **self._options,
                 )
                 try:
-                    await self._wait("connecting", producer.start())
+                    # an idempotent producer asks for an id first: refused without Write
+                    write = ("Write", "topic", self.physical(topic))
+                    await self._wait("connecting", producer.start(), acl=write)
                 except BaseException:
                     await producer.stop()
                     raise
                 self._producer = producer
                 if self._auto_create:
+                    self._auto_created = True
                     await self.create_topics(TOPICS)
         return self._producer
+
+    async def _cluster(self) -> Any:
+        """Every topic's metadata, in one request.
+
+        From the producer's client or, before any append, a client of its own that needs
+        no Write. (Waiting on one topic that does not exist would end at the timeout.)
+        """
+        client = self._producer.client if self._producer is not None else None
+        if client is None:
+            if self._metadata_client is None:
+                fresh = AIOKafkaClient(
+                    bootstrap_servers=self.bootstrap,
+                    client_id=f"{self._client_id}-metadata",
+                    request_timeout_ms=int(self.timeout * 1000),
+                    **self._options,
+                )
+                try:
+                    await self._wait("connecting", fresh.bootstrap())
+                except BaseException:
+                    await fresh.close()
+                    raise
+                self._metadata_client = fresh
+            client = self._metadata_client
+        return await self._wait("reading metadata", client.fetch_all_metadata())
+
+    async def _lookup(self, name: str) -> set[int] | None:
+        """The partitions of topic ``name``, creating the topics first on a fresh log.
+
+        Like the first append, the first read of a missing topic creates the topics when
+        ``create_topics`` is on; a user the cluster does not let create simply finds the
+        topic missing. A topic created by this log is waited for (metadata lags a little).
+        """
+        found = (await self._cluster()).partitions_for_topic(name)
+        if not found and self._auto_create and not self._auto_created:
+            self._auto_created = True
+            with contextlib.suppress(LogAccessDenied):
+                await self.create_topics(TOPICS)
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while not found and name in self._created:
+            if asyncio.get_running_loop().time() > deadline:
+                raise LogUnavailable(f"topic {name!r} was created but did not appear in time")
+            await asyncio.sleep(0.05)
+            found = (await self._cluster()).partitions_for_topic(name)
+        return set(found) if found else None
 
     async def _reader_consumer(self) -> AIOKafkaConsumer:
         if self._reader is None:
@@ -191,6 +270,10 @@ class KafkaLog:
                 )
             response = await self._wait("creating topics", admin.create_topics(new))
             for name, code, *message in response.topic_errors:
+                if code in _CREATE_DENIED:
+                    raise not_authorized(
+                        self.bootstrap, self.security, "Create", "topic", name, self.prefix
+                    )
                 if code not in (0, _TOPIC_EXISTS):
                     raise LogError(
                         f"Kafka refused to create topic {name!r}: error {code} "
@@ -204,16 +287,14 @@ class KafkaLog:
         """How many partitions ``topic`` has (cached: it never shrinks)."""
         count = self._partitions.get(topic)
         if count is None:
-            producer = await self._started()
             name = self.physical(topic)
-            if name in self._created:
+            if self._producer is not None and name in self._created:
                 # just created here: its metadata may take a moment to appear, so wait for it
-                found = await self._wait(f"waiting for topic {name}", producer.partitions_for(name))
+                found = await self._wait(
+                    f"waiting for topic {name}", self._producer.partitions_for(name)
+                )
             else:
-                # One metadata request for the cluster: waiting on a topic that does not
-                # exist would only end at the request timeout.
-                cluster = await self._wait("reading metadata", producer.client.fetch_all_metadata())
-                found = cluster.partitions_for_topic(name)
+                found = await self._lookup(name)
             if not found:
                 raise TopicNotFound(
                     f"topic {name!r} does not exist on {self.bootstrap}",
@@ -245,7 +326,7 @@ class KafkaLog:
         """Durably append raw ``(topic, key, value)`` records, unvalidated, in order per key."""
         if not records:
             return []
-        producer = await self._started()
+        producer = await self._started(records[0][0])
         slots: dict[tuple[str, int], list[tuple[int, bytes | None, bytes]]] = defaultdict(list)
         for i, (name, key, value) in enumerate(records):
             partition = partition_for(key or "", await self.partitions(name))
@@ -255,7 +336,8 @@ class KafkaLog:
         for (name, partition), items in slots.items():
             pending.extend(await self._send_partition(producer, name, partition, items))
         for name, partition, indexes, future in pending:
-            metadata = await self._wait("waiting for acks", future)
+            write = ("Write", "topic", self.physical(name))
+            metadata = await self._wait("waiting for acks", future, acl=write)
             for n, i in enumerate(indexes):
                 positions[i] = Position(name, partition, metadata.offset + n)
         return [p for p in positions if p is not None]
@@ -295,9 +377,11 @@ class KafkaLog:
         self, producer: AIOKafkaProducer, batch: Any, topic: str, partition: int
     ) -> asyncio.Future[Any]:
         batch.close()
+        name = self.physical(topic)
         future: asyncio.Future[Any] = await self._wait(
             "queueing a batch",
-            producer.send_batch(batch, self.physical(topic), partition=partition),
+            producer.send_batch(batch, name, partition=partition),
+            acl=("Write", "topic", name),
         )
         return future
 
@@ -338,6 +422,7 @@ class KafkaLog:
                     batch = await self._wait(
                         f"reading {topic}",
                         reader.getmany(*tps, timeout_ms=int(self.timeout * 1000)),
+                        acl=("Read", "topic", self.physical(topic)),
                     )
                     if not batch:
                         raise LogUnavailable(
@@ -351,7 +436,9 @@ class KafkaLog:
                             del tps[tp]
                             reader.pause(tp)  # nothing more wanted from it
             finally:
-                _park(reader)
+                # paused, not unassigned: aiokafka's fetcher cancels its fetch in flight on
+                # an unassign, and swallows a stop() that comes meanwhile (close would hang)
+                reader.pause(*reader.assignment())  # no fetching between reads
         return out
 
     async def read_execution(
@@ -400,7 +487,7 @@ class KafkaLog:
             try:
                 return await self._drain(reader, tp, topic, start, end, key)
             finally:
-                _park(reader)
+                reader.pause(*reader.assignment())  # no fetching between reads
 
     async def _drain(
         self,
@@ -417,6 +504,7 @@ class KafkaLog:
             batch = await self._wait(
                 f"reading {topic}/{partition}@{offset}",
                 reader.getmany(tp, timeout_ms=int(self.timeout * 1000), max_records=2000),
+                acl=("Read", "topic", tp.topic),
             )
             messages = batch.get(tp, [])
             if not messages:
@@ -438,7 +526,11 @@ class KafkaLog:
         tps = [TopicPartition(self.physical(topic), p) for p in range(count)]
         async with self._read_lock:  # two callers at once would each start a reader
             reader = await self._reader_consumer()
-            found = await self._wait("reading end offsets", reader.end_offsets(tps))
+            found = await self._wait(
+                "reading end offsets",
+                reader.end_offsets(tps),
+                acl=("Read", "topic", self.physical(topic)),
+            )
         return {tp.partition: off for tp, off in found.items()}
 
     def subscribe(
@@ -463,23 +555,20 @@ class KafkaLog:
             on_revoked=on_revoked,
         )
 
+    def tail(self, topic: str) -> KafkaTail:
+        """See :class:`~omium.producers.port.Tailing`: ``topic`` followed without a group."""
+        return KafkaTail(self, topic)
+
     async def close(self) -> None:
         """Flush the producer and close every connection. Safe to call twice."""
-        producer, reader = self._producer, self._reader
-        self._producer = self._reader = None
+        producer, reader, metadata = self._producer, self._reader, self._metadata_client
+        self._producer = self._reader = self._metadata_client = None
         if producer is not None:
             await producer.stop()
         if reader is not None:
             await reader.stop()
-
-
-def _park(reader: AIOKafkaConsumer) -> None:
-    """No background fetching between reads: pause what the reader has assigned.
-
-    Not ``assign([])``: a client that tracks no topic refreshes the metadata of every
-    topic in the cluster, which costs more than the read itself on a busy cluster.
-    """
-    reader.pause(*reader.assignment())
+        if metadata is not None:
+            await metadata.close()
 
 
 def _record(logical_topic: str, message: Any) -> Record:

@@ -11,6 +11,10 @@ Where logging is not configured (the CLI), the records would reach Python's last
 handler and print a second, raw line before omium's own: the filter drops them there (the
 error omium raises says the same, better). Where it is configured (faust workers, an
 application's logging), they pass through unchanged.
+
+A connected client the cluster's ACLs refuse (no Write on a topic, no Read on a group) gets
+an authorization error from the broker; :func:`not_authorized` names the user, the
+operation and the resource, and the ACL to grant on the log's topic prefix.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import ssl
 from dataclasses import dataclass
 
 from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
     IllegalSaslStateError,
     KafkaConnectionError,
     SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
     UnsupportedSaslMechanismError,
 )
 
@@ -34,6 +41,15 @@ from omium.schemas import LogAccessDenied
 _NAME_MISMATCH = {62, 64}
 _CONNECT = 'Unable connect to "%s:%s": %s'
 _METADATA = 'Unable to request metadata from "%s:%s": %s'
+#: the sender's record of a refused producer id (the exception raised says it too)
+_INIT_PID = "Unexpected error during InitProducerIdRequest: %s"
+
+#: the broker's answers to a request the ACLs refuse
+AUTHORIZATION_ERRORS = (
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,8 @@ class BootstrapFailures(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Record a bootstrap failure; keep the record only if logging would handle it."""
+        if record.msg == _INIT_PID:
+            return logging.getLogger("aiokafka").hasHandlers()
         if record.msg not in (_CONNECT, _METADATA) or not isinstance(record.args, tuple):
             return True
         host, port, error = record.args
@@ -79,7 +97,45 @@ def bootstrap_failures() -> BootstrapFailures:
     if _failures is None:
         _failures = BootstrapFailures()
         logging.getLogger("aiokafka").addFilter(_failures)
+        # a logger's filters see only its own records, not its children's
+        logging.getLogger("aiokafka.producer.sender").addFilter(_failures)
     return _failures
+
+
+#: what each operation needs granted besides itself (Kafka checks Describe first)
+_WITH = {"Write": ("Write", "Describe"), "Read": ("Read", "Describe"), "Create": ("Create",)}
+
+
+def not_authorized(
+    bootstrap: str, security: KafkaSecurity, operation: str, resource: str, name: str, prefix: str
+) -> LogAccessDenied:
+    """The one-line error for a request the cluster's ACLs refused.
+
+    Args:
+        bootstrap: the cluster, as the log names it.
+        security: the client's settings (the user is named, never the password).
+        operation: the ACL operation refused: ``Write``, ``Read`` or ``Create``.
+        resource: ``topic`` or ``group``.
+        name: the topic's or group's broker-side name.
+        prefix: the log's ``topic_prefix``; the hint grants on it (``omium`` without one:
+            every topic and group omium names then starts with it).
+    """
+    who = f"user {security.username!r}" if security.username else "this client"
+    principal = f"User:{security.username}" if security.username else "the client's principal"
+    grant = " ".join(f"--operation {op}" for op in _WITH.get(operation, (operation,)))
+    hint = (
+        f"grant {principal} {' and '.join(_WITH.get(operation, (operation,)))} on the "
+        f"{resource}s prefixed {prefix or 'omium'!r} (kafka-acls --add --allow-principal "
+        f"{principal} {grant} --{resource} '{prefix or 'omium'}' --resource-pattern-type "
+        "prefixed), or connect as a user that has them"
+    )
+    if operation == "Create":
+        hint += "; or have the topics made beforehand (`omium topics create`) and set "
+        hint += "create_topics=false"
+    return LogAccessDenied(
+        f"Kafka at {bootstrap}: {who} is not authorized to {operation.lower()} {resource} {name!r}",
+        hint=hint,
+    )
 
 
 def explain(bootstrap: str, security: KafkaSecurity, since: int) -> LogAccessDenied | None:

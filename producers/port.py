@@ -203,6 +203,58 @@ class LocalFile(EventLog, Protocol):
     path: str
 
 
+class Tail(Protocol):
+    """Every partition of one topic read from its end onwards, in no consumer group.
+
+    Each process that tails sees every new record (nothing is shared or committed), so
+    replicas of a reader each keep their own copy of what they follow.
+    """
+
+    async def start(self) -> None:
+        """Connect, and take the topic's current end as where reading starts."""
+        ...
+
+    async def poll(self, timeout: float = 1.0) -> list[Record]:
+        """The records written since the last poll (empty when ``timeout`` passes first)."""
+        ...
+
+    def positions(self) -> dict[int, int]:
+        """Per partition, the next offset :meth:`poll` will return."""
+        ...
+
+    async def end_offsets(self) -> dict[int, int]:
+        """Per partition, the offset the next record written will take."""
+        ...
+
+    async def close(self) -> None:
+        """Disconnect."""
+        ...
+
+
+@runtime_checkable
+class Tailing(EventLog, Protocol):
+    """A log other processes write to that a reader can follow live (see :class:`Tail`)."""
+
+    def tail(self, topic: str) -> Tail:
+        """A :class:`Tail` of ``topic`` (not started)."""
+        ...
+
+
+@runtime_checkable
+class Versioned(EventLog, Protocol):
+    """A log that can tell cheaply whether it may have gained records since a look.
+
+    Comparing two :meth:`version` values costs far less than :meth:`EventLog.end_offsets`
+    on every partition; a busy reader checks it first and reads the offsets only when it
+    changed. A change need not mean new records (other writes count too); no change does
+    mean none.
+    """
+
+    def version(self) -> tuple[int, int]:
+        """A value that differs after any commit to the log since it was last taken."""
+        ...
+
+
 @runtime_checkable
 class BrokerCluster(EventLog, Protocol):
     """A log on a broker cluster that other clients (the faust processors) can join."""

@@ -92,6 +92,7 @@ class SqliteLog:
         self._topics: dict[str, tuple[int, int]] = {}
         self._db = self._connect(synchronous)
         self._checkpointer: _Checkpointer | None = None
+        self._commits = 0  # this connection's; SQLite's data_version counts the others'
         if create_topics:
             self._create_topics(TOPICS)
 
@@ -145,6 +146,15 @@ class SqliteLog:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._commits += 1
+
+    def version(self) -> tuple[int, int]:
+        """See :class:`~omium.producers.port.Versioned`: one PRAGMA, no table read.
+
+        ``PRAGMA data_version`` changes when another connection (another process) commits
+        to the file; this connection's own commits are counted beside it.
+        """
+        return (int(self._db.execute("PRAGMA data_version").fetchone()[0]), self._commits)
 
     # -- topics -----------------------------------------------------------------------
 

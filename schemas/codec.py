@@ -75,6 +75,19 @@ def from_dict(raw: dict[str, Any], *, unversioned: int | None = None) -> Event:
         raise _invalid(name, exc, raw) from None
 
 
+def upcast(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw``, a stored record's dict, at its type's current version (not validated).
+
+    What :func:`decode` does before validating, for readers that take fields from the dict
+    themselves: a record without ``version`` is version 1; ``raw`` itself is left as it is.
+    Raises :class:`~omium.schemas.errors.InvalidEvent` for an unknown type or version.
+    """
+    name = raw.get("type")
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise InvalidEvent(f"unknown event type {name!r}", field="type")
+    return _upcast(REGISTRY[name], name, raw, 1)
+
+
 def validate(cls: type[Event], **fields: Any) -> Event:
     """Build an event of ``cls`` from keyword fields, with omium's error on bad input."""
     try:

@@ -161,6 +161,20 @@ class Scope:
             "workflow": self.workflow or "",
         }
 
+    def days(self) -> dict[str, datetime]:
+        """The whole days (UTC) inside the window: ``day_from <= day < day_to`` (maybe none)."""
+        # in UTC: a day of a +05:30 window is not one of the rollup's days
+        since, until = (self.params()[k].astimezone(UTC) for k in ("since", "until"))
+        first = since.replace(hour=0, minute=0, second=0, microsecond=0)
+        if first < since:
+            first += timedelta(days=1)
+        last = min(until.replace(hour=0, minute=0, second=0, microsecond=0), _LAST_DAY)
+        return {"day_from": first, "day_to": last}
+
+
+#: the last day a ``DateTime`` holds (the rollup's days); later steps are read from ``steps``
+_LAST_DAY = datetime(2106, 1, 1, tzinfo=UTC)
+
 
 def _choice(by: str, allowed: dict[str, str]) -> str:
     if by not in allowed:
@@ -196,9 +210,13 @@ class Analytics:
         return await self._ask(ask)
 
     async def latency(self, by: str, scope: Scope) -> list[LatencyRow]:
-        """Step durations (p50/p95/p99/max) per ``agent``, ``step`` or ``workflow``."""
-        text = sql.LATENCY.replace("{key}", _choice(by, sql.LATENCY_KEYS))
-        return await self._rows(LatencyRow, text, scope.params())
+        """Step durations (p50/p95/p99/max) per ``agent``, ``step`` or ``workflow``.
+
+        Counts and maxima are exact; the quantiles are t-digest estimates from the daily
+        rollup (see docs/analytics.md for the tolerance).
+        """
+        text = sql.LATENCY_ROLLUP.replace("{key}", _choice(by, sql.LATENCY_KEYS))
+        return await self._rows(LatencyRow, text, {**scope.params(), **scope.days()})
 
     async def cost(self, by: str, scope: Scope) -> list[CostRow]:
         """LLM calls, tokens and cost per model, workflow, execution, day or agent."""

@@ -30,6 +30,25 @@ LATENCY = (
     "GROUP BY key ORDER BY p95_ms DESC, key"
 )
 
+#: ``LATENCY`` from the daily rollup (0008_latency_rollup.sql): the t-digests of the whole
+#: days of the window (``day_from <= day < day_to``, see ``Scope.days``), merged with
+#: digests of the steps of its partial first and last days read from ``steps``
+LATENCY_ROLLUP = (
+    "SELECT toString({key}) AS key, sum(n) AS count, "
+    "quantilesTDigestMerge(0.5, 0.95, 0.99)(d) AS q, "
+    "q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms, max(m) AS max_ms FROM ("
+    " SELECT workflow, step, agent, steps AS n, max_ms AS m, duration AS d"
+    " FROM steps_latency_daily WHERE tenant_id = {tenant:String}"
+    " AND day >= {day_from:DateTime('UTC')} AND day < {day_to:DateTime('UTC')}"
+    " AND ({workflow:String} = '' OR workflow = {workflow:String})"
+    " UNION ALL"
+    " SELECT workflow, step, agent, count() AS n, max(duration_ms) AS m,"
+    " quantilesTDigestState(0.5, 0.95, 0.99)(duration_ms) AS d FROM steps"
+    " WHERE " + _SCOPE.format(time="ended_at") + " AND (ended_at < {day_from:DateTime('UTC')}"
+    " OR ended_at >= {day_to:DateTime('UTC')}) GROUP BY workflow, step, agent"
+    ") GROUP BY key ORDER BY p95_ms DESC, key"
+)
+
 COST_KEYS = {
     "model": "model",
     "workflow": "workflow",
@@ -106,6 +125,7 @@ TENANT_TABLES = (
     "executions",
     "steps_hourly",
     "llm_calls_hourly",
+    "steps_latency_daily",
 )
 HIDDEN_TABLES = ("sink_batches", "omium_migrations")
 

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
+from omium.processors.changelog import ChangelogReader
 from omium.processors.reader import EmbeddedReader, ProjectionReader, open_reader
-from omium.producers import EventLog, Settings, open_log
+from omium.processors.tailed import TailedReader
+from omium.producers import EventLog, Settings, Tailing, open_log
 from omium.schemas import ROLES
 from omium.services.throttled import ThrottledReader
 
@@ -63,6 +65,12 @@ class Omium:
             reader = open_reader(self.log)
             if self.fresh_within > 0 and isinstance(reader, EmbeddedReader):
                 reader = ThrottledReader(reader, self.log, self.fresh_within)
+            elif (
+                self.fresh_within > 0
+                and isinstance(reader, ChangelogReader)
+                and isinstance(self.log, Tailing)
+            ):
+                reader = TailedReader(reader, self.log, self.fresh_within)
             self._readers.append(reader)
         return self._readers[0]
 

@@ -217,6 +217,31 @@ class ExecutionOut(Model):
         )
 
 
+class CallOut(Model):
+    """An LLM call, a tool call or a handoff between agents, as the dashboard's timeline marks it.
+
+    ``kind`` is ``llm``, ``tool`` or ``handoff``; ``name`` the model, the tool, or
+    ``from → to``. ``ts`` is when it was recorded (a call: when it returned, after
+    ``duration_ms``); ``step`` the step it ran in, where the event says.
+    """
+
+    kind: str
+    attempt: int
+    seq: int
+    ts: datetime
+    name: str
+    step: str | None = None
+    agent: str | None = None
+    duration_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    error: str | None = None
+    from_agent: str | None = None
+    to_agent: str | None = None
+    reason: str | None = None
+
+
 class ExecutionSummary(Model):
     """A row of ``omium executions list --json`` and ``GET /executions``."""
 

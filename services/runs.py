@@ -97,6 +97,11 @@ async def _same_submission(log: EventLog, run: Run) -> None:
             return  # a new id
         workflow, inputs, spec = view.workflow, view.inputs, wanted.spec
     fix = "choose another --execution-id, or leave it out for a fresh one"
+    owner = first.tenant_id if first is not None else view.tenant_id
+    if owner != run.tenant_id:
+        # Ids are one namespace across tenants, so the collision itself cannot be hidden;
+        # what the other tenant ran (workflow, inputs) must not show through the message.
+        raise Conflict(f"execution id {execution_id!r} is taken", hint=fix)
     if workflow != wanted.workflow:
         raise Conflict(
             f"execution {execution_id} exists with workflow {workflow!r}, not {wanted.workflow!r}",

@@ -10,7 +10,9 @@ events reach a view asynchronously anyway — and an execution the store does no
 
 Past the interval, the log's end offsets are compared with the store's positions first
 (one read per partition, no write transaction): when the log gained nothing, the store is
-read as it is.
+read as it is. Before even that, a :class:`~omium.producers.Versioned` log (the SQLite
+one) is asked whether anything was committed since the last such check: one PRAGMA
+instead of 24 partition reads, most of the cost of a ``GET`` at a few hundred a second.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from omium.processors.listing import Listing
 from omium.processors.reader import EmbeddedReader
 from omium.processors.view_store import SqliteViews
-from omium.producers import EventLog
+from omium.producers import EventLog, Versioned
 from omium.projections import ExecutionView
 from omium.schemas.topics import COMMANDS, EVENTS
 
@@ -31,6 +33,8 @@ class ThrottledReader:
     def __init__(self, inner: EmbeddedReader, log: EventLog, interval: float) -> None:
         self.inner, self.log, self.interval = inner, log, interval
         self._caught_up = float("-inf")
+        self._versioned = log if isinstance(log, Versioned) else None
+        self._unchanged_at: tuple[int, int] | None = None  # the log's version when last equal
 
     @property
     def store(self) -> SqliteViews:
@@ -42,11 +46,14 @@ class ThrottledReader:
 
     async def _unchanged(self) -> bool:
         """Whether the store has folded everything the log holds (then: fresh from now)."""
-        for topic in (EVENTS.name, COMMANDS.name):
-            applied = self.inner.store.applied(topic)
-            ends = await self.log.end_offsets(topic)
-            if any(end > applied.get(p, 0) for p, end in ends.items()):
-                return False
+        version = self._versioned.version() if self._versioned is not None else None
+        if version is None or version != self._unchanged_at:
+            for topic in (EVENTS.name, COMMANDS.name):
+                applied = self.inner.store.applied(topic)
+                ends = await self.log.end_offsets(topic)
+                if any(end > applied.get(p, 0) for p, end in ends.items()):
+                    return False
+            self._unchanged_at = version  # taken before the offsets: no commit slips by
         self._caught_up = time.monotonic()
         return True
 

@@ -55,6 +55,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     A case needs it when it is parametrized with the log kind ``"kafka"`` (the ``log``
     fixture, or a suite's own ``kind``) or asks for ``kafka_bootstrap`` itself; the log
     kind ``"kafka-auth"`` and ``kafka_auth_url`` also mark it ``kafka_auth``.
+
+    ``make test`` runs the cases in 2 processes, a test file in one (``-n 2 --dist
+    loadfile``: module fixtures such as a gateway start once). Files that share a process
+    wide resource must not collide: each process starts its own SASL_SSL broker on free
+    ports, and the two 3-node files use different ports. (``--dist loadgroup`` would pin
+    groups of files together, but pytest-xdist 3.8 cannot set the group on pytest 9.2's
+    node ids.)
     """
     for item in items:
         callspec = getattr(item, "callspec", None)

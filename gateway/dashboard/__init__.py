@@ -13,8 +13,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from omium.gateway.dashboard import actions, pages
+from omium.gateway.dashboard import actions, pages, reports
 from omium.gateway.dashboard.render import install_errors
+from omium.services.dashboard import CallCache, CountCache
 
 #: the paths the dashboard answers with pages (and error pages) rather than problem+json
 PREFIXES = ("/executions", "/workflows", "/alerts", "/analytics", "/login", "/logout", "/ui")
@@ -23,7 +24,10 @@ PREFIXES = ("/executions", "/workflows", "/alerts", "/analytics", "/login", "/lo
 def install(app: FastAPI) -> None:
     """Serve the dashboard's pages, forms and assets from ``app``."""
     app.include_router(pages.router)
+    app.include_router(reports.router)
     app.include_router(actions.router)
     static = Path(__file__).resolve().parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
+    app.state.status_counts = CountCache()
+    app.state.execution_calls = CallCache()
     install_errors(app, PREFIXES)

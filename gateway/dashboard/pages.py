@@ -21,7 +21,6 @@ from omium.gateway.dashboard.session import SessionDep, caller_of, local_path
 from omium.gateway.dashboard.timeline import layout, svg
 from omium.schemas import NotFound
 from omium.services import dashboard, history, runs
-from omium.services.models import ExecutionOut
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,12 +31,14 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 
 async def _listing(
+    request: Request,
     session: SessionDep,
     status: str | None,
     workflow: str | None,
     since: str | None,
     until: str | None,
     cursor: str | None,
+    full: bool,
 ) -> dict[str, object]:
     omium = session.omium
     found = await runs.page(
@@ -49,14 +50,16 @@ async def _listing(
         limit=PAGE,
         cursor=cursor or None,
     )
-    return {
+    context: dict[str, object] = {
         "page": found,
-        "counts": await dashboard.counts(omium),
-        "statuses": sorted(runs.STATUSES),
-        "workflows": [name for name, _, _ in await dashboard.run_forms(omium)],
+        "counts": await request.app.state.status_counts.counts(omium),
         "filters": {"status": status, "workflow": workflow, "since": since, "until": until},
         "cursor": cursor,
     }
+    if full:  # the filters' choices: the page has them, the refreshed rows do not
+        context["statuses"] = sorted(runs.STATUSES)
+        context["workflows"] = [name for name, _, _ in await dashboard.run_forms(omium)]
+    return context
 
 
 @router.get("/")
@@ -78,7 +81,7 @@ async def executions(
             return RedirectResponse(f"/executions/{q.strip()}", status_code=303)
         except NotFound:
             missing = q
-    context = await _listing(session, status, workflow, since, until, cursor)
+    context = await _listing(request, session, status, workflow, since, until, cursor, True)
     return page(request, session, "executions.html", {**context, "missing": missing})
 
 
@@ -93,12 +96,13 @@ async def rows(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """The list's rows and counts, for the list page to refresh itself with."""
-    context = await _listing(session, status, workflow, since, until, cursor)
+    context = await _listing(request, session, status, workflow, since, until, cursor, False)
     return page(request, session, "_rows.html", context)
 
 
-async def _execution(session: SessionDep, execution_id: str) -> dict[str, object]:
-    found: ExecutionOut = await runs.show(session.omium, execution_id)
+async def _execution(request: Request, session: SessionDep, execution_id: str) -> dict[str, object]:
+    cache = request.app.state.execution_calls
+    found, calls = await dashboard.execution(session.omium, execution_id, cache)
     by_attempt: dict[int, list[object]] = {}
     for ref in found.checkpoints:
         by_attempt.setdefault(ref.attempt, []).append(ref)
@@ -108,7 +112,7 @@ async def _execution(session: SessionDep, execution_id: str) -> dict[str, object
         "done": sum(s.status == "completed" for s in current),
         "step_ms": sum(s.duration_ms or 0 for s in found.steps),
     }
-    timeline = layout(found, datetime.now(UTC))
+    timeline = layout(found, datetime.now(UTC), calls)
     return {
         "ex": found,
         "facts": facts,
@@ -135,14 +139,14 @@ def _finished(status: str) -> bool:
 @router.get("/executions/{execution_id}")
 async def execution(request: Request, session: SessionDep, execution_id: str) -> Response:
     """One execution: header, timeline, checkpoints, events, actions."""
-    context = await _execution(session, execution_id)
+    context = await _execution(request, session, execution_id)
     return page(request, session, "execution.html", context)
 
 
 @router.get("/ui/executions/{execution_id}/live")
 async def live(request: Request, session: SessionDep, execution_id: str) -> Response:
     """The execution page's live parts (header, actions, timeline, checkpoints)."""
-    context = await _execution(session, execution_id)
+    context = await _execution(request, session, execution_id)
     return page(request, session, "_live.html", context)
 
 
@@ -186,20 +190,6 @@ async def workflows(request: Request, session: SessionDep) -> Response:
     """Registered workflows, with a run form for each."""
     return page(
         request, session, "workflows.html", {"forms": await dashboard.run_forms(session.omium)}
-    )
-
-
-@router.get("/alerts")
-async def alerts(request: Request, session: SessionDep) -> Response:
-    """The alerts page's frame (``omium alerts`` until the API serves them)."""
-    return page(request, session, "frame.html", {"title": "Alerts", "cli": "omium alerts"})
-
-
-@router.get("/analytics")
-async def analytics(request: Request, session: SessionDep) -> Response:
-    """The analytics page's frame (``omium analytics`` until the API serves it)."""
-    return page(
-        request, session, "frame.html", {"title": "Analytics", "cli": "omium analytics cost"}
     )
 
 

@@ -4,6 +4,8 @@ A bar's length is the step's duration on a time axis shared by every lane; its c
 its pattern (hatched: failed, dashed outline: running, a ``↻`` mark: retried) both say
 its status, and its ``<title>`` says it in words. A rollback's branch point is drawn from
 the end of the step whose checkpoint the new attempt continues from to the attempt's lane.
+LLM calls (a circle), tool calls (a square) and handoffs between agents (a triangle at the
+start of the agent's step) are marks on their step's bar, each titled with what it was.
 
 Pure layout over :class:`~omium.services.models.ExecutionOut`: one element per step, so a
 run of 1,000 steps is 1,000 rectangles in one SVG, not 1,000 rows of DOM to lay out. The
@@ -13,13 +15,15 @@ bars a template spends most of the page's time in filters and escaping.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from omium.services.models import ExecutionOut, StepOut
+from omium.services.models import CallOut, ExecutionOut, StepOut
 
 #: the SVG's user units: the bars are scaled to WIDTH, the labels sit left of LEFT
 WIDTH = 1000.0
@@ -72,6 +76,16 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """An LLM call, a tool call or a handoff on its step's bar (``y``: the bar's top)."""
+
+    x: float
+    y: float
+    kind: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Timeline:
     """Everything the SVG draws."""
 
@@ -83,6 +97,7 @@ class Timeline:
     ticks: list[Tick]
     span_ms: float
     gaps: list[Gap]
+    marks: list[Mark]
 
 
 @dataclass(frozen=True)
@@ -156,15 +171,15 @@ def _describe(step: StepOut) -> str:
     return f"{step.name} (attempt {step.attempt}{retry}) {step.status}, {took}{error}"
 
 
-def layout(execution: ExecutionOut, now: datetime) -> Timeline:
-    """The timeline of ``execution``; running steps end at ``now``."""
+def layout(execution: ExecutionOut, now: datetime, calls: Sequence[CallOut] = ()) -> Timeline:
+    """The timeline of ``execution``; running steps end at ``now``; ``calls`` as marks."""
     timed = [s for s in execution.steps if s.started_at is not None]
     attempts = sorted({s.attempt for s in execution.steps} | {execution.attempt})
     lane_y = {a: TOP + i * LANE for i, a in enumerate(attempts)}
     height = TOP + len(attempts) * LANE + 4
     if not timed:
         lanes = [Lane(a, lane_y[a], f"attempt {a}") for a in attempts]
-        return Timeline(LEFT + WIDTH, height, lanes, [], [], [], 0.0, [])
+        return Timeline(LEFT + WIDTH, height, lanes, [], [], [], 0.0, [], [])
     start = min(s.started_at for s in timed if s.started_at is not None)
 
     def ms(moment: datetime) -> float:
@@ -229,7 +244,72 @@ def layout(execution: ExecutionOut, now: datetime) -> Timeline:
         Gap(LEFT + at * scale, f"idle {_span_label(idle)} (shortened)") for at, idle in axis.gaps
     ]
     lanes = [Lane(a, lane_y[a], f"attempt {a}") for a in attempts]
-    return Timeline(LEFT + WIDTH + 10, height, lanes, bars, branches, ticks, span, gaps)
+    # times as ms floats: comparing aware datetimes costs a utcoffset() call each
+    hosts = _Hosts([ms(s.started_at) for s in timed if s.started_at], timed, bars)
+    marks = []
+    for call in calls:
+        at = ms(call.ts)
+        host = hosts.find(call, at)
+        if host is None:
+            continue
+        step, bar = host
+        if call.kind == "handoff":
+            x = bar.x  # the agent handed to: where its step starts
+        else:  # the middle of the call (recorded when it returned), on its step's bar
+            middle = at - (call.duration_ms or 0) / 2
+            x = min(max(LEFT + axis.drawn(middle) * scale, bar.x), bar.x + bar.width)
+        marks.append(Mark(x, bar.y, call.kind, _call_title(call, step)))
+    return Timeline(LEFT + WIDTH + 10, height, lanes, bars, branches, ticks, span, gaps, marks)
+
+
+class _Hosts:
+    """Which step's bar a call or a handoff is drawn on.
+
+    A call: the step it names (else any step of its attempt) that started last before it
+    was recorded. A handoff: the first step of the agent handed to that starts at or after
+    it (it is recorded just before that step starts).
+    """
+
+    def __init__(self, starts: list[float], steps: list[StepOut], bars: list[Bar]) -> None:
+        """``starts``: each step's start (ms), ``bars``: each step's bar."""
+        self._named: dict[tuple[int, str], list[tuple[float, StepOut, Bar]]] = {}
+        self._any: dict[int, list[tuple[float, StepOut, Bar]]] = {}
+        for entry in sorted(zip(starts, steps, bars, strict=True), key=lambda e: e[0]):
+            step = entry[1]
+            self._named.setdefault((step.attempt, step.name), []).append(entry)
+            self._any.setdefault(step.attempt, []).append(entry)
+        self._starts = {k: [e[0] for e in v] for k, v in self._named.items()}
+        self._any_starts = {k: [e[0] for e in v] for k, v in self._any.items()}
+
+    def find(self, call: CallOut, at: float) -> tuple[StepOut, Bar] | None:
+        """The step and bar ``call``, recorded at ``at`` ms, belongs on (None: no step)."""
+        name = call.to_agent if call.kind == "handoff" else call.step
+        key = (call.attempt, name or "")
+        if key in self._named:
+            entries, starts = self._named[key], self._starts[key]
+        elif call.attempt in self._any:
+            entries, starts = self._any[call.attempt], self._any_starts[call.attempt]
+        else:
+            return None
+        if call.kind == "handoff":
+            i = min(bisect_left(starts, at), len(entries) - 1)
+        else:
+            i = max(bisect_right(starts, at) - 1, 0)
+        return entries[i][1], entries[i][2]
+
+
+def _call_title(call: CallOut, step: StepOut) -> str:
+    where = f"in {call.step or step.name} (attempt {call.attempt})"
+    error = f"; error {call.error}" if call.error else ""
+    took = f", {call.duration_ms:,.0f} ms" if call.duration_ms else ""
+    if call.kind == "handoff":
+        reason = f": {call.reason}" if call.reason else ""
+        return f"handoff {call.from_agent} → {call.to_agent} (attempt {call.attempt}){reason}"
+    if call.kind == "llm":
+        tokens = f"{call.input_tokens or 0:,} in · {call.output_tokens or 0:,} out tokens"
+        cost = f", ${call.cost_usd:.4f}" if call.cost_usd is not None else ""
+        return f"LLM call {call.name} {where}: {tokens}{cost}{took}{error}"
+    return f"tool call {call.name} {where}{took}{error}"
 
 
 def _span_label(ms: float) -> str:
@@ -241,7 +321,11 @@ def _span_label(ms: float) -> str:
 
 
 def svg(t: Timeline) -> Markup:
-    """The SVG's content: grid and ticks, lane labels, a ``<g>`` per bar, the branches."""
+    """The SVG's content: grid and ticks, lane labels, a ``<g>`` per bar, marks, branches.
+
+    Text is escaped with :func:`html.escape` (a ``str`` in, a ``str`` out): for thousands
+    of titles, markupsafe's ``escape`` spent a third of this function making ``Markup``s.
+    """
     out: list[str] = []
     for i, tick in enumerate(t.ticks):
         last = " last" if i == len(t.ticks) - 1 else ""
@@ -274,6 +358,15 @@ def svg(t: Timeline) -> Markup:
             f'height="{t.height - 14:.0f}"/><text x="{gap.x:.1f}" y="{t.height - 2:.0f}">≈</text>'
             f"<title>{escape(gap.title)}</title></g>"
         )
+    for m in t.marks:
+        # the kinds differ in shape (and colour): a circle, a square, a triangle
+        if m.kind == "llm":
+            tag, at = "circle", f'cx="{m.x:.1f}" cy="{m.y + 7:.1f}" r="3.5"'
+        elif m.kind == "tool":
+            tag, at = "rect", f'x="{m.x - 3:.1f}" y="{m.y + 14:.1f}" width="6" height="6"'
+        else:
+            tag, at = "path", f'd="M{m.x - 4.5:.1f},{m.y - 4:.1f} h9 l-4.5,7 z"'
+        out.append(f'<{tag} {at} class="mark m-{m.kind}"><title>{escape(m.title)}</title></{tag}>')
     for br in t.branches:
         title = escape(br.title)
         out.append(

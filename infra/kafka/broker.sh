@@ -27,6 +27,8 @@ AUTH=0
 AUTH_HOST=localhost
 AUTH_USER="${OMIUM_KAFKA_AUTH_USER:-omium}"
 CLIENT_AUTH="${OMIUM_KAFKA_CLIENT_AUTH:-requested}"
+# with --auth, two users besides the super user, with ACLs on the names starting with this
+ACL_PREFIX="${OMIUM_KAFKA_ACL_PREFIX:-omium}"
 
 say() { printf 'kafka: %s\n' "$*"; }
 die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
@@ -41,6 +43,7 @@ commands:
   up [--nodes 1|3] [--auth]   resolve jars, format storage once, start, wait until ready;
                               --auth: a SASL_SSL listener (SCRAM-SHA-512, a CA and a broker
                               certificate made under the state dir) instead of PLAINTEXT,
+                              ACLs on (users reader and worker, see OMIUM_KAFKA_ACL_PREFIX),
                               and a last line OMIUM_LOG_URL='…' for the clients
   down                        stop the nodes started from this state dir (SIGTERM, then SIGKILL after 30s)
   status                      per node: pid, port, probe; exit 0 if all up, 3 otherwise
@@ -64,6 +67,12 @@ environment:
                        its password is generated into STATE/auth/password (mode 600)
   OMIUM_KAFKA_CLIENT_AUTH  with --auth: requested (default) or required (mutual TLS: every
                        client must send a certificate the CA signed; the URL names one)
+  OMIUM_KAFKA_ACL_PREFIX  with --auth: the users reader and worker (made at format time,
+                       passwords in STATE/auth/USER.password) get ACLs on the topics and
+                       groups whose names start with it (default omium: the names of the
+                       default topic_prefix, and of any topic_prefix starting with omium):
+                       reader Read and Describe on the topics only; worker what
+                       docs/kafka-security.md says a worker needs
 EOF
 }
 
@@ -204,8 +213,9 @@ EOF
 }
 
 # The client listener: PLAINTEXT, or with --auth SASL_SSL (SCRAM-SHA-512 for clients and
-# between brokers, the generated certificate). The controllers keep a PLAINTEXT listener
-# of their own on 127.0.0.1 (no client ever connects to it).
+# between brokers, the generated certificate, ACLs on). The controllers keep a listener of
+# their own on 127.0.0.1: PLAINTEXT, or with --auth mutual TLS (so that no client reaches
+# them as a super user).
 listener_config() {
   local i="$1" a="$STATE/auth"
   if ((AUTH)); then
@@ -214,7 +224,16 @@ listeners=SASL_SSL://$HOST:$(node_port "$i"),CONTROLLER://$HOST:$(node_cport "$i
 # advertised by name: the certificate is for DNS:$AUTH_HOST (hostname verification stays on)
 advertised.listeners=SASL_SSL://$AUTH_HOST:$(node_port "$i")
 inter.broker.listener.name=SASL_SSL
-listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL
+# ACLs: only the super users (the brokers' SCRAM user admin, the controllers by their
+# certificate, and the client user) may do anything no ACL grants (see make_acls)
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:CN=$AUTH_HOST;User:$AUTH_USER
+# the controllers speak mutual TLS with the broker certificate; they connect to each
+# other by address (127.0.0.1), which the certificate does not name: the CA check stays,
+# the host name check is off on this listener only
+listener.name.controller.ssl.client.auth=required
+listener.name.controller.ssl.endpoint.identification.algorithm=
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$a/admin.password")";
@@ -250,6 +269,8 @@ make_auth() {
     cd "$a"
     openssl rand -hex 24 >admin.password
     openssl rand -hex 24 >password
+    openssl rand -hex 24 >reader.password
+    openssl rand -hex 24 >worker.password
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca.key -out ca.pem \
       -subj "/CN=omium test CA" -addext "basicConstraints=critical,CA:TRUE" \
       -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
@@ -271,15 +292,17 @@ make_auth() {
   ) || die "making the certificates under $a failed"
 }
 
-# The URL clients use: plain, or every --auth setting (the password stays in its file).
+# The URL clients use: plain, or every --auth setting (the password stays in its file);
+# `client_url N USER` is the URL of user reader or worker.
 client_url() {
-  local i bootstrap="" host="$HOST"
+  local i bootstrap="" host="$HOST" user="$AUTH_USER" pwfile=password
+  [[ -n "${2:-}" ]] && user="$2" pwfile="$2.password"
   ((AUTH)) && host="$AUTH_HOST"
   for ((i = 1; i <= $1; i++)); do bootstrap+="${bootstrap:+,}$host:$(node_port "$i")"; done
   if ((AUTH)); then
     local a="$STATE/auth" mtls=""
     [[ "$CLIENT_AUTH" == required ]] && mtls="&ssl_certfile=$a/client.crt&ssl_keyfile=$a/client.key"
-    echo "kafka://$AUTH_USER@$bootstrap?security_protocol=SASL_SSL&sasl_mechanism=SCRAM-SHA-512&ssl_cafile=$a/ca.pem&password_file=$a/password$mtls"
+    echo "kafka://$user@$bootstrap?security_protocol=SASL_SSL&sasl_mechanism=SCRAM-SHA-512&ssl_cafile=$a/ca.pem&password_file=$a/$pwfile$mtls"
   else
     echo "kafka://$bootstrap"
   fi
@@ -292,6 +315,45 @@ probe_args() {
     --sasl-user admin --sasl-password-file "$STATE/auth/admin.password"
 }
 
+# The ACLs of users reader and worker, once per state dir (ACLs live in the metadata log),
+# on the names starting with ACL_PREFIX: reader may Read and Describe the topics, nothing
+# else (it assigns partitions itself and commits nothing: no group); worker gets the
+# worker row of docs/kafka-security.md. Kafka's AclCommand as admin, the three at once.
+make_acls() {
+  local a="$STATE/auth" i
+  [[ -f "$a/.acls" ]] && return 0
+  (
+    umask 077
+    cat >"$a/admin.properties" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$a/admin.password")";
+ssl.truststore.type=PEM
+ssl.truststore.location=$a/ca.pem
+EOF
+  )
+  local -a grants=(
+    "reader --topic $ACL_PREFIX --operation Read --operation Describe"
+    "worker --topic $ACL_PREFIX --operation Read --operation Write --operation Describe --operation Create"
+    "worker --group $ACL_PREFIX --operation Read"
+  )
+  local -a pids=() args
+  for i in "${!grants[@]}"; do
+    read -r -a args <<<"${grants[$i]}"
+    kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$AUTH_HOST:$(node_port 1)" \
+      --command-config "$a/admin.properties" --add --allow-principal "User:${args[0]}" \
+      "${args[@]:1}" --resource-pattern-type prefixed >"$a/acl-$i.out" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      cat "$a/acl-$i.out" >&2
+      die "granting ACLs (${grants[$i]}) failed (output above)"
+    fi
+  done
+  printf 'PREFIX=%s\n' "$ACL_PREFIX" >"$a/.acls"
+}
+
 # Formats the nodes whose data dir is not formatted yet. StorageTool costs a JVM start
 # (~1.5 s of CPU each), so the nodes are formatted in parallel.
 format_nodes() {
@@ -302,7 +364,9 @@ format_nodes() {
   # KRaft keeps SCRAM credentials in the metadata log: they are written at format time
   if ((AUTH)); then
     scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$STATE/auth/admin.password")]"
-      --add-scram "SCRAM-SHA-512=[name=$AUTH_USER,password=$(cat "$STATE/auth/password")]")
+      --add-scram "SCRAM-SHA-512=[name=$AUTH_USER,password=$(cat "$STATE/auth/password")]"
+      --add-scram "SCRAM-SHA-512=[name=reader,password=$(cat "$STATE/auth/reader.password")]"
+      --add-scram "SCRAM-SHA-512=[name=worker,password=$(cat "$STATE/auth/worker.password")]")
   fi
   for i in "$@"; do
     d="$(node_dir "$i")"
@@ -481,7 +545,9 @@ cmd_up() {
   for ((i = 1; i <= n; i++)); do bootstrap+="${bootstrap:+,}$HOST:$(node_port "$i")"; done
   say "ready in $((SECONDS - start))s; logs: $STATE/node-*/kafka.log"
   if ((AUTH)); then
+    make_acls
     echo "kafka up: $n node(s) at $bootstrap (kafka $KAFKA_VERSION, KRaft, SASL_SSL SCRAM-SHA-512 user $AUTH_USER)"
+    echo "ACL users (docs/kafka-security.md), on names '$ACL_PREFIX*': reader (Read, Describe topics) $(client_url "$n" reader) ; worker $(client_url "$n" worker)"
     # single-quoted: the URL holds '&'; `eval "export $(… | tail -1)"` works as is
     echo "OMIUM_LOG_URL='$(client_url "$n")'"
   else

@@ -20,7 +20,9 @@ from omium.processors.analytics.store import AnalyticsStore
 TABLES = (
     "steps_hourly_mv",
     "llm_calls_hourly_mv",
+    "steps_latency_daily_mv",
     "steps_hourly",
+    "steps_latency_daily",
     "llm_calls_hourly",
     "events",
     "steps",

@@ -73,9 +73,12 @@ class ClickHouseStore:
         self.client = client
         self.url = url
         self.embedded = embedded
+        #: table -> column -> type name: without them every insert asks the engine first
+        self._types: dict[str, dict[str, str]] = {}
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         """See :class:`AnalyticsStore`."""
+        self._types.clear()  # a statement may have changed a table
         with _errors(self.url):
             self.client.command(sql, parameters=dict(parameters or {}))
 
@@ -98,10 +101,15 @@ class ClickHouseStore:
         if not names or not len(columns[names[0]]):
             return
         with _errors(self.url):
+            types = self._types.get(table)
+            if types is None:
+                described = self.client.query(f"DESCRIBE TABLE {table}").result_rows
+                types = self._types[table] = {str(r[0]): str(r[1]) for r in described}
             self.client.insert(
                 table,
-                [list(columns[n]) for n in names],
+                [_listed(columns[n]) for n in names],
                 column_names=names,
+                column_type_names=[types[n] for n in names],
                 column_oriented=True,
                 settings={
                     "insert_deduplication_token": token,
@@ -215,3 +223,8 @@ def analytics_url(settings: Settings) -> str:
 def open_place(settings: Settings | None = None, url: str | None = None) -> AnalyticsPlace:
     """The analytics place for ``url`` (default: from the settings)."""
     return AnalyticsPlace(url or analytics_url(settings or Settings.load()))
+
+
+def _listed(column: Sequence[Any]) -> list[Any]:
+    """``column`` as the list clickhouse-connect takes (a list is not copied)."""
+    return column if isinstance(column, list) else list(column)

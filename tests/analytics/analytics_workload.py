@@ -155,7 +155,37 @@ def _in(t: datetime, since: datetime | None, until: datetime | None) -> bool:
     return (since is None or t >= since) and (until is None or t < until)
 
 
+#: how far a t-digest quantile (``latency``, from the rollup) may be from the exact one: its
+#: value lies between the exact quantiles at q - d and q + d, d = TDIGEST_RANKS + 1/n, give
+#: or take the rounding of ClickHouse's Float32 centroids (TDIGEST_ROUNDING, relative)
+TDIGEST_RANKS, TDIGEST_ROUNDING = 0.03, 1e-6
+
+
+def near_quantile(values: list[float], q: float, got: float) -> bool:
+    """Whether ``got`` is the q-quantile of ``values`` within the t-digest tolerance."""
+    d = TDIGEST_RANKS + 1 / len(values)
+    low, high = quantile(values, max(0.0, q - d)), quantile(values, min(1.0, q + d))
+    slack = TDIGEST_ROUNDING * max(abs(low), abs(high)) + 1e-9
+    return low - slack <= got <= high + slack
+
+
 def expected_latency(events: list[Event], by: str, since=None, until=None) -> dict[str, dict]:
+    groups = latency_groups(events, by, since, until)
+    return {
+        k: {
+            "key": k,
+            "count": len(v),
+            "p50_ms": quantile(v, 0.5),
+            "p95_ms": quantile(v, 0.95),
+            "p99_ms": quantile(v, 0.99),
+            "max_ms": max(v),
+        }
+        for k, v in groups.items()
+    }
+
+
+def latency_groups(events: list[Event], by: str, since=None, until=None) -> dict[str, list]:
+    """The step durations of each key of ``latency --by by``."""
     wf = _workflows(events)
     agent_of: dict[tuple[str, str], str] = {}
     groups: dict[str, list[float]] = defaultdict(list)
@@ -169,17 +199,7 @@ def expected_latency(events: list[Event], by: str, since=None, until=None) -> di
                 "agent": agent_of.get((e.execution_id, e.payload.step), ""),
             }[by]
             groups[key].append(e.payload.duration_ms)
-    return {
-        k: {
-            "key": k,
-            "count": len(v),
-            "p50_ms": quantile(v, 0.5),
-            "p95_ms": quantile(v, 0.95),
-            "p99_ms": quantile(v, 0.99),
-            "max_ms": max(v),
-        }
-        for k, v in groups.items()
-    }
+    return dict(groups)
 
 
 def price(model: str, i: int, o: int) -> float:

@@ -12,12 +12,22 @@ transport (no socket, so this is the server's time), alternately for:
 - ``GET /api/v1/executions/{id}`` — the JSON of the same execution, the floor: the same
   projection read and response model, no HTML.
 
+With ``--calls`` every step also makes one (scripted) LLM call and one tool call, which the
+timeline draws as marks on the step's bar: 2,000 marks more to read from the log and draw.
+
 Prints median and p99 of each (wall time) and the page/JSON ratio, and the median CPU time
 of this process per request — what the request cost, however loaded the machine is (other
 processes' tests inflate wall time on a shared 2-core machine, not CPU time). Asserts
 nothing about time.
 
-usage: python tests/bench/bench_dashboard.py [--requests 200] [--steps 400]
+``--list N`` measures the executions list instead: N executions' views written straight into
+the view store of a fresh embedded log (each with 4 steps), then ``GET /ui/rows`` (what the
+list refetches every 2 s: a page of 25 and the counts by status), against the counts as
+they were read before (every view decoded and counted) and as they are now (the view
+store's ``(tenant, status)`` index).
+
+usage: python tests/bench/bench_dashboard.py [--requests 200] [--steps 400] [--calls]
+       python tests/bench/bench_dashboard.py --list 100000 [--requests 50]
 """
 
 from __future__ import annotations
@@ -31,15 +41,31 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 from omium.gateway.app import create_app
+from omium.processors.view_store import SqliteViews, store_path_for
+from omium.projections import ExecutionView, StepView
 
 CLI = "import sys; from omium.cli import main; sys.exit(main(sys.argv[1:]))"
 STEPS = Path(__file__).resolve().parent / "bench_steps.py"
 EXECUTION = "bench-1000"
+#: the step of ``--calls``: one LLM call and one tool call, answered in-process
+CALLING = """
+from omium.producers import llm_call, tool_call
+
+
+async def tick(state):
+    n = state.get("n", 0)
+    usage = {"input_tokens": 12, "output_tokens": 3}
+    await llm_call("bench-model", {"n": n}, lambda: {"text": "ok", "usage": usage})
+    await tool_call("bench-tool", {"n": n}, lambda: {"ok": True})
+    return {"n": n + 1}
+"""
 
 
 def free_port() -> int:
@@ -48,11 +74,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def record(home: Path, url: str, steps: int, fork: int) -> None:
+def record(home: Path, url: str, steps: int, fork: int, calls: bool) -> None:
     """Run the workflow, then roll back twice to step ``fork``: a worker and a gateway."""
     folder = home / "workflows"
     folder.mkdir(parents=True)
-    (folder / "bench_steps.py").write_text(STEPS.read_text())
+    (folder / "bench_steps.py").write_text(CALLING if calls else STEPS.read_text())
     lines = [f"  - {{name: s{i}, call: bench_steps:tick}}" for i in range(steps)]
     (folder / "flow.yaml").write_text("name: bench-long\nsteps:\n" + "\n".join(lines) + "\n")
     env = {**os.environ, "OMIUM_HOME": str(home), "OMIUM_API_RATE": "1e9", "OMIUM_API_BURST": "1e9"}
@@ -133,7 +159,8 @@ async def measure(url: str, requests: int) -> tuple[dict[str, list[float]], dict
                 assert (await client.get(path)).status_code == 200
             page = await client.get(routes["page"])
             bars = page.text.count('<g class="bar')
-            print(f"page: {len(page.content):,} bytes, {bars} bars", file=sys.stderr)
+            marks = page.text.count('class="mark')
+            print(f"page: {len(page.content):,} bytes, {bars} bars, {marks} marks", file=sys.stderr)
             for _ in range(requests):
                 for name, path in routes.items():
                     started, used = time.perf_counter(), time.process_time()
@@ -144,19 +171,103 @@ async def measure(url: str, requests: int) -> tuple[dict[str, list[float]], dict
     return times, cpu
 
 
+def seed(home: Path, url: str, count: int) -> None:
+    """``count`` views of 4 steps each, in the view store beside the log (no events)."""
+    env = {**os.environ, "OMIUM_HOME": str(home)}
+    subprocess.run(
+        [sys.executable, "-c", CLI, "topics", "create", "--url", url],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    store = SqliteViews(store_path_for(str(home / "log.db")))
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    statuses = ["completed"] * 7 + ["failed", "running", "waiting"]
+    for first in range(0, count, 10_000):
+        views = {}
+        for i in range(first, min(first + 10_000, count)):
+            at = t0 + timedelta(seconds=i)
+            steps = {
+                (1, k): StepView(f"s{k}", k, 1, "completed", k + 2, 0, at, at, None, 1.0)
+                for k in range(4)
+            }
+            views[f"ex-{i:07d}"] = ExecutionView(
+                f"ex-{i:07d}",
+                workflow="w",
+                status=statuses[i % 10],
+                step_map=steps,
+                submitted_at=at,
+                tenant_id="default",
+            )
+        with store.transaction():
+            store.save(views, {})
+    store.close()
+
+
+async def measure_list(url: str, home: Path, requests: int) -> dict[str, list[float]]:
+    """``GET /ui/rows``, and the counts read the old way and the new way (ms)."""
+    app = create_app(url)
+    store = SqliteViews(store_path_for(str(home / "log.db")))
+    times: dict[str, list[float]] = {"rows": [], "before": [], "after": []}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            assert (await client.get("/ui/rows")).status_code == 200
+            for _ in range(requests):
+                started = time.perf_counter()
+                got = await client.get("/ui/rows")
+                times["rows"].append((time.perf_counter() - started) * 1000)
+                assert got.status_code == 200, got.text[:200]
+                started = time.perf_counter()
+                Counter(v.status for v in store.all() if v.tenant_id == "default")
+                times["before"].append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                store.counts("default")
+                times["after"].append((time.perf_counter() - started) * 1000)
+    store.close()
+    return times
+
+
+def main_list(count: int, requests: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        url = f"sqlite:///{home / 'log.db'}"
+        seed(home, url, count)
+        os.environ["OMIUM_HOME"] = str(home)
+        times = asyncio.run(measure_list(url, home, requests))
+    print(f"\n{count:,} executions in the view store, {requests} requests each\n")
+    print(f"| {'request':<44} | {'median ms':>9} | {'p99 ms':>7} |")
+    print(f"|{'-' * 46}|{'-' * 11}|{'-' * 9}|")
+    labels = {
+        "rows": "GET /ui/rows (a page of 25 and the counts)",
+        "before": "counts, before: every view decoded",
+        "after": "counts, now: the (tenant, status) index",
+    }
+    for name, label in labels.items():
+        found = times[name]
+        print(f"| {label:<44} | {statistics.median(found):>9.1f} | {pct(found, 0.99):>7.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--steps", type=int, default=400, help="steps of attempt 1")
+    parser.add_argument(
+        "--calls", action="store_true", help="each step makes an LLM call and a tool call"
+    )
+    parser.add_argument("--list", type=int, help="measure the list over this many executions")
     parser.add_argument("--keep", type=Path, help="record into this new folder and keep it")
     parser.add_argument("--reuse", type=Path, help="measure the run a --keep folder holds")
     args = parser.parse_args()
+    if args.list:
+        main_list(args.list, args.requests)
+        return
     fork = args.steps // 4 - 1  # attempts 2 and 3 each run the last 3/4 of the steps
     with tempfile.TemporaryDirectory() as tmp:
         home = args.reuse or args.keep or Path(tmp)
         url = f"sqlite:///{home / 'log.db'}"
         if args.reuse is None:
-            record(home, url, args.steps, fork)
+            record(home, url, args.steps, fork, args.calls)
         os.environ["OMIUM_HOME"] = str(home)
         times, cpu = asyncio.run(measure(url, args.requests))
     floor = statistics.median(times["json"])

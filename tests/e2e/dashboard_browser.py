@@ -75,7 +75,7 @@ def dashboard_gateway(
     request: pytest.FixtureRequest,
     keys: tuple[tuple[str, str], ...] = (),
 ) -> Iterator[tuple[Gateway, dict[str, str]]]:
-    """``omium serve`` and a worker that runs ``gw-flow`` and the support desk example.
+    """``omium serve`` and a worker that runs ``gw-flow``, the support desk and looping examples.
 
     ``keys``: ``(tenant, role)`` of API keys to create first (then the gateway wants them);
     the answer maps ``"tenant-role"`` to each key.
@@ -90,7 +90,12 @@ def dashboard_gateway(
     (folder / "flow_steps.py").write_text(STEPS.read_text())
     flow = folder / "flow.yaml"
     flow.write_text(FLOW)
-    for name in ("support_graph.py", "support_graph.yaml"):
+    for name in (
+        "support_graph.py",
+        "support_graph.yaml",
+        "looping_agent.yaml",
+        "looping_steps.py",
+    ):
         shutil.copy(EXAMPLES / name, folder / name)
     shutil.copytree(EXAMPLES / "data", folder / "data")
     created = cli("topics", "create", "--url", url, home=home)

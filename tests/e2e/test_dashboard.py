@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from dashboard_browser import chromium, dashboard_gateway, shoot, unlabeled
-from gateway_process import Gateway
+from gateway_process import Gateway, cli
 from playwright.sync_api import Browser, Page, expect
 
 #: long enough for a worker on a loaded 2-core machine (the Kafka runtime included)
@@ -186,3 +186,59 @@ def test_pages__every_input_is_labelled_and_an_unknown_id_is_a_404_page(
     assert missing is not None and missing.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     expect(page.locator(".error-detail")).to_contain_text("no execution 'no-such-run'")
+
+
+def test_timeline__llm_and_tool_calls_and_the_handoff_are_marks_on_their_steps(
+    dash: Gateway, page: Page
+) -> None:
+    got = dash.client.post(
+        "/api/v1/executions", json={"workflow": "support-desk", "execution_id": "dash-marks"}
+    )
+    assert got.status_code == 202, got.text
+    dash.wait("dash-marks", lambda v: v["status"] == "waiting")
+    page.goto(dash.base + "/executions/dash-marks")
+    timeline = page.locator("svg.timeline")
+    # triage asks the model, the billing agent reads invoices (a tool) and asks it again
+    expect(timeline.locator(".m-llm")).to_have_count(2)
+    expect(timeline.locator(".m-tool")).to_have_count(1)
+    expect(timeline.locator(".m-handoff")).to_have_count(1)
+    llm = timeline.locator(".m-llm title").all_text_contents()
+    assert all("LLM call scripted-support" in t and "tokens" in t for t in llm), llm
+    assert "in triage" in llm[0] and "in billing_agent" in llm[1]
+    tool = timeline.locator(".m-tool title").text_content() or ""
+    assert tool.startswith("tool call lookup_invoices in billing_agent"), tool
+    handoff = timeline.locator(".m-handoff title").text_content() or ""
+    assert handoff.startswith("handoff triage → billing_agent"), handoff
+    # each mark sits on its step's bar (the bar's <title> names the step)
+    bars = {
+        (b.locator("title").text_content() or "").split(" ")[0]: b.locator("rect").bounding_box()
+        for b in timeline.locator("g.bar").all()
+    }
+    for selector, step in ((".m-tool", "billing_agent"), (".m-handoff", "billing_agent")):
+        mark, bar = timeline.locator(selector).bounding_box(), bars[step]
+        assert mark is not None and bar is not None
+        assert bar["x"] - 6 <= mark["x"] + mark["width"] / 2 <= bar["x"] + bar["width"] + 6
+    shoot(page, "execution-marks")
+
+
+def test_alerts__a_looping_runs_alert_appears_live(dash: Gateway, page: Page) -> None:
+    page.goto(dash.base + "/alerts")
+    expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+    mark(page)
+    got = dash.client.post(
+        "/api/v1/executions", json={"workflow": "looping-agent", "execution_id": "dash-loop"}
+    )
+    assert got.status_code == 202, got.text
+    dash.wait("dash-loop", lambda v: v["status"] == "completed")
+    if dash.log_url.startswith("kafka"):  # the worker evaluates the rules on the embedded log
+        done = cli("alerts", "run", "--once", "--url", dash.log_url, home=dash.home)
+        assert done.returncode == 0, done.stderr
+    row = page.locator('tr[data-rule="tool-loop"][data-execution="dash-loop"]').first
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("warning")
+    not_reloaded(page)
+    assert unlabeled(page) == []
+    shoot(page, f"alerts-{dash.log_url.split(':')[0]}")
+    row.get_by_role("link", name="dash-loop").click()
+    page.wait_for_url("**/executions/dash-loop")
+    expect(page.locator("svg.timeline .m-tool")).to_have_count(4)

@@ -165,3 +165,46 @@ def test_tenants__another_tenants_run_is_the_404_page_of_a_missing_one(
         assert got.status == 404, fragment
     stream = page.request.get(f"{keyed.base}/ui/executions/run-of-b/stream")
     assert stream.status == 404
+
+
+def test_analytics__the_tenants_numbers_and_not_anothers(keyed: Keyed, browser: Browser) -> None:
+    gateway = keyed.gateway
+    as_a = {"Authorization": f"Bearer {keyed.keys['a-operator']}"}
+    as_b = {"Authorization": f"Bearer {keyed.keys['b-operator']}"}
+    runs = (
+        (as_a, {"workflow": "gw-flow", "execution_id": "a-fails", "inputs": {"total": "x"}}),
+        (as_b, {"workflow": "support-desk", "execution_id": "b-desk"}),  # LLM calls
+    )
+    for headers, body in runs:
+        got = gateway.client.post("/api/v1/executions", json=body, headers=headers)
+        assert got.status_code == 202, got.text
+    gateway.client.headers.update(as_a)
+    gateway.wait("a-fails", lambda v: v["status"] == "failed")
+    gateway.client.headers.update(as_b)
+    gateway.wait("b-desk", lambda v: v["status"] == "waiting")
+    pages = {}
+    for who in ("a-viewer", "b-operator"):  # any role reads analytics
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(WAIT_MS)
+        page = login(context, keyed, who, "/analytics")
+        expect(page.get_by_role("heading", name="Top failing workflows")).to_be_visible()
+        pages[who] = page
+    a, b = pages["a-viewer"], pages["b-operator"]
+    failed = gateway.client.get("/api/v1/analytics/failures", headers=as_a).json()
+    [mine] = [r for r in failed if r["key"] == "gw-flow"]
+    row = a.locator('#failing tr[data-key="gw-flow"]')
+    expect(row).to_contain_text(f"{mine['failed']}")
+    expect(row).to_contain_text("TypeError")
+    expect(a.locator('#models tr[data-key="scripted-support"]')).to_have_count(0)
+    expect(a.locator("svg.chart")).to_have_count(2)
+    assert unlabeled(a) == []
+    shoot(a, "analytics")
+    expect(b.locator('#models tr[data-key="scripted-support"]')).to_contain_text("2")
+    # per agent (the store records none for these runs): b's page counts b's 2 LLM calls,
+    # a's page a's own 0
+    for page, calls in ((b, "2"), (a, "0")):
+        expect(page.locator("#agents tbody tr").first.locator("td").nth(5)).to_have_text(calls)
+    expect(b.locator('#failing tr[data-key="gw-flow"]')).to_have_count(0)
+    assert gateway.client.get("/api/v1/analytics/cost", headers=as_a).json() == []
+    for page in pages.values():
+        page.context.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omium.producers import Recorder, open_log
+from omium.producers import Recorder, Versioned, open_log
 from omium.services import Omium
 from omium.services.throttled import ThrottledReader
 
@@ -65,3 +65,38 @@ async def test_reads__past_the_interval_what_the_log_gained_is_folded(tmp_path: 
         assert [v.status for v in await app.reader.executions()] == ["running"]
     finally:
         await app.close()
+
+
+async def test_reads__another_processs_commits_are_folded_past_the_interval(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log, worker = open_log(url), open_log(url)  # two connections, as gateway and worker have
+    app = Omium(log, fresh_within=1e-9)
+    try:
+        x = Recorder(worker, "x")
+        await x.emit("execution.submitted", workflow="w", inputs={})
+        assert (await app.reader.execution("x")).status == "submitted"  # type: ignore[union-attr]
+        assert (await app.reader.execution("x")).status == "submitted"  # type: ignore[union-attr]
+        await x.emit("execution.started", workflow="w")  # only the file's version tells
+        assert (await app.reader.execution("x")).status == "running"  # type: ignore[union-attr]
+    finally:
+        await app.close()
+        await worker.close()
+
+
+async def test_version__changes_with_every_commit_of_either_connection(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log, other = open_log(url), open_log(url)
+    try:
+        assert isinstance(log, Versioned)
+        before = log.version()
+        assert log.version() == before  # nothing committed
+        await Recorder(other, "x").emit("execution.submitted", workflow="w", inputs={})
+        after_other = log.version()
+        assert after_other != before
+        await Recorder(log, "y").emit("execution.submitted", workflow="w", inputs={})
+        assert log.version() not in (before, after_other)
+    finally:
+        await log.close()
+        await other.close()

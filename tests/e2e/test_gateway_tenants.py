@@ -113,7 +113,20 @@ def test_isolation__another_tenants_execution_is_exactly_not_there(tenants: Tena
                 "/api/v1/executions/ex-of-b/rollback", json={"checkpoint": "a1-0-add"}
             )
             assert rollback.status_code == (403 if who == "a-viewer" else 404)
+    # Ids are one namespace, so reusing B's id is refused, with nothing of B's run in the
+    # answer; the same submission from B itself is idempotent (202) instead.
+    with tenants.as_("a-operator") as a:
+        for inputs in ({}, {"x": 5}):
+            reused = a.post(
+                "/api/v1/executions",
+                json={"workflow": "gw-flow", "execution_id": "ex-of-b", "inputs": inputs},
+            )
+            assert reused.status_code == 409, reused.text
+            detail = reused.json()["detail"]
+            assert detail.startswith("execution id 'ex-of-b' is taken;"), detail
+            assert "gw-flow" not in detail and "input" not in detail, detail
     with tenants.as_("b-operator") as b:
+        submit(b, "ex-of-b")
         events = b.get("/api/v1/executions/ex-of-b/events").json()
         assert {e["event"]["tenant_id"] for e in events} == {"b"}  # stamped from the key
 

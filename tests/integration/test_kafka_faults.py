@@ -9,8 +9,9 @@ start, end and pid (:mod:`fault_steps`); faults are injected into the brokers an
 - (a) SIGKILL the node that is both the group coordinator and the KRaft controller: the
   workers ride it out and every execution completes.
 
-The cluster uses ports ``OMIUM_TEST_KAFKA3_PORT`` (default 29092) .. +2, controllers +100,
-in a pytest tmp dir; ``broker.sh down`` runs on teardown whatever happened. `make soak`
+The cluster uses ports ``OMIUM_TEST_KAFKA3_PORT`` (default 29392, apart from
+test_three_nodes.py's 29092, as both may run at once) .. +2, controllers +100, in a pytest
+tmp dir; ``broker.sh down`` runs on teardown whatever happened. `make soak`
 repeats the module (``OMIUM_SOAK``).
 """
 
@@ -44,7 +45,7 @@ from omium.producers import EventLog, open_log
 
 pytestmark = [pytest.mark.kafka, pytest.mark.three_nodes, pytest.mark.timeout(600)]
 
-PORT = int(os.environ.get("OMIUM_TEST_KAFKA3_PORT", "29092"))
+PORT = int(os.environ.get("OMIUM_TEST_KAFKA3_PORT", "29392"))
 GROUP = "omium-executor"
 #: the workers' settings in these tests: session 6 s, Kafka calls time out after 5 s
 WORKER_ENV = {"OMIUM_WORKER_GIVE_UP_AFTER": "300"}
@@ -116,6 +117,7 @@ async def test_sigterm__exits_0_at_a_step_boundary_and_hands_over_at_once(
         assert taken - exited < 6, "worker 1 did not leave the group (session timeout 6 s)"
 
 
+@pytest.mark.soak  # long and still xfail: `make soak` runs it, `make test` does not
 @pytest.mark.xfail(
     strict=False,
     reason="issue 19, open: after a stall long enough to expire the sessions, a few "

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from omium.gateway.dashboard.timeline import LEFT, WIDTH, Axis, layout, svg
-from omium.services.models import BranchOut, CheckpointRef, ExecutionOut, StepOut, UsageOut
+from omium.services.models import (
+    BranchOut,
+    CallOut,
+    CheckpointRef,
+    ExecutionOut,
+    StepOut,
+    UsageOut,
+)
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -79,3 +86,48 @@ def test_layout__a_lane_per_attempt_a_bar_per_step_and_the_branch_point() -> Non
 def test_svg__escapes_step_names() -> None:
     t = layout(execution([step("<script>", 0, 1, 0, 10_000)]), T0)
     assert "<script>" not in svg(t) and "&lt;script&gt;" in svg(t)
+
+
+def call(kind: str, attempt: int, at_ms: float, **kw: object) -> CallOut:
+    ts = T0 + timedelta(milliseconds=at_ms)
+    return CallOut(kind=kind, attempt=attempt, seq=0, ts=ts, **kw)  # type: ignore[arg-type]
+
+
+def test_layout__calls_and_handoffs_are_marks_on_their_steps_bar() -> None:
+    steps = [
+        step("triage", 0, 1, 0, 100),
+        step("billing_agent", 1, 1, 110, 300),
+        step("triage", 0, 2, 5_000, 100),
+    ]
+    calls = [
+        call("llm", 1, 90, name="gpt-x", step="triage", duration_ms=40.0, input_tokens=12,
+             output_tokens=3, cost_usd=0.25),
+        call("handoff", 1, 105, name="triage → billing_agent", from_agent="triage",
+             to_agent="billing_agent", reason="triggered by branch:to:billing_agent"),
+        call("tool", 1, 300, name="lookup_invoices", step="billing_agent", duration_ms=7.0,
+             error="KeyError: acme"),
+        call("llm", 2, 5_050, name="gpt-x", step="triage", duration_ms=10.0),
+        call("tool", 3, 10, name="lost", step="triage"),  # an attempt without steps: no mark
+    ]  # fmt: skip
+    t = layout(execution(steps), T0, calls)
+    assert [m.kind for m in t.marks] == ["llm", "handoff", "tool", "llm"]
+    triage, billing, triage2 = t.bars
+    for mark, bar in zip(t.marks, [triage, billing, billing, triage2], strict=True):
+        assert bar.x <= mark.x <= bar.x + bar.width and mark.y == bar.y, mark
+    assert t.marks[1].x == billing.x  # a handoff: where the agent's step starts
+    llm, handoff, tool, _ = (m.title for m in t.marks)
+    assert "gpt-x" in llm and "12 in · 3 out tokens" in llm and "$0.2500" in llm
+    assert "40 ms" in llm and "triage (attempt 1)" in llm
+    assert handoff.startswith("handoff triage → billing_agent") and "branch:to:" in handoff
+    assert "lookup_invoices" in tool and "KeyError: acme" in tool
+    drawn = svg(t)
+    assert drawn.count('class="mark m-llm"') == 2 and drawn.count('class="mark m-tool"') == 1
+    assert drawn.count('class="mark m-handoff"') == 1 and "triage → billing_agent" in drawn
+
+
+def test_layout__a_call_without_its_step_name_sits_on_the_step_running_then() -> None:
+    steps = [step("a", 0, 1, 0, 100), step("b", 1, 1, 100, 100), step("c", 2, 1, 200, 100)]
+    t = layout(execution(steps), T0, [call("tool", 1, 150, name="t")])
+    [mark] = t.marks
+    b = t.bars[1]
+    assert b.x <= mark.x <= b.x + b.width
