@@ -82,9 +82,15 @@ class Control:
         return answer
 
 
-async def load_view(log: EventLog, execution_id: str, since_ms: int | None = None) -> ExecutionView:
-    """Fold an execution's events (``since_ms``: none is older, see ``read_execution``)."""
-    records = await log.read_execution(execution_id, since_ms=since_ms)
+async def load_view(
+    log: EventLog, execution_id: str, since_ms: int | None = None, *, start: int = 0
+) -> ExecutionView:
+    """Fold an execution's events.
+
+    ``since_ms`` (none is older) and ``start`` (none sits before this offset) only narrow
+    the read on a log without a key index (see ``read_execution``).
+    """
+    records = await log.read_execution(execution_id, since_ms=since_ms, start=start)
     return fold(
         (r.event() for r in records),
         ExecutionView(execution_id=execution_id),

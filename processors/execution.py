@@ -83,6 +83,8 @@ class ExecutionRunner:
         self._unacked_since = 0.0
         self._rec: Recorder | None = None  # the current attempt's, set by run()
         self._deadline: asyncio.Timeout | None = None  # the current attempt's timeout
+        #: the offset of the execution's first event, once known (reads start there)
+        self.first_offset: int | None = None
 
     # -- what a framework's run sees (RunContext) ---------------------------------------
 
@@ -266,6 +268,8 @@ class ExecutionRunner:
         """
         self.control.started = True
         view = view or await load_view(self.log, self.execution_id)
+        if view.first_position is not None:
+            self.first_offset = view.first_position[2]
         spec = self.spec
         if view.finished and self.control.rollback is None:
             return view.status
@@ -278,16 +282,18 @@ class ExecutionRunner:
         )
         try:
             if view.status == "unknown":
-                await self.emit(
-                    self.prepare(
-                        "execution.submitted",
-                        caused_by=self.command.event_id,
-                        workflow=spec.name,
-                        inputs=self.inputs,
-                        source=self.command.payload.source,
-                        parent=self.command.payload.parent,
-                    )
+                submitted = self.prepare(
+                    "execution.submitted",
+                    caused_by=self.command.event_id,
+                    workflow=spec.name,
+                    inputs=self.inputs,
+                    source=self.command.payload.source,
+                    parent=self.command.payload.parent,
                 )
+                if slots is None or not slots.locked():
+                    self.defer(self.sized(submitted))  # it starts now: written with its steps
+                else:
+                    await self.emit(submitted)  # queued: visible as such meanwhile
             async with slots or contextlib.nullcontext():
                 self._check_cancelled()
                 return await self._run(view)
@@ -375,12 +381,13 @@ class ExecutionRunner:
         command, self.control.rollback = self.control.rollback, None
         assert command is not None
         target = command.payload.checkpoint_id
-        view = await load_view(self.log, self.execution_id)
+        start = self.first_offset or 0
+        view = await load_view(self.log, self.execution_id, start=start)
         if not view.finished and view.status != "paused":
             await self.emit(self.prepare("execution.paused", reason=f"rolling back to {target}"))
         else:
             await self.emit()
-        view = await load_view(self.log, self.execution_id)
+        view = await load_view(self.log, self.execution_id, start=self.first_offset or start)
         checkpoint = view.checkpoint(target)
         refused = _refused(view, checkpoint, target)
         if checkpoint is None or checkpoint.index is None or checkpoint.state is None or refused:
@@ -462,7 +469,9 @@ class ExecutionRunner:
                 if surface and _failed(previous):
                     raise previous.exception()  # type: ignore[misc]
             if batch:
-                await rec.emit_many(batch)
+                appended = await rec.emit_many(batch)
+                if self.first_offset is None:
+                    self.first_offset = appended[0].position.offset
 
         self._last_write = asyncio.ensure_future(write())
         self._last_write.add_done_callback(_seen)

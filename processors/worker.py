@@ -6,6 +6,11 @@ a worker that dies leaves them uncommitted, the next owner of the partition rece
 again and resumes each execution from its last checkpoint. Redelivered ``pause``/``resume``/
 ``cancel`` commands are recognised by the facts they caused (``causation_id``) and skipped.
 
+No read on the way to a new run (:class:`~omium.processors.deliveries.FirstDelivery`):
+a run command first delivered since this worker got its partition, for an id the submitter
+generated, names an execution with no events yet, so it starts at once. Every other run
+command (delivered again, a chosen id, a restart) folds the execution's events first.
+
 The log may become unreachable (a broker, coordinator or controller failing over, a stall):
 the worker then retries with backoff (:mod:`omium.processors.outage`), keeps the commands it
 has not handled yet, and resumes each run whose writes failed from its last checkpoint once
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from omium.processors.control import Control, load_view
+from omium.processors.deliveries import FirstDelivery
 from omium.processors.execution import ExecutionRunner
 from omium.processors.outage import GIVE_UP_AFTER, Outage
 from omium.producers import EventLog, Record, Subscription
@@ -44,6 +50,7 @@ class _Running:
     offset: int
     applied: frozenset[str]
     record: Record  # the command that started it (a run whose writes failed restarts from it)
+    runner: ExecutionRunner
 
 
 def default_name() -> str:
@@ -95,6 +102,10 @@ class Worker:
         # per partition, how often it was handed over: a command handled across a hand-over
         # (awaiting the log) neither starts a run nor is committed (its next owner does both)
         self._epochs: dict[tuple[str, int], int] = {}
+        # which run commands name an execution with no events (started without a read)
+        self.deliveries = FirstDelivery(log)
+        # the offsets committed last (a hand-over forgets them: the next commit is made)
+        self._committed: dict[tuple[str, int], int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume commands until ``stop`` is set; then abandon what still runs.
@@ -130,6 +141,10 @@ class Worker:
             self._backlog = await sub.poll(timeout=self.poll_timeout)
         self.ready.set()
         await self._drop_revoked(sub.assignment())
+        # before any record of a partition just received is handled (see FirstDelivery)
+        await self.deliveries.received(
+            sub.assignment(), lambda pair: self._epochs.get(pair, 0), self._still_owned
+        )
         while self._backlog:
             record = self._backlog[0]
             await self._handle(record)
@@ -137,7 +152,10 @@ class Worker:
                 self._backlog.pop(0)
         failures = self._reap()
         await self._restart_failed()
-        await sub.commit(self._commit_offsets())
+        offsets = self._commit_offsets()
+        if offsets != self._committed:  # a commit is a round trip: none when nothing moved
+            await sub.commit(offsets)
+            self._committed = offsets
         return failures
 
     # -- commands -----------------------------------------------------------------------
@@ -152,7 +170,7 @@ class Worker:
             self._consumed[pair] = record.position.offset + 1
             return
         if isinstance(command, Run):
-            await self._start(command, record, epoch)
+            await self._start(command, record, epoch, new=self.deliveries.is_new(command, record))
         elif isinstance(command, Rollback) and not self._runs(command.execution_id):
             self._reap()  # it may have just finished
             await self._continue(command, record, epoch)
@@ -162,6 +180,9 @@ class Worker:
         # committed whose partition moved while it was handled (its next owner handles it)
         if self._epochs.get(pair, 0) == epoch and pair in self._owned():
             self._consumed[pair] = record.position.offset + 1
+
+    def _still_owned(self, pair: tuple[str, int]) -> bool:
+        return pair in self._owned()
 
     def _runs(self, execution_id: str) -> bool:
         running = self.running.get(execution_id)
@@ -187,8 +208,15 @@ class Worker:
             # not started yet: the runner sees cancel_cause first thing and records it
 
     async def _start(
-        self, command: Run, record: Record, epoch: int, control: Control | None = None
+        self,
+        command: Run,
+        record: Record,
+        epoch: int,
+        control: Control | None = None,
+        *,
+        new: bool = False,
     ) -> None:
+        """Run (or resume) ``command``'s execution; ``new``: it has no events (not read)."""
         execution_id = command.execution_id
         previous = self.running.get(execution_id)
         if previous is not None and previous.control.handing_over:
@@ -204,7 +232,10 @@ class Worker:
         # for clocks that differ between hosts): Kafka need not scan the partition from the
         # start. A caller-chosen id may repeat an old execution: read all of it.
         since = record.timestamp_ms - CLOCK_SKEW_MS if command.payload.fresh_id else None
-        view = await load_view(self.log, execution_id, since_ms=since)
+        if new:
+            view = ExecutionView(execution_id=execution_id)
+        else:
+            view = await load_view(self.log, execution_id, since_ms=since)
         if view.finished:
             return
         if view.status != "unknown":
@@ -227,7 +258,9 @@ class Worker:
         if original is None:
             self._notify(f"{execution_id}: rollback without the original run; ignored")
             return
-        view = await load_view(self.log, execution_id)
+        # from its first event when it ran here (else the partition's start)
+        start = self.deliveries.first_offset(execution_id)
+        view = await load_view(self.log, execution_id, start=start)
         applied = str(command.event_id) in view.applied_commands
         if view.status == "unknown" or (applied and view.finished):
             return
@@ -259,8 +292,9 @@ class Worker:
         name = f"omium:{command.execution_id}"
         task = asyncio.create_task(runner.run(view, self._slots), name=name)
         self.running[command.execution_id] = _Running(
-            task, control, pair, record.position.offset, view.applied_commands, record
+            task, control, pair, record.position.offset, view.applied_commands, record, runner
         )
+        self.deliveries.started(command.execution_id, runner.first_offset)
 
     def _control_for(self, *, paused: bool) -> Control:
         control = Control(paused=paused)
@@ -276,6 +310,7 @@ class Worker:
             if not running.task.done() or running.control.handing_over:
                 continue  # a run handed over leaves with its partition (see _hand_over)
             del self.running[execution_id]
+            self.deliveries.started(execution_id, running.runner.first_offset)
             if running.task.cancelled():
                 continue
             error = running.task.exception()
@@ -354,6 +389,8 @@ class Worker:
                 del self.running[execution_id]
         for pair in partitions:
             self._consumed.pop(pair, None)
+        self._committed = {}
+        self.deliveries.forget(partitions)
         # the next owner receives these again (their offsets were never committed)
         self._backlog = [
             r for r in self._backlog if (r.position.topic, r.position.partition) not in partitions

@@ -523,13 +523,14 @@ class KafkaLog:
     async def end_offsets(self, topic: str) -> dict[int, int]:
         """Per partition, the offset the next record will get."""
         count = await self.partitions(topic)
-        reader = await self._reader_consumer()
         tps = [TopicPartition(self.physical(topic), p) for p in range(count)]
-        found = await self._wait(
-            "reading end offsets",
-            reader.end_offsets(tps),
-            acl=("Read", "topic", self.physical(topic)),
-        )
+        async with self._read_lock:  # two callers at once would each start a reader
+            reader = await self._reader_consumer()
+            found = await self._wait(
+                "reading end offsets",
+                reader.end_offsets(tps),
+                acl=("Read", "topic", self.physical(topic)),
+            )
         return {tp.partition: off for tp, off in found.items()}
 
     def subscribe(
