@@ -105,6 +105,7 @@ class KafkaLog:
         self._producer: AIOKafkaProducer | None = None
         self._reader: AIOKafkaConsumer | None = None
         self._metadata_client: AIOKafkaClient | None = None
+        self._metadata_lock = asyncio.Lock()
         self._auto_created = False  # the topics were made (or tried) once: not again
         self._partitions: dict[str, int] = {}
         self._created: set[str] = set()  # topics this client created or found existing
@@ -188,21 +189,26 @@ class KafkaLog:
         """
         client = self._producer.client if self._producer is not None else None
         if client is None:
-            if self._metadata_client is None:
-                fresh = AIOKafkaClient(
-                    bootstrap_servers=self.bootstrap,
-                    client_id=f"{self._client_id}-metadata",
-                    request_timeout_ms=int(self.timeout * 1000),
-                    **self._options,
-                )
-                try:
-                    await self._wait("connecting", fresh.bootstrap())
-                except BaseException:
-                    await fresh.close()
-                    raise
-                self._metadata_client = fresh
-            client = self._metadata_client
+            async with self._metadata_lock:  # two first callers would each make a client
+                client = await self._metadata()
         return await self._wait("reading metadata", client.fetch_all_metadata())
+
+    async def _metadata(self) -> AIOKafkaClient:
+        """The client of :meth:`_cluster` when there is no producer (made on first use)."""
+        if self._metadata_client is None:
+            fresh = AIOKafkaClient(
+                bootstrap_servers=self.bootstrap,
+                client_id=f"{self._client_id}-metadata",
+                request_timeout_ms=int(self.timeout * 1000),
+                **self._options,
+            )
+            try:
+                await self._wait("connecting", fresh.bootstrap())
+            except BaseException:
+                await fresh.close()
+                raise
+            self._metadata_client = fresh
+        return self._metadata_client
 
     async def _lookup(self, name: str) -> set[int] | None:
         """The partitions of topic ``name``, creating the topics first on a fresh log.
