@@ -189,7 +189,8 @@ class Analytics:
         self.log = log
         self.place = place
 
-    async def _ask(self, question: Callable[[AnalyticsStore], T]) -> T:
+    async def ask(self, question: Callable[[AnalyticsStore], T]) -> T:
+        """``question`` answered in one session of the store (caught up first, embedded)."""
         async with self.place.session() as store:
             if self.place.embedded:  # a server is fed by its own sink; never write from here
                 await asyncio.to_thread(migrate, store)
@@ -207,7 +208,7 @@ class Analytics:
                 for row in rows
             ]
 
-        return await self._ask(ask)
+        return await self.ask(ask)
 
     async def latency(self, by: str, scope: Scope) -> list[LatencyRow]:
         """Step durations (p50/p95/p99/max) per ``agent``, ``step`` or ``workflow``.
@@ -249,7 +250,7 @@ class Analytics:
         settings: dict[str, Any] = {"readonly": 1}
         if tenant is not None:
             settings["additional_table_filters"] = sql.tenant_filters(tenant)
-        names, rows = await self._ask(lambda s: s.query(statement, settings=settings))
+        names, rows = await self.ask(lambda s: s.query(statement, settings=settings))
         return SqlResult(columns=names, rows=[list(r) for r in rows])
 
     async def migrate(self) -> list[str]:

@@ -13,13 +13,12 @@ Scoped like ``GET /api/v1/analytics/…``: one tenant (the caller's), a time win
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from omium.processors.analytics import AnalyticsSink, AnalyticsStore, migrate
+from omium.processors.analytics import AnalyticsStore
 from omium.services import analytics_sql as sql
 from omium.services.analytics import Analytics, CostRow, FailureRow, LatencyRow, Scope
 
@@ -106,12 +105,7 @@ async def overview(analytics: Analytics, tenant: str, name: str) -> Overview:
     since, until, bucket = window(name)
     scope = Scope(tenant, since, until)
     params = {**scope.params(), "bucket": int(bucket.total_seconds())}
-    place = analytics.place
-    async with place.session() as store:
-        if place.embedded:  # a server is fed by its own sink; never write from here
-            await asyncio.to_thread(migrate, store)
-            await AnalyticsSink(analytics.log, place).catch_up(store)
-        return await asyncio.to_thread(_ask, store, scope, params)
+    return await analytics.ask(lambda store: _ask(store, scope, params))
 
 
 def _ask(store: AnalyticsStore, scope: Scope, params: dict[str, Any]) -> Overview:
