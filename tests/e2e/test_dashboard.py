@@ -190,6 +190,18 @@ def test_pages__every_input_is_labelled_and_an_unknown_id_is_a_404_page(
     expect(page.locator(".error-detail")).to_contain_text("no execution 'no-such-run'")
 
 
+#: the left and right edges (px) of every step's bar, named by its step, and of two marks
+_MEASURE = """svg => {
+  const edges = e => { const r = e.getBoundingClientRect(); return [r.x, r.x + r.width]; };
+  return {
+    bars: [...svg.querySelectorAll("g.bar rect")].map(
+      r => [r.querySelector("title").textContent.split(" ")[0], ...edges(r)]),
+    marks: Object.fromEntries([".m-tool", ".m-handoff"].map(
+      s => [s, edges(svg.querySelector(s))])),
+  };
+}"""
+
+
 def test_timeline__llm_and_tool_calls_and_the_handoff_are_marks_on_their_steps(
     dash: Gateway, page: Page
 ) -> None:
@@ -211,15 +223,15 @@ def test_timeline__llm_and_tool_calls_and_the_handoff_are_marks_on_their_steps(
     assert tool.startswith("tool call lookup_invoices in billing_agent"), tool
     handoff = timeline.locator(".m-handoff title").text_content() or ""
     assert handoff.startswith("handoff triage → billing_agent"), handoff
-    # each mark sits on its step's bar (the bar's <title> names the step)
-    bars = {
-        (b.locator("title").text_content() or "").split(" ")[0]: b.locator("rect").bounding_box()
-        for b in timeline.locator("g.bar").all()
-    }
+    # each mark sits on a bar of its step (the bar's <title> names the step; a step that
+    # ran again has a bar per run). The timeline redraws as the waiting step's bar grows,
+    # so bars and marks are measured in one go in the page, from one drawing.
+    drawn = timeline.evaluate(_MEASURE)
     for selector, step in ((".m-tool", "billing_agent"), (".m-handoff", "billing_agent")):
-        mark, bar = timeline.locator(selector).bounding_box(), bars[step]
-        assert mark is not None and bar is not None
-        assert bar["x"] - 6 <= mark["x"] + mark["width"] / 2 <= bar["x"] + bar["width"] + 6
+        left, right = drawn["marks"][selector]
+        middle = (left + right) / 2
+        spans = [(x0, x1) for name, x0, x1 in drawn["bars"] if name == step]
+        assert any(x0 - 6 <= middle <= x1 + 6 for x0, x1 in spans), (selector, middle, drawn)
     shoot(page, "execution-marks")
 
 

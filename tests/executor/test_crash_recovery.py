@@ -22,8 +22,9 @@ from harness import SOURCE, spec
 from omium.processors.history import current
 from omium.processors.reader import open_reader
 from omium.processors.rebuild import differences, rebuild
-from omium.producers import open_log
+from omium.producers import EventLog, open_log
 from omium.schemas import Event
+from omium.schemas.topics import EVENTS
 from omium.services import runs as service
 
 KILLS = 5
@@ -65,16 +66,21 @@ async def test_sigkill__executions_resume_and_finish_correctly(
         for i in range(RUNS)
     ]
     worker_log = tmp_path / "workers.log"
+    recorded = await _recorded(log)
     worker = start_worker(url, worker_log)
     kills = 0
     try:
         while kills < KILLS:
+            # a worker under load can take seconds to start: a kill before it has run
+            # anything would interrupt nothing, so each kill waits for its first event
+            await _recorded_more(log, recorded)
             await asyncio.sleep(
                 rng.uniform(1.0, 3.0) if kind == "sqlite-file" else rng.uniform(4.0, 8.0)
             )
             worker.send_signal(signal.SIGKILL)
             worker.wait(10)
             kills += 1
+            recorded = await _recorded(log)
             worker = start_worker(url, worker_log)
         deadline = time.monotonic() + 240
         views = {}
@@ -126,6 +132,19 @@ async def test_sigkill__executions_resume_and_finish_correctly(
         f"{kind}: {kills} kills, {resumed}/{RUNS} executions resumed after a kill, "
         f"{len(marked) - RUNS} step re-runs"
     )
+
+
+async def _recorded(log: EventLog) -> int:
+    """How many events the log holds."""
+    return sum((await log.end_offsets(EVENTS.name)).values())
+
+
+async def _recorded_more(log: EventLog, than: int, within: float = 60.0) -> None:
+    """Wait until the log holds more than ``than`` events (a worker has started working)."""
+    deadline = time.monotonic() + within
+    while await _recorded(log) <= than:
+        assert time.monotonic() < deadline, f"no worker recorded anything within {within} s"
+        await asyncio.sleep(0.05)
 
 
 async def _events(url: str, execution_id: str) -> list[Event]:
