@@ -8,6 +8,7 @@ the log and :func:`restore` says which state and step a run continues with.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 from uuid import UUID
@@ -44,6 +45,9 @@ class Control:
     #: set while the log answers (the worker shares one among its runs): no step starts
     #: while it is clear, so a stalled log stops runs instead of letting them run ahead
     log_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    #: whether the worker stood still and is not yet confirmed as the owner (its
+    #: :class:`~omium.processors.outage.Freezes`): then no step starts, nothing is written
+    frozen: Callable[[], bool] = field(default=lambda: False)
 
     def __post_init__(self, paused: bool) -> None:
         if not paused:

@@ -35,6 +35,14 @@ from omium.schemas.workflow import WorkflowSpec
 FLUSH_AFTER = 0.02
 
 
+#: how far a run that takes over an execution (after a crash, a hand-over, a failed write)
+#: jumps its events' ``seq`` past the last one recorded: more than any run has in flight.
+#: A late write of the earlier run (sent before its worker froze or lost the partition,
+#: delivered after) then carries lower numbers than the new run's, and every fold drops it
+#: as already applied (``projections.views.already_applied``): a fencing token in the log.
+SEQ_JUMP = 1000
+
+
 def _failed(write: asyncio.Future[None]) -> bool:
     return write.done() and not write.cancelled() and write.exception() is not None
 
@@ -156,7 +164,8 @@ class ExecutionRunner:
         call, this is what bounds what a crash can lose.
         """
         if self._deferred and time.monotonic() - self._oldest >= self._window:
-            await self.emit()
+            if not self.control.frozen():  # else written once the worker is confirmed
+                await self.emit()
 
     async def _hold_back(self) -> None:
         """Back-pressure: no next step while a write older than the window is unacknowledged.
@@ -166,11 +175,17 @@ class ExecutionRunner:
         the class docstring). A write that failed meanwhile is raised here.
         """
         write = self._last_write
-        if write is None or write.done():
+        if write is None:
             return
-        if time.monotonic() - self._unacked_since >= self._window:
+        if not write.done():
+            if time.monotonic() - self._unacked_since < self._window:
+                return
             await asyncio.wait([write])
-            self._raise_failed_flush()
+        if _failed(write):
+            # raised here, whoever made the write: a timer's flush queued behind it has
+            # not run yet, so _raise_failed_flush would not see the failure in time
+            raise write.exception()  # type: ignore[misc]
+        self._raise_failed_flush()
 
     def checkpoint(self, step: str, index: int, state: dict[str, Any]) -> Event:
         """The ``checkpoint.created`` after step ``index`` (sized, not yet recorded)."""
@@ -187,6 +202,12 @@ class ExecutionRunner:
 
     async def between_steps(self) -> None:
         """A step boundary: act on a cancel or a hand-over, wait out a pause (recorded)."""
+        if self.control.frozen():
+            # the worker stood still and may have lost this run to another worker: nothing
+            # is written and no step starts before the group confirms it (Freezes); handed
+            # over meanwhile, the run stops here with its deferred results dropped
+            with self.idle():
+                await self.control.log_ready.wait()
         await self._flush_overdue()
         await self._hold_back()
         if not self.control.log_ready.is_set():  # the worker saw the log fail: wait for it
@@ -273,11 +294,13 @@ class ExecutionRunner:
         spec = self.spec
         if view.finished and self.control.rollback is None:
             return view.status
+        last_seq = view.last_seq.get(view.attempt, 0)
         self._rec = Recorder(
             self.log,
             self.execution_id,
             attempt=view.attempt,
-            last_seq=view.last_seq.get(view.attempt, 0),
+            # continuing what another run wrote: jump ahead (see SEQ_JUMP)
+            last_seq=last_seq + SEQ_JUMP if last_seq else 0,
             tenant_id=self.command.tenant_id,
         )
         try:
@@ -311,6 +334,10 @@ class ExecutionRunner:
             return "cancelled"
         except LogError:
             self._drop_deferred()
+            # no run of this worker starts a step until the worker has seen the log answer
+            # again: cleared here, before the slot this run held wakes a queued run (the
+            # worker's loop would notice the failure only after that run's first step)
+            self.control.log_ready.clear()
             raise  # nothing can be recorded: the run stays unfinished for recovery
         except Exception as exc:  # a bug, or an event the log refused: end the run visibly
             failed = self.prepare("execution.failed", error=ErrorInfo.of(exc).model_dump())
@@ -444,8 +471,8 @@ class ExecutionRunner:
 
     def _flush(self) -> None:
         self._timer = None
-        if not self._deferred:
-            return
+        if not self._deferred or self.control.frozen():
+            return  # frozen: the next step boundary writes them, once that is safe
         if self._flushing is not None and self._flushing.done() and _failed(self._flushing):
             return  # the run's next write raises it
         batch, self._deferred = self._deferred, []

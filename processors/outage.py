@@ -106,3 +106,73 @@ class Outage:
         self.since = None
         self.last_error = None
         self._tries = 0
+
+
+class Freezes:
+    """Notices that this process stood still (SIGSTOP, a paused VM, a loop kept busy).
+
+    A worker frozen longer than its group session may have lost its partitions without
+    knowing it: when it moves again, the steps it was in finish, and its runs would record
+    them and start the next ones while another worker already runs the same executions.
+    So a gap longer than ``limit`` in the worker's own clock ticks makes it a suspect: no
+    run starts a step or writes a deferred result (:meth:`frozen`, checked synchronously at
+    every step boundary, so it holds whichever task runs first after the freeze) until the
+    worker has proved to the group that it still owns its partitions (:meth:`cleared`) or
+    handed them over.
+
+    Args:
+        ready: the worker's shared gate of its runs (cleared on a freeze).
+        limit: the longest gap (seconds) that cannot have cost the membership: a third of
+            the session timeout, the heartbeat interval.
+        notify: where a freeze is reported.
+        clock: monotonic seconds (tests pass their own).
+    """
+
+    #: how often the worker's clock ticks (seconds)
+    TICK = 0.1
+
+    def __init__(
+        self,
+        ready: asyncio.Event,
+        limit: float,
+        notify: Callable[[str], None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.suspect = False
+        self.freezes = 0  # how many were noticed (a metric)
+        self._ready = ready
+        self._notify = notify
+        self._clock = clock
+        self._last = clock()
+
+    def frozen(self) -> bool:
+        """Whether the worker is a suspect (noticing a freeze that is still unseen)."""
+        gap = self._clock() - self._last
+        if gap > self.limit and not self.suspect:
+            self.suspect = True
+            self.freezes += 1
+            self._ready.clear()
+            self._notify(
+                f"this worker stood still for {gap:.1f} s (longer than {self.limit:g} s): "
+                "no step starts until the group confirms it still owns its partitions"
+            )
+        return self.suspect
+
+    def tick(self) -> None:
+        """The worker's clock moved on (called every :attr:`TICK` seconds)."""
+        self.frozen()
+        self._last = self._clock()
+
+    def cleared(self) -> None:
+        """The group confirmed this member (or it handed everything over): go on."""
+        if self.suspect:
+            self._notify("the group confirmed this worker's partitions; its runs go on")
+        self.suspect = False
+
+    async def run(self) -> None:
+        """Tick until cancelled."""
+        while True:
+            self.tick()
+            await asyncio.sleep(self.TICK)

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from omium.processors.control import Control, load_view
 from omium.processors.deliveries import FirstDelivery
 from omium.processors.execution import ExecutionRunner
-from omium.processors.outage import GIVE_UP_AFTER, Outage
+from omium.processors.outage import GIVE_UP_AFTER, Freezes, Outage
 from omium.producers import EventLog, Record, Subscription
 from omium.projections import ExecutionView
 from omium.schemas import Cancel, Event, InvalidEvent, LogUnavailable, Pause, Resume, Rollback, Run
-from omium.schemas.topics import COMMANDS
+from omium.schemas.topics import COMMANDS, EVENTS
 
 GROUP = "omium-executor"
 CLOCK_SKEW_MS = 5 * 60 * 1000
@@ -90,6 +90,8 @@ class Worker:
         self.ready = asyncio.Event()
         #: the log as this worker sees it (``outage.state`` for ``/readyz``)
         self.outage = Outage(self._notify, give_up_after=give_up_after)
+        #: whether this worker stood still (replaced in run, by the subscription's session)
+        self.freezes = Freezes(asyncio.Event(), 3.0, self._notify)
         # shared by every run's Control: clear while the log fails, so no step starts then
         self._log_ready = asyncio.Event()
         self._log_ready.set()
@@ -115,10 +117,19 @@ class Worker:
         """
         sub = self.log.subscribe(self.group, [COMMANDS.name], on_revoked=self._hand_over)
         self._owned = sub.assignment
+        # a heartbeat interval's gap may already cost the session (see Freezes)
+        self.freezes = Freezes(self._log_ready, min(3.0, sub.session_timeout / 3), self._notify)
+        ticking = asyncio.create_task(self.freezes.run(), name="omium-freezes")
         try:
             while not stop.is_set():
                 try:
                     failures = await self._cycle(sub)
+                    if self.freezes.suspect:
+                        await self._confirm(sub)
+                    if not failures and not self._retry and not self._log_ready.is_set():
+                        # a cycle can pass with the log down (a poll that found nothing
+                        # says nothing): no step starts again before the log has answered
+                        await self.log.end_offsets(EVENTS.name)
                 except LogUnavailable as exc:
                     self._log_ready.clear()
                     await self.outage.failed(exc, stop)
@@ -126,14 +137,28 @@ class Worker:
                 if failures:
                     self._log_ready.clear()
                     self.outage.note(failures[-1])
-                elif not self._retry:
+                elif not self._retry and not self.freezes.suspect:
                     self.outage.recovered()
                     self._log_ready.set()
         finally:
+            ticking.cancel()
             try:
                 await self._abandon_all(sub)
             finally:
                 await sub.close()
+
+    async def _confirm(self, sub: Subscription) -> None:
+        """After a freeze: the runs go on once a commit proves this member owns its share.
+
+        A refused commit means the group moved partitions on while this worker stood
+        still: the subscription rejoins and hands them over (their runs, parked at their
+        step boundary, stop without writing); the next commit, of the new generation,
+        then confirms what is left.
+        """
+        offsets = self._commit_offsets()
+        if await sub.commit(offsets):
+            self._committed = offsets
+            self.freezes.cleared()
 
     async def _cycle(self, sub: Subscription) -> list[BaseException]:
         """Poll, handle, restart failed runs, commit; the errors runs stopped on meanwhile."""
@@ -299,6 +324,7 @@ class Worker:
     def _control_for(self, *, paused: bool) -> Control:
         control = Control(paused=paused)
         control.log_ready = self._log_ready
+        control.frozen = self.freezes.frozen
         return control
 
     # -- bookkeeping --------------------------------------------------------------------

@@ -623,7 +623,7 @@ class KafkaSubscription:
         self._log = log
         self._topics = topics
         self._from_beginning = from_beginning
-        self._session_timeout = session_timeout
+        self.session_timeout = session_timeout
         self._listener = _Revocations(log, on_revoked)
         self._consumer = self._new_consumer()
         self._started = False
@@ -637,8 +637,8 @@ class KafkaSubscription:
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest" if self._from_beginning else "latest",
-            session_timeout_ms=int(self._session_timeout * 1000),
-            heartbeat_interval_ms=min(3000, int(self._session_timeout * 1000) // 3),
+            session_timeout_ms=int(self.session_timeout * 1000),
+            heartbeat_interval_ms=min(3000, int(self.session_timeout * 1000) // 3),
             request_timeout_ms=int(log.timeout * 1000) + 5000,
             **log._options,
         )
@@ -679,10 +679,10 @@ class KafkaSubscription:
             for m in messages
         ]
 
-    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> bool:
         """Commit ``offsets`` (default: the position after every record returned so far)."""
         if not self._started:
-            return
+            return True
         chosen = None
         if offsets is not None:
             owned = self._consumer.assignment()
@@ -692,7 +692,7 @@ class KafkaSubscription:
                 if (tp := TopicPartition(self._log.physical(topic), p)) in owned
             }
             if not chosen:
-                return
+                return True
         try:
             await self._log._wait(
                 f"committing for group {self.group!r}", self._consumer.commit(chosen)
@@ -703,7 +703,8 @@ class KafkaSubscription:
             # the group rebalanced since the poll (this member stalled past its session):
             # its partitions moved on; like the embedded log, commit nothing for them. The
             # next owner resumes from the last commit, at least once.
-            return
+            return False
+        return True
 
     async def close(self) -> None:
         """Leave the group (within the log's timeout: the cluster may be down). Safe twice."""

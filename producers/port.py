@@ -59,16 +59,23 @@ class Subscription(Protocol):
     """A consumer-group member: polls its share of partitions, commits explicitly."""
 
     group: str
+    #: seconds without a heartbeat after which the group hands this member's partitions on
+    session_timeout: float
 
     async def poll(self, timeout: float = 1.0, max_records: int = 500) -> list[Record]:
         """Return the next records of the assigned partitions (may be empty at timeout)."""
         ...
 
-    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
+    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> bool:
         """Commit, for the group, the next offset to read per ``(topic, partition)``.
 
         Without ``offsets``: the position after every record ``poll`` returned. Offsets of
         partitions this member no longer owns are not committed.
+
+        Returns:
+            False when the group refused the commit because this member lost partitions
+            it thought it owned (it stood still past its session): a round trip that
+            proves membership, which a worker asks for after a freeze.
         """
         ...
 

@@ -65,6 +65,7 @@ class SqliteSubscription:
         self._log = log
         self._topics = topics
         self._from_beginning = from_beginning
+        self.session_timeout = session_timeout
         self._session_ms = int(session_timeout * 1000)
         self._poll_interval = poll_interval
         self._on_revoked = on_revoked
@@ -196,8 +197,11 @@ class SqliteSubscription:
                 self._positions[pair] = rows[-1].position.offset + 1
         return out
 
-    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> None:
-        """Commit ``offsets`` (default: the consumed positions) of partitions still leased."""
+    async def commit(self, offsets: Mapping[tuple[str, int], int] | None = None) -> bool:
+        """Commit ``offsets`` (default: the consumed positions) of partitions still leased.
+
+        False when a partition of ``offsets`` this member owned has lost its lease.
+        """
         chosen = self._positions if offsets is None else offsets
         with self._log._write() as db:
             self._members(db)
@@ -207,6 +211,7 @@ class SqliteSubscription:
                 "ON CONFLICT (grp, topic, partition) DO UPDATE SET offset = excluded.offset",
                 [(self.group, t, p, off) for (t, p), off in chosen.items() if (t, p) in mine],
             )
+        return all(pair in mine for pair in chosen if pair in self.assignment())
 
     async def close(self) -> None:
         """Leave the group so the other members take this one's partitions at once."""

@@ -68,6 +68,14 @@ def mark(state: dict[str, Any]) -> dict[str, Any]:
     return {"marked": state.get("marked", 0) + 1}
 
 
+async def slow_then_mark(state: dict[str, Any]) -> dict[str, Any]:
+    """Appends ``time.monotonic()`` to ``marks`` as it starts, then takes ``slow_s`` s."""
+    with Path(state["marks"]).open("a") as f:
+        f.write(f"{time.monotonic()}\n")
+    await asyncio.sleep(float(state.get("slow_s", 0.3)))
+    return {"marked": state.get("marked", 0) + 1}
+
+
 def wrong_signature(a: int, b: int) -> None:
     return None
 

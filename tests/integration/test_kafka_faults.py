@@ -7,7 +7,10 @@ start, end and pid (:mod:`fault_steps`); faults are injected into the brokers an
 - (d) every broker stalled (SIGSTOP) longer than the clients' timeout: the workers wait,
   steps are repeated no more than the documented bound, everything completes;
 - (a) SIGKILL the node that is both the group coordinator and the KRaft controller: the
-  workers ride it out and every execution completes.
+  workers ride it out and every execution completes;
+- (b) SIGSTOP a worker past its session, then SIGCONT: the other worker takes its
+  executions over; the returning one starts no step of them, and what it had in flight is
+  dropped by every fold (a late write carries lower seq numbers than the new owner's).
 
 The cluster uses ports ``OMIUM_TEST_KAFKA3_PORT`` (default 29392, apart from
 test_three_nodes.py's 29092, as both may run at once) .. +2, controllers +100, in a pytest
@@ -18,6 +21,7 @@ repeats the module (``OMIUM_SOAK``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import re
 import signal
@@ -42,6 +46,8 @@ from faults import (
 )
 
 from omium.producers import EventLog, open_log
+from omium.projections.views import already_applied, mark_applied
+from omium.schemas import StepCompleted
 
 pytestmark = [pytest.mark.kafka, pytest.mark.three_nodes, pytest.mark.timeout(600)]
 
@@ -117,13 +123,64 @@ async def test_sigterm__exits_0_at_a_step_boundary_and_hands_over_at_once(
         assert taken - exited < 6, "worker 1 did not leave the group (session timeout 6 s)"
 
 
-@pytest.mark.soak  # long and still xfail: `make soak` runs it, `make test` does not
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 19, open: after a stall long enough to expire the sessions, a few "
-    "executions (4 of 40 in the last run) were handed over and never resumed by anyone: "
-    "a hand-over/commit race not found yet (docs/kafka-faults.md)",
-)
+async def test_sigstop_past_the_session__the_returning_worker_starts_and_records_nothing(
+    cluster: Cluster, fresh: tuple[str, EventLog], tmp_path: Path
+) -> None:
+    url, log = fresh
+    load = await Load.submit(log, tmp_path, 24, sleep_s=0.3)
+    out1, out2 = tmp_path / "w1.log", tmp_path / "w2.log"
+    w1 = start_worker(url, out1, env=WORKER_ENV)
+    w2 = start_worker(url, out2, env=WORKER_ENV)
+    try:
+        wait_lines(load.effects, 20)
+        w1.send_signal(signal.SIGSTOP)
+        stopped = time.time()
+        await asyncio.sleep(12)  # twice the 6 s session: worker 2 takes every partition
+        w1.send_signal(signal.SIGCONT)
+        resumed = time.time()
+        statuses = await load.wait_finished(log, 240)
+        alive = w1.poll() is None and w2.poll() is None
+    finally:
+        stop(w1)
+        stop(w2)
+    logs = tail(out1) + "\n" + tail(out2)
+    assert alive, logs
+    assert set(statuses.values()) == {"completed"}, (statuses, logs)
+    effects = Effects(load.effects)
+    taken = {r.key for r in effects.runs if r.pid == w2.pid and stopped < r.start < resumed}
+    # worker 1 came back a stranger to what worker 2 took: no step of those starts on it
+    zombie = [r for r in effects.runs if r.pid == w1.pid and r.start > resumed and r.key in taken]
+    assert zombie == [], logs
+    # the only steps that ran twice at once are those worker 1 was in when it stopped (a
+    # thread cannot be taken back): worker 2 ran them again, as after a crash
+    in_flight = [(a, b) for a, b in effects.overlaps() if min(a.start, b.start) < stopped]
+    assert len(in_flight) == len(effects.overlaps()), effects.overlaps()
+    assert len(in_flight) <= 4, in_flight  # its concurrency
+    # what worker 1 had in flight when it stopped may still land after worker 2 took over
+    # (aiokafka sends it when the process moves again); it carries lower seq numbers than
+    # worker 2's (SEQ_JUMP), so every fold drops it: each step completed once as read
+    late, twice = 0, []
+    for ex in load.ids:
+        applied: dict[int, int] = {}
+        done: collections.Counter[tuple[int, int]] = collections.Counter()
+        for record in await log.read_execution(ex):
+            event = record.event()
+            if already_applied(event, applied):
+                late += event.type == "step.completed"
+                continue
+            applied = mark_applied(event, applied)
+            if isinstance(event, StepCompleted):
+                done[(event.attempt, event.payload.index)] += 1
+        twice += [(ex, step) for step, n in done.items() if n > 1]
+    assert twice == [], logs
+    assert "stood still" in out1.read_text(), logs
+    print(
+        f"SIGSTOP 12 s: {len(taken)} executions taken over, {len(in_flight)} in-flight "
+        f"steps ran again at the same time, 0 started after the return, {late} late "
+        "step results dropped by the folds"
+    )
+
+
 async def test_stall__workers_wait_and_steps_repeat_within_the_bound(
     cluster: Cluster, fresh: tuple[str, EventLog], tmp_path: Path
 ) -> None:
@@ -146,10 +203,6 @@ async def test_stall__workers_wait_and_steps_repeat_within_the_bound(
             stop(proc)
     logs = "\n".join(tail(out) for out in outs)
     assert all(alive), logs
-    stuck = [ex for ex, status in statuses.items() if status != "completed"]
-    if stuck:
-        report = await stuck_report(log, cluster.bootstrap, url_group(url), stuck)
-        pytest.fail(f"not completed:\n{report}\n{logs}")
     effects = Effects(load.effects)
     assert effects.overlaps() == []
     # steps started during the stall beyond the first one per running execution: none (the
@@ -160,12 +213,19 @@ async def test_stall__workers_wait_and_steps_repeat_within_the_bound(
         f"stall 15 s: {effects.reruns()} steps repeated, {len(during)} started in the "
         f"stall, at most {per_execution} repeat per step"
     )
-    assert len(during) == 0, during
+    assert len(during) == 0, (during, logs)
     # the bound (README, "What a crash can lose"): a write that failed repeats the step
     # running then and the step completed within the 20 ms window before it started, so at
     # most 2 per execution running when the log stalled
     assert effects.reruns() <= 2 * concurrency * workers, effects.counts()
-    assert "log unavailable" in logs
+    assert any("log unavailable" in out.read_text() for out in outs), logs
+    stuck = [ex for ex, status in statuses.items() if status != "completed"]
+    if stuck:
+        report = await stuck_report(log, cluster.bootstrap, url_group(url), stuck)
+        # issue 19, open: in 1 of 5 runs (2026-12-01) 2 of 40 executions were never resumed
+        # after the sessions expired in the stall, their run command left uncommitted
+        # (docs/kafka-faults.md); everything above is checked first, whatever happens here
+        pytest.xfail(f"the open hand-over race: not completed:\n{report}\n{logs}")
 
 
 def url_group(url: str) -> str:

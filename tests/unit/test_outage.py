@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from omium.processors.outage import FIRST_DELAY, MAX_DELAY, Outage, WorkerGaveUp
+from omium.processors.outage import FIRST_DELAY, MAX_DELAY, Freezes, Outage, WorkerGaveUp
 from omium.schemas import LogUnavailable
 
 
@@ -66,3 +66,34 @@ async def test_outage__backoff_doubles_and_never_sleeps_past_the_limit(
     assert delays[:4] == [FIRST_DELAY, 2 * FIRST_DELAY, 4 * FIRST_DELAY, 8 * FIRST_DELAY]
     assert all(d <= MAX_DELAY for d in delays)
     assert sum(delays) <= 8 + 0.02  # it gave up at the limit, not a backoff step later
+
+
+def test_freezes__a_gap_past_the_limit_closes_the_gate_until_cleared() -> None:
+    said: list[str] = []
+    clock, ready = Clock(), asyncio.Event()
+    ready.set()
+    freezes = Freezes(ready, 2.0, said.append, clock=clock)
+    for _ in range(30):  # ticking on time: never a suspect
+        clock.now += Freezes.TICK
+        freezes.tick()
+    assert not freezes.frozen() and ready.is_set() and said == []
+    clock.now += 2.5  # stopped (SIGSTOP): the first look after it, a tick or a step
+    assert freezes.frozen()  # boundary, whichever runs first, sees the freeze
+    assert not ready.is_set() and freezes.freezes == 1
+    assert "stood still for 2.5 s" in said[0]
+    freezes.tick()
+    clock.now += Freezes.TICK
+    freezes.tick()
+    assert freezes.frozen() and len(said) == 1  # a suspect until the group confirms it
+    freezes.cleared()
+    assert not freezes.frozen() and "confirmed" in said[-1]
+    assert not ready.is_set()  # reopening the gate is the worker's (the log may be down)
+
+
+def test_freezes__a_late_tick_under_the_limit_is_no_freeze() -> None:
+    clock, ready = Clock(), asyncio.Event()
+    ready.set()
+    freezes = Freezes(ready, 2.0, lambda message: None, clock=clock)
+    clock.now += 1.9
+    freezes.tick()
+    assert not freezes.frozen() and ready.is_set() and freezes.freezes == 0
