@@ -220,14 +220,24 @@ class Analytics:
         return await self._rows(LatencyRow, text, {**scope.params(), **scope.days()})
 
     async def cost(self, by: str, scope: Scope) -> list[CostRow]:
-        """LLM calls, tokens and cost per model, workflow, execution, day or agent."""
-        text = sql.COST.replace("{key}", _choice(by, sql.COST_KEYS))
-        return await self._rows(CostRow, text, scope.params())
+        """LLM calls, tokens and cost per model, workflow, execution, day or agent.
+
+        Read from the daily rollup (``--by execution``: from ``llm_calls``); counts and
+        tokens are exact, ``cost_usd`` a sum of the same floats in another order.
+        """
+        key = _choice(by, sql.COST_KEYS)
+        if by not in sql.COST_ROLLUP_KEYS:
+            return await self._rows(CostRow, sql.COST.replace("{key}", key), scope.params())
+        text = sql.COST_ROLLUP.replace("{key}", sql.COST_ROLLUP_KEYS[by])
+        return await self._rows(CostRow, text, {**scope.params(), **scope.days()})
 
     async def failures(self, by: str, scope: Scope) -> list[FailureRow]:
-        """Executions, failures, rate and most common error per ``workflow`` or ``step``."""
-        text = sql.FAILURES[_choice(by, {"workflow": "workflow", "step": "step"})]
-        return await self._rows(FailureRow, text, scope.params())
+        """Executions, failures, rate and most common error per ``workflow`` or ``step``.
+
+        Read from the daily rollups; every count is exact.
+        """
+        text = sql.FAILURES_ROLLUP[_choice(by, {"workflow": "workflow", "step": "step"})]
+        return await self._rows(FailureRow, text, {**scope.params(), **scope.days()})
 
     async def slowest(self, scope: Scope, limit: int = 10) -> list[SlowestRow]:
         """The ``limit`` finished executions that took longest."""

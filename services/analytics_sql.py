@@ -21,6 +21,15 @@ _SCOPE = (
     "AND ({{workflow:String}} = '' OR workflow = {{workflow:String}})"
 )
 
+#: the rows of a daily rollup inside the window's whole days (``Scope.days``)
+_DAYS = (
+    " WHERE tenant_id = {tenant:String}"
+    " AND day >= {day_from:DateTime('UTC')} AND day < {day_to:DateTime('UTC')}"
+    " AND ({workflow:String} = '' OR workflow = {workflow:String})"
+)
+#: the base rows of the window's partial first and last days (with ``_SCOPE``)
+_EDGES = " AND ({time} < {{day_from:DateTime('UTC')}} OR {time} >= {{day_to:DateTime('UTC')}})"
+
 LATENCY_KEYS = {"agent": "agent", "step": "step", "workflow": "workflow"}
 LATENCY = (
     "SELECT toString({key}) AS key, count() AS count, "
@@ -63,6 +72,24 @@ COST = (
     "GROUP BY key ORDER BY cost_usd DESC, key"
 )
 
+#: ``COST`` from the daily rollup (0009_daily_rollups.sql): the sums of the window's whole
+#: days, plus its partial first and last days read from ``llm_calls`` (``--by execution``
+#: reads ``COST``: the rollup has no execution)
+COST_ROLLUP_KEYS = {"model": "model", "workflow": "workflow", "day": "d", "agent": "agent"}
+COST_ROLLUP = (
+    "SELECT toString({key}) AS key, sum(n) AS calls, sum(i) AS input_tokens, "
+    "sum(o) AS output_tokens, sum(c) AS cost_usd FROM ("
+    " SELECT workflow, model, agent, toDate(day) AS d, calls AS n, input_tokens AS i,"
+    " output_tokens AS o, cost_usd AS c FROM llm_calls_daily" + _DAYS + " UNION ALL"
+    " SELECT workflow, model, agent, toDate(ts) AS d, count() AS n, sum(input_tokens) AS i,"
+    " sum(output_tokens) AS o, sum(cost_usd) AS c FROM llm_calls"
+    " WHERE "
+    + _SCOPE.format(time="ts")
+    + _EDGES.format(time="ts")
+    + " GROUP BY workflow, model, agent, d"
+    ") GROUP BY key ORDER BY cost_usd DESC, key"
+)
+
 #: the most common error (ties: the greatest name) among the failed rows of each key: an
 #: aggregate over the few failed rows joined to the counts (a window function over every
 #: row cost 30x more at 10M steps)
@@ -100,6 +127,47 @@ FAILURES = {
     ),
 }
 
+#: ``FAILURES`` from the daily rollups (0009_daily_rollups.sql), whole days plus the
+#: partial first and last days from the base rows: per key and error type, the counted
+#: executions (or first runs), the failed ones, and the failed rows (for ``top_error``)
+_FAILURES_ROLLUP = (
+    "SELECT key, sum(runs) AS executions, sum(fails) AS failed,"
+    " if(executions = 0, 0, failed / executions) AS failure_rate,"
+    " argMaxIf(error_type, (errors, error_type), errors > 0) AS top_error FROM ("
+    " SELECT {key} AS key, error_type, sum(r) AS runs, sum(f) AS fails, sum(e) AS errors FROM ("
+    "  SELECT {key}, error_type, {rollup} FROM {daily}"
+    + _DAYS.replace("{", "{{").replace("}", "}}")
+    + " UNION ALL"
+    "  SELECT {key}, error_type, {base} FROM {table} WHERE {scope}{edges}"
+    " ) GROUP BY key, error_type"
+    ") GROUP BY key {having}ORDER BY failure_rate DESC, key"
+)
+_BAD = "status IN ('failed', 'timed_out')"
+FAILURES_ROLLUP = {
+    # an execution counts once, on its latest state: the changes of `execution_changes`
+    # sum to +1 there (a key whose executions all moved away sums to 0: not listed)
+    "workflow": _FAILURES_ROLLUP.format(
+        key="workflow",
+        daily="executions_daily",
+        rollup=f"executions AS r, if({_BAD}, r, 0) AS f, f AS e",
+        table="execution_changes",
+        base=f"change AS r, if({_BAD}, r, 0) AS f, f AS e",
+        scope=_SCOPE.format(time="at"),
+        edges=_EDGES.format(time="at"),
+        having="HAVING executions > 0 ",
+    ),
+    "step": _FAILURES_ROLLUP.format(
+        key="step",
+        daily="steps_failures_daily",
+        rollup="first_runs AS r, first_failures AS f, failed AS e",
+        table="steps",
+        base="first_run AS r, first_failure AS f, toUInt64(status = 'failed') AS e",
+        scope=_SCOPE.format(time="ended_at"),
+        edges=_EDGES.format(time="ended_at"),
+        having="",
+    ),
+}
+
 SLOWEST = (
     "SELECT execution_id, workflow, status, "
     "toFloat64(toUnixTimestamp64Milli(ended_at) "
@@ -126,6 +194,10 @@ TENANT_TABLES = (
     "steps_hourly",
     "llm_calls_hourly",
     "steps_latency_daily",
+    "llm_calls_daily",
+    "steps_failures_daily",
+    "execution_changes",
+    "executions_daily",
 )
 HIDDEN_TABLES = ("sink_batches", "omium_migrations")
 

@@ -92,15 +92,16 @@ def _test(annotation: Any, metadata: list[Any], var: str, depth: int) -> str | N
             + ")"
         )
     item = f"x{depth}"
+    # an item that is anything JSON needs no loop (a generator per record cost ~0.5 µs)
     if origin is list and len(args) == 1:
         each = _test(args[0], [], item, depth + 1)
-        return (
-            None if each is None else f"(type({var}) is list and all({each} for {item} in {var}))"
-        )
+        if each is None or each == "True":
+            return None if each is None else f"(type({var}) is list)"
+        return f"(type({var}) is list and all({each} for {item} in {var}))"
     if origin is dict and len(args) == 2 and args[0] is str:
         each = _test(args[1], [], item, depth + 1)
-        if each is None:
-            return None
+        if each is None or each == "True":
+            return None if each is None else f"(type({var}) is dict)"
         return f"(type({var}) is dict and all({each} for {item} in {var}.values()))"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return _model_test(annotation, var, depth + 1)

@@ -227,6 +227,40 @@ def rows_of(
     return out
 
 
+#: the columns of ``execution_changes`` (0009_daily_rollups.sql)
+CHANGE_COLUMNS = ("tenant_id", "at", "workflow", "status", "error_type", "change")
+
+
+def execution_changes(
+    prior: Mapping[str, ExecutionRow], now: Mapping[str, ExecutionRow]
+) -> dict[str, list[Any]]:
+    """What a batch changed in the state ``failures --by workflow`` counts, as columns.
+
+    For each execution in ``now`` whose (time, workflow, status, error type) differs from
+    its stored row in ``prior``: -1 for the stored one (if it had a time) and +1 for the new
+    one (if it has). The time is ``coalesce(started_at, submitted_at, ended_at)``.
+    """
+    rows: list[tuple[Any, ...]] = []
+    for execution, row in now.items():
+        old = prior.get(execution)
+        before = None if old is None else _counted(old)
+        after = _counted(row)
+        if before == after:
+            continue
+        if before is not None:
+            rows.append((*before, -1))
+        if after is not None:
+            rows.append((*after, 1))
+    return _columns(CHANGE_COLUMNS, rows)
+
+
+def _counted(row: ExecutionRow) -> tuple[Any, ...] | None:
+    at = row.started_at or row.submitted_at or row.ended_at
+    if at is None:  # no time: never inside a window
+        return None
+    return (row.tenant_id, at, row.workflow, row.status, row.error_type)
+
+
 def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
     if not rows:
         return {name: [] for name in names}

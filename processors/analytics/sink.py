@@ -39,7 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from omium.processors.analytics.migrations import migrate
-from omium.processors.analytics.rows import ModelPrices, decoded, ids_of, rows_of
+from omium.processors.analytics.rows import (
+    ModelPrices,
+    decoded,
+    execution_changes,
+    ids_of,
+    rows_of,
+)
 from omium.processors.analytics.store import AnalyticsPlace, AnalyticsStore
 from omium.producers import BrokerCluster, EventLog, LocalFile, Record
 from omium.projections.analytics import EXECUTION_COLUMNS, AnalyticsRows, ExecutionRow, Pricer
@@ -227,17 +233,37 @@ class AnalyticsSink:
         self.batches += 1
         return len(records)
 
-    def build_rows(self, store: AnalyticsStore, records: list[Record]) -> AnalyticsRows:
-        """The rows of ``records`` (records that do not validate are the projector's DLQ's)."""
+    def build_rows(
+        self, store: AnalyticsStore, records: list[Record]
+    ) -> tuple[AnalyticsRows, dict[str, ExecutionRow]]:
+        """The rows of ``records``, and the stored rows of the executions they touch.
+
+        Records that do not validate are left out (they are the projector's DLQ's).
+        """
         facts = decoded(records)
-        return rows_of(facts, load_executions(store, ids_of(facts)), self.price)
+        prior = load_executions(store, ids_of(facts))
+        return rows_of(facts, prior, self.price), prior
+
+    def tables(self, store: AnalyticsStore, records: list[Record]) -> dict[str, dict[str, Any]]:
+        """Each table's columns for ``records``, in the order they are written.
+
+        ``execution_changes`` goes just before ``executions``: a batch redone after a crash
+        between the two reads the executions as they were before it, and so writes the same
+        changes (dropped by their token) — see 0009_daily_rollups.sql.
+        """
+        with _gc_paused():
+            rows, prior = self.build_rows(store, records)
+            tables: dict[str, dict[str, Any]] = rows.tables()
+            runs = tables.pop("executions")
+            tables["execution_changes"] = execution_changes(prior, rows.executions)
+            tables["executions"] = runs
+        return tables
 
     def _insert(self, store: AnalyticsStore, batch: Batch, records: list[Record]) -> None:
-        with _gc_paused():
-            rows = self.build_rows(store, records)
+        tables = self.tables(store, records)
         record_batch(store, self.consumer, batch, "planned")
         self.stage("planned")
-        for table, columns in rows.tables().items():
+        for table, columns in tables.items():
             store.insert(table, columns, token=f"{self.consumer}:{batch.number}:{table}")
             self.stage(table)
         record_batch(store, self.consumer, batch, "committed")

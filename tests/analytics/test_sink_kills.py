@@ -16,14 +16,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from analytics_workload import expected_slowest, store_url, workload
+from analytics_workload import expected_failures, expected_slowest, store_url, workload
 
 from omium.producers import open_log
 from omium.schemas import Event
-from omium.services.analytics import open_analytics
+from omium.services.analytics import Scope, open_analytics
 
 CHILD = Path(__file__).with_name("sink_child.py")
 KILLS = 10
+STEP_ENDS = ("step.completed", "step.failed")
 
 
 def _by_execution(events: list[Event]) -> list[list[Event]]:
@@ -91,6 +92,17 @@ async def test_sink__sigkilled_often__every_event_once(tmp_path: Path) -> None:
             " (SELECT sum(calls) FROM llm_calls_hourly)"
         )
         assert rollups.rows == [[kinds["step.completed"] + kinds["step.failed"], kinds["llm.call"]]]
+        # the daily rollups (0009), executions' changes included, agree with the events too
+        daily = await analytics.sql(
+            "SELECT (SELECT sum(first_runs) FROM steps_failures_daily),"
+            " (SELECT sum(calls) FROM llm_calls_daily),"
+            " (SELECT sum(executions) FROM executions_daily)"
+        )
+        firsts = len({(e.execution_id, e.payload.step) for e in events if e.type in STEP_ENDS})
+        executions = len({e.execution_id for e in events})
+        assert daily.rows == [[firsts, kinds["llm.call"], executions]]
+        by_workflow = await analytics.failures("workflow", Scope("default"))
+        assert {r.key: r.model_dump() for r in by_workflow} == expected_failures(events, "workflow")
         runs = await analytics.sql(
             "SELECT execution_id, status, steps, round(cost_usd, 9) FROM executions FINAL"
         )

@@ -42,10 +42,11 @@ from omium.processors.analytics import (  # noqa: E402
     migrate,
     open_place,
 )
+from omium.processors.analytics.rows import execution_changes  # noqa: E402
 from omium.processors.analytics.sink import load_executions  # noqa: E402
 from omium.producers import EventLog, Record, open_log  # noqa: E402
 from omium.producers.pricing import cost_usd  # noqa: E402
-from omium.projections.analytics import AnalyticsRows, analytics_rows  # noqa: E402
+from omium.projections.analytics import AnalyticsRows, ExecutionRow, analytics_rows  # noqa: E402
 from omium.schemas.topics import EVENTS  # noqa: E402
 from omium.services import analytics_sql as sql  # noqa: E402
 from omium.services.analytics import Scope  # noqa: E402
@@ -58,7 +59,9 @@ def say(text: str) -> None:
 class ValidatingSink(AnalyticsSink):
     """The sink as it was before rows were built from the JSON: a validated event per record."""
 
-    def build_rows(self, store: AnalyticsStore, records: list[Record]) -> AnalyticsRows:
+    def build_rows(
+        self, store: AnalyticsStore, records: list[Record]
+    ) -> tuple[AnalyticsRows, dict[str, ExecutionRow]]:
         pairs = []
         for r in records:
             try:
@@ -67,7 +70,8 @@ class ValidatingSink(AnalyticsSink):
                 continue
             pairs.append((event, (r.position.topic, r.position.partition, r.position.offset)))
         ids = sorted({event.execution_id for event, _ in pairs})
-        return analytics_rows(pairs, load_executions(store, ids), self.price)
+        prior = load_executions(store, ids)
+        return analytics_rows(pairs, prior, self.price), prior
 
 
 async def _timed_sink(kind: type[AnalyticsSink], log: EventLog, folder: Path, n: int) -> float:
@@ -99,7 +103,9 @@ async def sink_throughput(
         records += await log.read(EVENTS.name, partition, 0, end)
     pairs = [(r.event(), (r.position.topic, r.position.partition, r.position.offset))
              for r in records]  # fmt: skip
-    rows = analytics_rows(pairs, {}, cost_usd).tables()
+    built = analytics_rows(pairs, {}, cost_usd)
+    rows = built.tables()  # with the changes the sink writes beside executions (0009)
+    rows = {**rows, "execution_changes": execution_changes({}, built.executions)}
     times: dict[str, list[float]] = {"raw": [], "before": [], "after": []}
     for i in range(repeat):  # interleaved, so a change in the machine's load hits all three
         raw = open_place(url=f"chdb://{folder / f'raw{i}'}")
@@ -154,6 +160,10 @@ GENERATE = {
         8, if(number % 11 = 0, 1, 0), 3, 9000, 2000, 0.01,
         if(number % 11 = 0, 'ValueError', ''), '', map(), number, map()
         FROM numbers(intDiv({{n}}, 8))""",
+    # what the sink writes beside each execution's row (0009): +1 on its one state here
+    "execution_changes": """INSERT INTO execution_changes SELECT tenant_id,
+        assumeNotNull(coalesce(started_at, submitted_at, ended_at)), workflow, status,
+        error_type, 1 FROM executions""",
 }
 
 
@@ -163,10 +173,14 @@ def questions() -> dict[str, str]:
         "  before: exact quantiles": sql.LATENCY.replace("{key}", "agent"),
         "latency --by step": sql.LATENCY_ROLLUP.replace("{key}", "step"),
         "  before: exact quantiles ": sql.LATENCY.replace("{key}", "step"),
-        "cost --by model": sql.COST.replace("{key}", "model"),
-        "cost --by day": sql.COST.replace("{key}", "toDate(ts)"),
-        "failures --by workflow": sql.FAILURES["workflow"],
-        "failures --by step": sql.FAILURES["step"],
+        "cost --by model": sql.COST_ROLLUP.replace("{key}", "model"),
+        "  before: llm_calls": sql.COST.replace("{key}", "model"),
+        "cost --by day": sql.COST_ROLLUP.replace("{key}", "d"),
+        "  before: llm_calls ": sql.COST.replace("{key}", "toDate(ts)"),
+        "failures --by workflow": sql.FAILURES_ROLLUP["workflow"],
+        "  before: executions FINAL": sql.FAILURES["workflow"],
+        "failures --by step": sql.FAILURES_ROLLUP["step"],
+        "  before: steps": sql.FAILURES["step"],
         # the same question as it was asked before 0007 (distinct ids counted when asked),
         # for the before/after ratio in one run
         "  before: distinct ids": sql.FAILURES["step"]
