@@ -104,7 +104,8 @@ async def overview(analytics: Analytics, tenant: str, name: str) -> Overview:
     """
     since, until, bucket = window(name)
     scope = Scope(tenant, since, until)
-    params = {**scope.params(), "bucket": int(bucket.total_seconds())}
+    # the days are for the daily rollups (cost, failures), read like `omium analytics`
+    params = {**scope.params(), **scope.days(), "bucket": int(bucket.total_seconds())}
     return await analytics.ask(lambda store: _ask(store, scope, params))
 
 
@@ -112,11 +113,11 @@ def _ask(store: AnalyticsStore, scope: Scope, params: dict[str, Any]) -> Overvie
     assert scope.since is not None and scope.until is not None
 
     def cost(by: str) -> list[CostRow]:
-        text = sql.COST.replace("{key}", sql.COST_KEYS[by])
+        text = sql.COST_ROLLUP.replace("{key}", sql.COST_ROLLUP_KEYS[by])
         return _rows(store, CostRow, text, params)[:TOP]
 
     latency = sql.LATENCY.replace("{key}", sql.LATENCY_KEYS["agent"])
-    failures = _rows(store, FailureRow, sql.FAILURES["workflow"], params)
+    failures = _rows(store, FailureRow, sql.FAILURES_ROLLUP["workflow"], params)
     return Overview(
         tenant=scope.tenant,
         since=scope.since,
