@@ -397,6 +397,19 @@ class Worker:
         """Stop the runs of partitions moving to another worker, before they move."""
         for pair in partitions:  # first: a command being handled now must not start a run
             self._epochs[pair] = self._epochs.get(pair, 0) + 1
+            self._consumed.pop(pair, None)
+        # and none received already is handled while the runs below stop: handled then, it
+        # would take the new epoch for its own, run, and move the commit past a command
+        # refused above, which nobody would receive again (its next owner starts from the
+        # commit). The next owner receives them all again.
+        self._backlog = [
+            r for r in self._backlog if (r.position.topic, r.position.partition) not in partitions
+        ]
+        # nor is a run whose write failed restarted here meanwhile (it would take the new
+        # epoch too, outlive this hand-over, and make the next delivery a "duplicate")
+        for execution_id, running in list(self._retry.items()):
+            if running.partition in partitions:
+                del self._retry[execution_id]
         # runs already handed over by another call are waited for too: the partitions must
         # not move (and their commands be delivered again) while any of their runs goes on
         stopping = [
@@ -417,13 +430,6 @@ class Worker:
             self._consumed.pop(pair, None)
         self._committed = {}
         self.deliveries.forget(partitions)
-        # the next owner receives these again (their offsets were never committed)
-        self._backlog = [
-            r for r in self._backlog if (r.position.topic, r.position.partition) not in partitions
-        ]
-        for execution_id, running in list(self._retry.items()):
-            if running.partition in partitions:
-                del self._retry[execution_id]
 
     async def _stop_runs(self, runs: list[tuple[str, _Running]]) -> None:
         """End ``runs`` at their next step boundary, all they did recorded; cut the late ones.
