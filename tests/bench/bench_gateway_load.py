@@ -6,7 +6,7 @@ every ``1/rate`` s whatever the answers (open loop); a request waits for a free
 connection of the pool when every one is busy, and its latency counts from its
 scheduled time, so a server that falls behind shows it (no coordinated omission).
 HTTP/1.1 over asyncio streams (uvloop when installed), the request's bytes built once:
-about 60 µs of client CPU a request here, against about 1 ms for httpx.
+about 0.2 ms of client CPU a request here (0.1 core at 500 req/s).
 
 Prints one JSON object: ``count``, ``errors``, ``p50_ms``, ``p99_ms``, ``max_ms``,
 ``client_cpu_s`` (this process's CPU time during the load) and ``late_ms`` (how late the
