@@ -14,7 +14,9 @@ and once per configuration, submit → first ``step.started``: from sending the 
 worker recording the first step (the event's timestamp; one machine, one clock), one run
 at a time with the log otherwise idle. Each row also shows the CPU the gateway's
 processes, the worker and the load generator used during it (in cores: CPU s / wall s),
-so a row limited by the machine rather than the gateway shows it.
+and how long the gateway's processes were runnable but waiting for a core (the
+scheduler's ``schedstat``), so a row limited by the machine rather than the gateway shows
+it.
 
 Prints a table (medians of --repeat rounds); asserts nothing about time.
 
@@ -51,13 +53,13 @@ steps:
   - {name: s1, call: bench_steps:tick}
   - {name: s2, call: bench_steps:tick}
 """
-TICK = os.sysconf("SC_CLK_TCK")
 
 #: keep-alive connections of the load (a request waits for one when all are busy)
 CONNECTIONS = 32
 
-#: a row: p50 ms, p99 ms, errors, gateway cores, worker cores, client cores
-Row = tuple[float, float, int, float, float, float]
+#: a row: p50 ms, p99 ms, errors, gateway cores, worker cores, client cores, and the
+#: gateway's processes' time runnable but waiting for a core (in cores, as the others)
+Row = tuple[float, float, int, float, float, float, float]
 
 
 def free_port() -> int:
@@ -66,10 +68,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of process ``pid`` and every descendant alive now."""
+def cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds of process ``pid`` and its descendants alive now, and their seconds spent
+    runnable but waiting for a core (``/proc/*/task/*/schedstat``: the scheduler's own count).
+    """
     parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -77,14 +80,19 @@ def cpu_s(pid: int) -> float:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry)] = int(fields[1])
-        ticks[int(entry)] = int(fields[11]) + int(fields[12])
+        parents[int(entry)] = int(stat[stat.rindex(")") + 2 :].split()[1])
     tree = {pid}
     for _ in range(4):  # serve → uvicorn's workers (and their helpers)
         tree |= {p for p, parent in parents.items() if parent in tree}
-    total = sum(ticks.get(p, 0) for p in tree)
-    return total / TICK
+    ran = waited = 0
+    for p in tree:
+        for task in Path(f"/proc/{p}/task").glob("*/schedstat"):
+            try:
+                on_cpu, on_queue, _ = task.read_text().split()
+            except (OSError, ValueError):
+                continue
+            ran, waited = ran + int(on_cpu), waited + int(on_queue)
+    return ran / 1e9, waited / 1e9
 
 
 def start(home: Path, url: str, port: int, workers: int) -> list[subprocess.Popen[bytes]]:
@@ -125,17 +133,19 @@ def load(
     if body:
         argv += ["--method", "POST", "--body", body]
     worker, serve = procs
-    before = (cpu_s(serve.pid), cpu_s(worker.pid))
+    gateway, working = cpu_s(serve.pid), cpu_s(worker.pid)
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
     got = json.loads(done.stdout)
+    gateway_after = cpu_s(serve.pid)
     # per second of load: the generator's own start (~0.3 s) costs the servers nothing
     return (
         got["p50_ms"],
         got["p99_ms"],
         got["errors"],
-        (cpu_s(serve.pid) - before[0]) / seconds,
-        (cpu_s(worker.pid) - before[1]) / seconds,
+        (gateway_after[0] - gateway[0]) / seconds,
+        (cpu_s(worker.pid)[0] - working[0]) / seconds,
         got["client_cpu_s"] / seconds,
+        (gateway_after[1] - gateway[1]) / seconds,
     )
 
 
@@ -206,7 +216,7 @@ def measure(
         time.sleep(2)  # let the worker drain what the POSTs submitted
     time.sleep(3)
     got = asyncio.run(firsts(base, 20))
-    rows["submit → first step.started"] = (pct(got, 0.5), pct(got, 0.99), 0, 0.0, 0.0, 0.0)
+    rows["submit → first step.started"] = (pct(got, 0.5), pct(got, 0.99), 0, 0, 0, 0, 0)
     return rows
 
 
@@ -224,7 +234,7 @@ def main() -> None:
     print(f"omium serve under an open-loop load; {rounds_of}; load average {_load()}")
     print(
         f"{'log':9} {'proc':>4} {'measure':36} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
-        f"{'gw cpu':>6} {'wk cpu':>6} {'client':>6}"
+        f"{'gw cpu':>6} {'wk cpu':>6} {'client':>6} {'gw wait':>7}"
     )
     for kind, address in logs:
         for workers in [int(w) for w in args.workers.split(",")]:
@@ -246,11 +256,11 @@ def main() -> None:
                     for proc in procs:
                         proc.wait(60)
             for name in rounds[0]:
-                cols = [statistics.median(r[name][i] for r in rounds) for i in range(6)]
+                cols = [statistics.median(r[name][i] for r in rounds) for i in range(7)]
                 errors = sum(r[name][2] for r in rounds)
                 print(
                     f"{kind:9} {workers:4} {name:36} {cols[0]:8.1f} {cols[1]:8.1f} {errors:6} "
-                    f"{cols[3]:6.2f} {cols[4]:6.2f} {cols[5]:6.2f}",
+                    f"{cols[3]:6.2f} {cols[4]:6.2f} {cols[5]:6.2f} {cols[6]:7.2f}",
                     flush=True,
                 )
             print(f"(load average after {kind}, {workers} process(es): {_load()})", flush=True)
