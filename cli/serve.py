@@ -26,12 +26,21 @@ def serve_command(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
     url: UrlOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Gateway processes sharing the port (each a stateless replica)."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the REST API (/api/v1, /healthz, /readyz, /metrics) until Ctrl-C or SIGTERM.
 
     The API is described at /openapi.json. With API keys (`omium keys create`) every
     request needs one and sees only its tenant; without any, the gateway serves tenant
     `default` to anyone who can reach it, so it binds to loopback only.
+
+    With --workers N, uvicorn runs N processes on the one socket, each with its own log
+    client and view reader (as N replicas would), so N cores can answer.
     """
     refuse_remote(url, "`omium serve`")
     keyed = run(_any_keys(url))
@@ -50,8 +59,17 @@ def serve_command(
     if url is not None:
         os.environ["OMIUM_LOG_URL"] = url  # the factory reads the settings
     who = "API keys required" if keyed else "no API keys: loopback only, tenant default"
-    typer.echo(f"omium serve: http://{host}:{port}/api/v1 ({who})", err=True)
-    uvicorn.run(FACTORY, factory=True, host=host, port=port, log_level="warning", lifespan="on")
+    many = f", {workers} processes" if workers > 1 else ""
+    typer.echo(f"omium serve: http://{host}:{port}/api/v1 ({who}{many})", err=True)
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        lifespan="on",
+    )
 
 
 async def _any_keys(url: str | None) -> bool:

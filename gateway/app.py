@@ -27,7 +27,7 @@ from omium.gateway import (
 )
 from omium.gateway.deps import RateLimits
 from omium.gateway.metrics import Measured, Metrics
-from omium.services import Settings, bootstrap
+from omium.services import Settings, bootstrap, registry
 from omium.services.keys import Keys
 
 #: how old an embedded view read may be: one catch-up of the view store serves the reads
@@ -46,6 +46,7 @@ def create_app(url: str | None = None, max_body: int | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with bootstrap(url, settings, fresh_within=FRESH_WITHIN_S) as omium:
+            registry.keep_copy(omium)  # a submission resolves its workflow without a read
             app.state.omium = omium
             app.state.keys = Keys(omium)
             yield

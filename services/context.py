@@ -15,8 +15,13 @@ from omium.processors.changelog import ChangelogReader
 from omium.processors.reader import EmbeddedReader, ProjectionReader, open_reader
 from omium.processors.tailed import TailedReader
 from omium.producers import EventLog, Settings, Tailing, open_log
+from omium.projections.workflows import WorkflowVersion
 from omium.schemas import ROLES
+from omium.services.refreshed import Refreshed
 from omium.services.throttled import ThrottledReader
+
+#: the workflow registry as read: every registered workflow's versions, oldest first
+Versions = dict[str, list[WorkflowVersion]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,10 @@ class Omium:
     #: how old a view read may be (s) on the embedded log; 0: caught up on every read
     #: (the gateway, under many reads a second, lets one catch-up serve a few ms of them)
     fresh_within: float = 0.0
+    #: the gateway's copy of the workflow registry, shared by every scoped copy (see
+    #: ``omium.services.registry.keep_copy``); None: the registry topic is read on every
+    #: use (the CLI: one command a process)
+    registry: Refreshed[Versions] | None = None
     #: shared by every scoped copy (``as_caller``), so the reader is opened once
     _readers: list[ProjectionReader] = field(default_factory=list)
 

@@ -2,8 +2,10 @@
 
 A key is ``om_<key_id>_<secret>`` with 256 random bits of secret. Only its SHA-256 is
 recorded (``apikey.created`` on ``omium.registry``), so every gateway replica knows every
-key and a revocation reaches them all: :class:`Keys` re-reads the registry when its copy is
-older than :data:`FRESH_S`, so a revoked key stops working within a second.
+key and a revocation reaches them all: :class:`Keys` re-reads the registry in the
+background once its copy is older than :data:`FRESH_S`, and never answers from a copy older
+than :data:`MAX_AGE_S` (see :mod:`omium.services.refreshed`), so a revoked key stops working
+within a second.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 
 from omium.projections.keys import KeyState, keys
 from omium.schemas import ROLES, ConfigError, NotFound, from_dict
@@ -19,9 +20,12 @@ from omium.schemas.registered import apikey_key
 from omium.schemas.topics import REGISTRY
 from omium.services.context import Caller, Omium
 from omium.services.models import KeyCreated, KeyOut
+from omium.services.refreshed import Refreshed
 
-#: how old the gateway's copy of the keys may be (revocations take effect within it)
-FRESH_S = 0.5
+#: the age of the gateway's copy of the keys past which it is read again in the background
+FRESH_S = 0.25
+#: the oldest copy a request is answered from (a revocation takes effect within it)
+MAX_AGE_S = 0.75
 
 #: what each role may do, in order: a role may do what the ones before it may
 READ, STEER, MANAGE = ROLES
@@ -95,18 +99,14 @@ async def revoke(app: Omium, key_id: str, reason: str | None = None) -> KeyOut:
 
 
 class Keys:
-    """The keys as a gateway replica sees them: re-read when older than :data:`FRESH_S`."""
+    """The keys as a gateway replica sees them: at most :data:`MAX_AGE_S` old."""
 
     def __init__(self, app: Omium) -> None:
         self.app = app
-        self._states: dict[str, KeyState] = {}
-        self._read_at = float("-inf")
+        self._copy = Refreshed(lambda: _states(app), FRESH_S, MAX_AGE_S)
 
     async def _fresh(self) -> dict[str, KeyState]:
-        if time.monotonic() - self._read_at > FRESH_S:
-            self._states = await _states(self.app)
-            self._read_at = time.monotonic()
-        return self._states
+        return await self._copy.get()
 
     async def any_active(self) -> bool:
         """Whether any key is configured (then every request needs one)."""

@@ -20,8 +20,9 @@ from omium.projections.workflows import WorkflowVersion, registry
 from omium.schemas import ConfigError, NotFound, WorkflowRegistered, from_dict, workflow_key
 from omium.schemas.topics import REGISTRY
 from omium.schemas.workflow import WorkflowSpec, spec_from_data
-from omium.services.context import Omium
+from omium.services.context import Omium, Versions
 from omium.services.models import Submitted, WorkflowOut
+from omium.services.refreshed import Refreshed
 from omium.services.runs import submit
 from omium.services.workflows import load_workflow
 
@@ -31,12 +32,37 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: ids derived from an Idempotency-Key live in this namespace (one per tenant)
 IDEMPOTENCY = uuid.UUID("6f6d6975-6d00-4000-8000-000000000001")
 
+#: the age of a kept copy of the registry past which it is read again in the background
+FRESH_S = 0.25
+#: the oldest copy a use is answered from: another process's registration shows within it
+MAX_AGE_S = 0.75
 
-async def versions(app: Omium) -> dict[str, list[WorkflowVersion]]:
-    """Every registered workflow and its versions (the registry is small: read it whole)."""
+
+async def _read(app: Omium) -> Versions:
     records = await app.log.read(REGISTRY.name, 0, 0)
     events = [e for e in (r.event() for r in records) if isinstance(e, WorkflowRegistered)]
     return registry(events)
+
+
+def keep_copy(app: Omium) -> None:
+    """Answer ``app``'s registry reads from a copy at most :data:`MAX_AGE_S` old.
+
+    For a long-lived process under many submissions (the gateway): a submission then
+    does not read the registry topic. What this process registers is seen at once; what
+    another process registers, within :data:`MAX_AGE_S` — and at once by a submission
+    naming it (a name or version the copy lacks is looked up again before it is refused).
+    """
+    app.registry = Refreshed(lambda: _read(app), FRESH_S, MAX_AGE_S)
+
+
+async def versions(app: Omium, *, fresh: bool = False) -> Versions:
+    """Every registered workflow and its versions (the registry is small: read it whole).
+
+    From ``app``'s kept copy if it has one (:func:`keep_copy`), unless ``fresh``.
+    """
+    if app.registry is None:
+        return await _read(app)
+    return await (app.registry.fresh() if fresh else app.registry.get())
 
 
 def _out(found: WorkflowVersion, current: bool) -> WorkflowOut:
@@ -63,7 +89,7 @@ async def register(app: Omium, path: Path) -> WorkflowOut:
     spec = load_workflow(path)
     source = path.resolve()
     version, modules = workflow_version(spec, source)
-    known = (await versions(app)).get(spec.name, [])
+    known = (await versions(app, fresh=True)).get(spec.name, [])
     same = next((v for v in known if v.version == version and v.source == str(source)), None)
     if same is None:
         event = from_dict(
@@ -81,7 +107,7 @@ async def register(app: Omium, path: Path) -> WorkflowOut:
             }
         )
         await app.log.append(event)
-        known = (await versions(app)).get(spec.name, [])
+        known = (await versions(app, fresh=True)).get(spec.name, [])
         same = next(v for v in known if v.version == version)
     return _out(same, current=same.version == known[-1].version)
 
@@ -101,6 +127,10 @@ async def register_folder(app: Omium, folder: Path) -> list[WorkflowOut]:
 async def resolve(app: Omium, name: str, version: str | None = None) -> WorkflowVersion:
     """The registered ``version`` of workflow ``name`` (default: its current one)."""
     known = (await versions(app)).get(name)
+    if app.registry is not None and (
+        not known or (version is not None and all(v.version != version for v in known))
+    ):
+        known = (await versions(app, fresh=True)).get(name)  # registered since the copy?
     if not known:
         raise NotFound(
             f"no workflow {name!r} is registered",
