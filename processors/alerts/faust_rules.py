@@ -46,10 +46,15 @@ import faust
 
 from omium.processors.alerts.config import load_rules, rules_path
 from omium.processors.alerts.faust_state import (
+    BY_TENANT,
+    RUNS,
+    TENANTS,
     Entries,
     Markers,
     SkippedRecords,
     TenantState,
+    evaluate_forwarded,
+    evaluate_run,
     forward_record,
     forwards,
     is_marker,
@@ -61,10 +66,10 @@ from omium.processors.alerts.sinks import Dispatcher, sinks_for
 from omium.producers import EventLog, KafkaSecurity, Settings, partition_for
 from omium.producers.kafka import KafkaLog
 from omium.producers.pricing import cost_usd
-from omium.projections.alerts import KEEP_FINISHED, Alert, AlertState, RunState, evaluate, tick
+from omium.projections.alerts import KEEP_FINISHED, Alert, AlertState, RunState, tick
 from omium.schemas import InvalidEvent, decode
 from omium.schemas.alert_rules import Rule
-from omium.schemas.topics import EVENTS
+from omium.schemas.topics import EVENTS, VIEWS_CHANGELOG
 
 logger = logging.getLogger("omium.processors.alerts")
 
@@ -72,7 +77,8 @@ logger = logging.getLogger("omium.processors.alerts")
 BATCH, WITHIN = 500, 0.05
 #: seconds between two runs of the time-based rules
 TICK_EVERY = 0.5
-RUNS, TENANTS, BY_TENANT = "alert-runs", "alert-tenants", "alerts-by-tenant"
+#: seconds the deliveries in flight get when the process stops
+DRAIN = 5.0
 
 
 def register(
@@ -122,6 +128,12 @@ def register(
             async for batch in stream.take_events(BATCH, within=WITHIN):  # type: ignore[attr-defined]
                 await guarded("a batch of forwarded events", alerts.on_forwarded(batch))
 
+    @app.on_before_shutdown.connect
+    async def closing(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        # deliveries in flight get a few seconds (a stopping worker must not hang on one)
+        await alerts.dispatcher.drain(DRAIN)
+        await log.close()
+
     @app.timer(TICK_EVERY, name="omium-alert-timers")  # type: ignore[untyped-decorator]
     async def timers() -> None:
         await guarded("the timers", alerts.on_tick())
@@ -164,32 +176,51 @@ class FaustAlerts:
         self.appended = 0
         self._scratch = AlertState()
         self._sent = 0
+        self._views_changelog = prefix + VIEWS_CHANGELOG.name
+        self._tracking = False
+
+    async def _keep_views_in_metadata(self) -> None:
+        """Keep the projections' changelog in the metadata of faust's producer client.
+
+        aiokafka's client asks metadata for every topic until something is sent to a
+        topic with a partition given; from then on only for the topics sent to. The
+        projections write views with ``send_changelog(None, …)``, whose partitioner reads
+        that metadata at once: if these agents send first, the views' changelog is
+        missing from it and the projections' first batch fails (``TypeError: 'NoneType'
+        object is not iterable`` in aiokafka's ``_partition``; seen here). Adding it to the
+        tracked topics before the first send avoids that. faust exposes no public handle
+        on its aiokafka producer; without one this is skipped. (The lasting fix is the
+        projections giving the partition, ``partition_for(execution_id, …)``.)
+        """
+        if self._tracking:
+            return
+        self._tracking = True
+        producer = getattr(self.app.producer, "_producer", None)
+        client = getattr(producer, "client", None)
+        if client is not None:
+            await client.add_topic(self._views_changelog)
 
     # -- batches ----------------------------------------------------------------------
 
     async def on_events(self, batch: Sequence[Any]) -> None:
         """Evaluate a batch of ``omium.events`` records with the rules about one execution."""
         async with self.lock:
+            await self._keep_views_in_metadata()
             fresh = Markers(self.runs).fresh(batch)
             if not fresh:
                 return
             alerts: list[Alert] = []
             touched: dict[bytes, tuple[int, RunState]] = {}
             forward: list[tuple[str, bytes]] = []
-            scratch = self._scratch
             for record in fresh:
                 try:
                     event = decode(record.value)
                 except InvalidEvent:
                     continue  # poison: the projections set it aside on omium.dlq
-                eid = event.execution_id
-                key, partition = eid.encode(), record.message.partition
-                scratch.runs.clear()
-                run = touched[key][1] if key in touched else self._run(key)
-                if run is not None:
-                    scratch.runs[eid] = run
-                alerts += evaluate(self.per, scratch, event, price=cost_usd)
-                run = scratch.runs[eid]
+                key, partition = event.execution_id.encode(), record.message.partition
+                known = touched[key][1] if key in touched else self._run(key)
+                run, raised = evaluate_run(self.per, self._scratch, known, event, cost_usd)
+                alerts += raised
                 touched[key] = (partition, run)
                 if isinstance(event, self.forwarded):
                     forward.append((event.tenant_id, forward_record(run, record.value)))
@@ -209,6 +240,7 @@ class FaustAlerts:
     async def on_forwarded(self, batch: Sequence[Any]) -> None:
         """Evaluate forwarded events with the rules over many executions, per tenant."""
         async with self.lock:
+            await self._keep_views_in_metadata()
             fresh = Markers(self.tenants).fresh(batch)
             if not fresh:
                 return
@@ -219,15 +251,7 @@ class FaustAlerts:
                 event = decode(raw)
                 key = event.tenant_id.encode()
                 state = touched[key][1] if key in touched else self._tenant(key)
-                if not state.note(str(event.event_id)):
-                    continue  # forwarded again by a batch evaluated again after a crash
-                # what the per-execution agent knew of the run; its cost starts at 0, so
-                # the cost the rules see added is this call's
-                state.runs[event.execution_id] = RunState(
-                    tenant=event.tenant_id, workflow=workflow, attempt=attempt, status="running"
-                )
-                alerts += evaluate(self.across, state, event, price=cost_usd)
-                state.runs.clear()
+                alerts += evaluate_forwarded(self.across, state, workflow, attempt, event, cost_usd)
                 touched[key] = (record.message.partition, state)
             await self._publish(alerts)
             writes = [self._write_tenant(key, p, s) for key, (p, s) in touched.items()]
@@ -238,6 +262,7 @@ class FaustAlerts:
     async def on_tick(self, now: datetime | None = None) -> None:
         """Run the time-based rules over the entries this process owns and caught up with."""
         async with self.lock:
+            await self._keep_views_in_metadata()
             now = now or datetime.now(UTC)
             alerts: list[Alert] = []
             writes: list[Awaitable[Any]] = []

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from pydantic import BaseModel, Field, PrivateAttr
 
-from omium.projections.alerts import AlertState, RunState
+from omium.projections.alerts import Alert, AlertState, Pricer, RunState, evaluate
 from omium.schemas import (
     Event,
     ExecutionCancelled,
@@ -41,8 +41,38 @@ from omium.schemas.alert_rules import (
     Rule,
     StepLatencyRule,
 )
+from omium.schemas.topics import DAY_MS, EVENTS, VIEWS_APP, TopicSpec
 
 M = TypeVar("M", bound=BaseModel)
+
+RUNS, TENANTS, BY_TENANT = "alert-runs", "alert-tenants", "omium.alerts-by-tenant"
+
+#: the agents' topics, created by omium before faust starts (as the views' changelog is):
+#: faust creating them itself races its consumer's subscription, which then ignores the
+#: topic it has not seen yet ("Ignoring missing topic"; seen here)
+ALERT_TOPICS = (
+    TopicSpec(
+        name=f"{VIEWS_APP}-{RUNS}-changelog",
+        partitions=EVENTS.partitions,  # co-partitioned: a run's state sits on its events'
+        key="execution_id",
+        description="the alert rules' latest state of each execution (a faust changelog)",
+        cleanup_policy="compact",
+    ),
+    TopicSpec(
+        name=f"{VIEWS_APP}-{TENANTS}-changelog",
+        partitions=EVENTS.partitions,
+        key="tenant_id",
+        description="the alert rules' windows of each tenant (a faust changelog)",
+        cleanup_policy="compact",
+    ),
+    TopicSpec(
+        name=BY_TENANT,
+        partitions=EVENTS.partitions,
+        key="tenant_id",
+        description="events the rules over many executions read, forwarded by tenant",
+        retention_ms=7 * DAY_MS,
+    ),
+)
 
 #: the table key prefix of a partition's next-offset marker (never an execution id or tenant)
 MARKER = "__omium_alerts_next__:"
@@ -191,3 +221,48 @@ def read_forward(value: bytes) -> tuple[str | None, int, bytes]:
     head, _, raw = value.partition(b"\n")
     workflow, attempt = orjson.loads(head)
     return workflow, int(attempt), raw
+
+
+def evaluate_run(
+    rules: Sequence[Rule],
+    scratch: AlertState,
+    run: RunState | None,
+    event: Event,
+    price: Pricer | None,
+) -> tuple[RunState, list[Alert]]:
+    """The rules about one execution on one of its events: its new state and the alerts.
+
+    ``scratch`` is reused between calls (it holds only this run while evaluating):
+    :func:`~omium.projections.alerts.evaluate` is the embedded runner's, given a state
+    with this one execution in it, which is all the rules about one execution read.
+    """
+    scratch.runs.clear()
+    if run is not None:
+        scratch.runs[event.execution_id] = run
+    alerts = evaluate(rules, scratch, event, price=price)
+    return scratch.runs[event.execution_id], alerts
+
+
+def evaluate_forwarded(
+    rules: Sequence[Rule],
+    state: TenantState,
+    workflow: str | None,
+    attempt: int,
+    event: Event,
+    price: Pricer | None,
+) -> list[Alert]:
+    """The rules over many executions on a forwarded event of ``state``'s tenant.
+
+    The run is what the per-execution agent knew (workflow, current attempt); its cost
+    starts at 0, so the cost the rules see added is this call's. An event forwarded
+    again (a batch evaluated again after a crash) changes nothing.
+    """
+    if not state.note(str(event.event_id)):
+        return []
+    state.runs[event.execution_id] = RunState(
+        tenant=event.tenant_id, workflow=workflow, attempt=attempt, status="running"
+    )
+    try:
+        return evaluate(rules, state, event, price=price)
+    finally:
+        state.runs.clear()

@@ -54,7 +54,7 @@ class Processors:
                 cwd=self.home, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
-    async def ready(self, timeout: float = 60) -> None:
+    async def ready(self, timeout: float = 90) -> None:
         """Wait for faust's Ready line written since the last start."""
         assert self.proc is not None
         seen = self.out.read_text(errors="replace").count(READY)
@@ -72,7 +72,10 @@ class Processors:
     async def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            await asyncio.to_thread(self.proc.wait, 30)
+            try:
+                await asyncio.to_thread(self.proc.wait, 30)
+            except subprocess.TimeoutExpired:  # never left behind, whatever the test's end
+                self.kill()
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.out.read_text(errors="replace").splitlines()[-lines:])
@@ -119,6 +122,7 @@ async def test_faust__a_loop_raises_once_and_stuck_fires_on_time(
     rules.write_text(
         "rules:\n  - {name: loop, kind: loop, count: 3, calls: tool}\n"
         f"  - {{name: stuck, kind: stuck, after: {after:g}s}}\n"
+        "  - {name: rate, kind: failure_rate, threshold: 0.5, window: 1h, min_runs: 3}\n"
     )
     procs = Processors(url, rules, tmp_path, "p")
     procs.start()
@@ -132,11 +136,17 @@ async def test_faust__a_loop_raises_once_and_stuck_fires_on_time(
             await close.emit("tool.call", tool="search", arguments={"q": i})  # never the same
         for rec in (looping, close):
             await rec.emit("execution.completed")
-        assert await wait_for(log, {("loop", "ex-loop")}, 30) == {("loop", "ex-loop")}
+        for i, ends in enumerate(["failed", "completed", "failed", "failed"]):  # 2 of 3, 3 of 4
+            shaky = Recorder(log, f"ex-shaky-{i}")  # a tenant-wide rule: forwarded by tenant
+            await shaky.emit("execution.started", workflow="shaky")
+            error = {"error": {"type": "E", "message": "no"}} if ends == "failed" else {}
+            await shaky.emit(f"execution.{ends}", **error)
+        first = {("loop", "ex-loop"), ("rate", "workflow:shaky")}
+        assert await wait_for(log, first, 30) == first
         # a run that starts and then records nothing: no event at all follows on the log
         await Recorder(log, "ex-stalls").emit("execution.started", workflow="w")
         appended = time.monotonic()
-        got = await wait_for(log, {("loop", "ex-loop"), ("stuck", "ex-stalls")}, after + 10)
+        got = await wait_for(log, {*first, ("stuck", "ex-stalls")}, after + 10)
         took = time.monotonic() - appended
         assert ("stuck", "ex-stalls") in got, procs.tail()
         assert took <= after + 2, f"stuck raised {took:.2f} s after the last event"
@@ -147,6 +157,7 @@ async def test_faust__a_loop_raises_once_and_stuck_fires_on_time(
     records = await _reopen_records(url)
     assert sorted((e.payload.rule, e.execution_id) for e in records) == [
         ("loop", "ex-loop"),
+        ("rate", "workflow:shaky"),
         ("stuck", "ex-stalls"),
     ]
 
@@ -233,3 +244,36 @@ async def test_faust__two_processes_and_rebalances__every_alert_once(
     by_id = Counter(e.payload.alert_id for e in records)
     assert [i for i, n in by_id.items() if n > 1] == []  # no crash: not even a re-append
     assert len(want) > 10
+
+
+@pytest.mark.timeout(120)
+async def test_faust__omium_worker_hands_its_rules_to_the_processors(
+    kafka: tuple[str, EventLog], tmp_path: Path
+) -> None:
+    url, log = kafka
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - {name: s, kind: stuck, after: 3 parsecs}\n")
+    env = {**os.environ, "OMIUM_HOME": str(tmp_path)}
+    worker = [sys.executable, "-m", "omium.cli", "worker", "--url", url]
+    done = subprocess.run(
+        [*worker, "--alerts", str(bad)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert "bad.yaml: rules[0].after" in done.stderr and len(done.stderr.splitlines()) <= 2
+    rules = tmp_path / "twice.yaml"  # not a default rule: seen only if the child loaded it
+    rules.write_text("rules:\n  - {name: twice, kind: loop, count: 2}\n")
+    with (tmp_path / "worker.log").open("wb") as out:
+        proc = subprocess.Popen(
+            [*worker, "--alerts", str(rules)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        rec = Recorder(log, "ex-twice")
+        await rec.emit("execution.started", workflow="w")
+        for _ in range(2):
+            await rec.emit("tool.call", tool="t", arguments={})
+        got = await wait_for(log, {("twice", "ex-twice")}, 60)
+        assert got == {("twice", "ex-twice")}, (tmp_path / "worker.log").read_text()[-2000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.wait, 40)
+        await log.close()
