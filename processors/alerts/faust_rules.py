@@ -20,8 +20,8 @@ the consumer group. The rules are the same pure code as the embedded runner's
   partitions this process owns and has caught up with (a run half-read from a backlog is
   not stuck).
 
-Once per condition. A batch (or a tick) appends its alerts to ``omium.alerts`` and waits
-for the acks, forwards, then writes the states and the partitions' next offsets
+Once per condition. A batch (or a tick) appends its alerts to ``omium.alerts`` and its
+forwards, waits for the acks, then writes the states and the partitions' next offsets
 (:class:`~.faust_state.Markers`) to the changelogs and waits for those acks; only then are
 its events acknowledged. A record below its partition's marker is skipped, so a
 redelivered event changes nothing; alert ids (and event ids) are derived from the
@@ -73,7 +73,8 @@ from omium.schemas.topics import EVENTS, VIEWS_CHANGELOG
 
 logger = logging.getLogger("omium.processors.alerts")
 
-#: records evaluated per batch, and how long a batch may wait to fill (seconds)
+#: records evaluated per batch, and how long a batch may wait to fill (seconds; the
+#: projections' numbers: 0.2 s filled batches 3x fuller here, and moved the rate by < 5 %)
 BATCH, WITHIN = 500, 0.05
 #: seconds between two runs of the time-based rules
 TICK_EVERY = 0.5
@@ -224,16 +225,18 @@ class FaustAlerts:
                 touched[key] = (partition, run)
                 if isinstance(event, self.forwarded):
                     forward.append((event.tenant_id, forward_record(run, record.value)))
-            await self._publish(alerts)
-            # the partition given: faust's producer may not know the topic's metadata yet
+            # what the batch produced (alerts, forwards) is acknowledged in one wait, before
+            # the states that say it was produced: a crash between the two repeats outputs
+            # (the same records), never loses them. The partition given: faust's producer
+            # may not know the topic's metadata yet
             parts = EVENTS.partitions
             sent = [
-                await self.by_tenant.send(
+                self.by_tenant.send_soon(
                     key=tenant.encode(), value=value, partition=partition_for(tenant, parts)
                 )
                 for tenant, value in forward
             ]
-            await asyncio.gather(*sent)
+            await asyncio.gather(self._publish(alerts), *sent)
             writes = [self._write_run(key, p, run) for key, (p, run) in touched.items()]
             await asyncio.gather(*writes, *self._markers(self.runs, fresh))
 
