@@ -105,10 +105,29 @@ def register(
     if not rules:
         return None
     alerts = FaustAlerts(app, events, prefix=prefix, log=log, rules=rules)
+    # With two agents reading omium.events, a stop (SIGTERM) waited forever here: faust
+    # clears the channels' queues when it stops, so an event one agent had taken and the
+    # other still had queued is never acknowledged, and the consumer waits for it ("Waiting
+    # for tasks", 2 stops in 3 hung; none without these agents). Not waiting is safe: what
+    # is not acknowledged comes again to the next owner, and both agents skip what they
+    # had evaluated (their next-offset markers).
+    app.conf.stream_wait_empty = False
 
     async def guarded(name: str, work: Awaitable[None]) -> None:
         try:
             await work
+        except Exception:
+            if app.should_stop or alerts.stopping:
+                # stopping (SIGTERM): the clients close under the agents, and an exec
+                # here would start the process again instead of ending it (seen here:
+                # workers that never stopped); nothing unacked is lost by ending
+                logger.info("omium alerts: %s interrupted by the stop", name)
+                return
+            raise
+
+    async def guarded_or_restart(name: str, work: Awaitable[None]) -> None:
+        try:
+            await guarded(name, work)
         except SkippedRecords as hole:
             logger.warning("omium alerts: %s; restarting unacked", hole)
             restart()
@@ -120,24 +139,26 @@ def register(
     async def alert_runs(stream: faust.StreamT[bytes]) -> None:
         # take_events exists on faust's Stream, not on the StreamT protocol it is typed as
         async for batch in stream.take_events(BATCH, within=WITHIN):  # type: ignore[attr-defined]
-            await guarded("a batch of events", alerts.on_events(batch))
+            await guarded_or_restart("a batch of events", alerts.on_events(batch))
 
     if alerts.across:
 
         @app.agent(alerts.by_tenant, name="omium-alert-tenants")
         async def alert_tenants(stream: faust.StreamT[bytes]) -> None:
             async for batch in stream.take_events(BATCH, within=WITHIN):  # type: ignore[attr-defined]
-                await guarded("a batch of forwarded events", alerts.on_forwarded(batch))
+                await guarded_or_restart("a batch of forwarded events", alerts.on_forwarded(batch))
 
     @app.on_before_shutdown.connect
     async def closing(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        alerts.stopping = True
         # deliveries in flight get a few seconds (a stopping worker must not hang on one)
         await alerts.dispatcher.drain(DRAIN)
         await log.close()
 
     @app.timer(TICK_EVERY, name="omium-alert-timers")  # type: ignore[untyped-decorator]
     async def timers() -> None:
-        await guarded("the timers", alerts.on_tick())
+        if not (app.should_stop or alerts.stopping):
+            await guarded_or_restart("the timers", alerts.on_tick())
 
     return alerts
 
@@ -175,6 +196,8 @@ class FaustAlerts:
         self.dispatcher = Dispatcher(log, sinks_for(rules), lambda _: None)
         self.lock = asyncio.Lock()
         self.appended = 0
+        #: set when the process stops: nothing restarts it then
+        self.stopping = False
         self._scratch = AlertState()
         self._sent = 0
         self._views_changelog = prefix + VIEWS_CHANGELOG.name
