@@ -40,6 +40,8 @@ from typing import Any, NoReturn
 import faust
 import orjson
 
+from omium.processors.alerts.faust_rules import alerts_log
+from omium.processors.alerts.faust_rules import register as register_alerts
 from omium.processors.projector import Folded, fold_commands, fold_records
 from omium.producers import KafkaSecurity, Position, Record, Settings, resolve_security
 from omium.projections import ExecutionView, view_from_dict, view_to_dict, without_states
@@ -130,6 +132,9 @@ def build_app(
                 logger.exception("omium projections: cannot fold run commands; restarting unacked")
                 restart_unacked()
 
+    # the alert rules (issue 14; processors/alerts/faust_rules.py), OMIUM_ALERTS or defaults
+    log = alerts_log(bootstrap, prefix, security or settings_security())
+    register_alerts(app, events, prefix=prefix, log=log, restart=restart_unacked)
     return app
 
 

@@ -141,6 +141,21 @@ def evaluator(
     return AlertEvaluator(log, store, loaded.rules, sinks=sinks_for(loaded.rules, stderr))
 
 
+def processors_env(path: Path | None, settings: Settings | None = None) -> dict[str, str]:
+    """What a Kafka worker's ``omium processors`` child needs to load the rules in force.
+
+    The child's faust app evaluates them (:mod:`omium.processors.alerts.faust_rules`) and
+    reads ``OMIUM_ALERTS``; ``path`` (``omium worker --alerts``) becomes that, absolute.
+    The rules are checked here, so a bad file stops the worker before any run starts.
+
+    Raises:
+        InvalidSpec: the rules file is not valid (one line; exit 2).
+    """
+    where = rules_path(path, settings)
+    load_rules(where)
+    return {"OMIUM_ALERTS": str(where.resolve())} if path is not None else {}
+
+
 def evaluators(
     log: EventLog,
     path: Path | None = None,

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from omium.processors.alerts import ALERT_TOPICS  # alerts (issue 14)
 from omium.processors.outage import GIVE_UP_AFTER
 from omium.processors.projector import Projector
 from omium.processors.view_store import views_beside
@@ -25,6 +26,7 @@ from omium.producers import BrokerCluster, EventLog, Settings, open_log
 from omium.schemas import ConfigError
 from omium.schemas.topics import TOPICS, VIEWS_CHANGELOG
 from omium.services.alerts import evaluator as alert_evaluator  # alerts (issue 14)
+from omium.services.alerts import processors_env  # alerts (issue 14)
 from omium.services.local import Notify
 
 #: seconds the processors child is given to stop after SIGTERM before it is killed
@@ -43,12 +45,19 @@ async def serve_worker(
 
     On SIGTERM each run stops at its next step boundary, everything it did recorded, and
     the next worker continues it. With ``processors`` the views are kept up to date too,
-    and on the embedded log the alert rules (``alerts``, else the default rules) evaluated.
+    and the alert rules (``alerts``, else ``OMIUM_ALERTS``, else the defaults) evaluated:
+    here on the embedded log, by the processors child's faust app on Kafka.
     """
     log = open_log(url)
     # --- alerts (issue 14): rules checked before any run starts (a bad file: exit 2)
-    evaluator = None
-    if processors and not isinstance(log, BrokerCluster):
+    evaluator, child_env = None, {}
+    if processors and isinstance(log, BrokerCluster):  # the processors child evaluates them
+        try:
+            child_env = processors_env(alerts)
+        except BaseException:
+            await log.close()
+            raise
+    elif processors:
         try:
             evaluator = alert_evaluator(log, alerts)
         except BaseException:
@@ -66,8 +75,8 @@ async def serve_worker(
     side: list[asyncio.Task[None]] = []
     children: list[subprocess.Popen[bytes]] = []
     if processors and isinstance(log, BrokerCluster):
-        children.append(spawn_processors(log.url))
-        side.append(asyncio.create_task(_supervise(children, log.url, stop, notify)))
+        children.append(spawn_processors(log.url, child_env))
+        side.append(asyncio.create_task(_supervise(children, log.url, stop, notify, child_env)))
     elif processors:
         side.append(asyncio.create_task(projector(log).run(stop)))
         side += analytics_beside(log, stop, notify)  # analytics (issue 13), when set up
@@ -243,12 +252,12 @@ def serve_faust(
 async def _create_topics(log: EventLog) -> None:
     try:
         # the changelog too: faust creating it itself races its first reads of it
-        await log.create_topics([*TOPICS, VIEWS_CHANGELOG])
+        await log.create_topics([*TOPICS, VIEWS_CHANGELOG, *ALERT_TOPICS])
     finally:
         await log.close()
 
 
-def spawn_processors(url: str) -> subprocess.Popen[bytes]:
+def spawn_processors(url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``omium processors`` in a child process (``omium worker`` on Kafka starts one).
 
     On Linux the child gets SIGTERM when its parent dies, even by SIGKILL, so a killed
@@ -256,13 +265,17 @@ def spawn_processors(url: str) -> subprocess.Popen[bytes]:
     """
     return subprocess.Popen(
         [sys.executable, "-m", "omium.cli", "processors", "--url", url],
-        env={**os.environ},
+        env={**os.environ, **(env or {})},
         preexec_fn=_term_with_parent if sys.platform == "linux" else None,
     )
 
 
 async def _supervise(
-    children: list[subprocess.Popen[bytes]], url: str, stop: asyncio.Event, notify: Notify
+    children: list[subprocess.Popen[bytes]],
+    url: str,
+    stop: asyncio.Event,
+    notify: Notify,
+    env: dict[str, str] | None = None,
 ) -> None:
     """Start the processors again when they exit on an error (newest: ``children[-1]``)."""
     while not stop.is_set():
@@ -270,7 +283,7 @@ async def _supervise(
         code = children[-1].poll()
         if code is not None and code != 0 and not stop.is_set():
             notify(f"processors exited ({code}); starting them again")
-            children.append(spawn_processors(url))
+            children.append(spawn_processors(url, env))
 
 
 def _term_with_parent() -> None:

@@ -6,13 +6,17 @@
   wall clock once caught up;
 - sinks (:mod:`.sinks`): stderr, a file, a webhook, delivered in the background by a
   :class:`Dispatcher`; a delivery that fails for good is an ``alert.delivery_failed`` event;
-- :class:`Member` (:mod:`.members`): the processor split over N processes on Kafka;
+- on Kafka, faust agents with changelogged tables and a timer (:mod:`.faust_rules`, which
+  imports faust: registered by the projections' faust app), their topics
+  :data:`ALERT_TOPICS`; and :class:`Member` (:mod:`.members`), the evaluator split
+  statically over N processes (``omium alerts run --member``);
 - :func:`load_rules` / :func:`rules_path` (:mod:`.config`): ``--alerts``, ``OMIUM_ALERTS`` or
   the default ``infra/alerts.yaml``.
 """
 
 from omium.processors.alerts.config import DEFAULT_RULES, load_rules, rules_path
 from omium.processors.alerts.evaluator import AlertEvaluator
+from omium.processors.alerts.faust_state import ALERT_TOPICS
 from omium.processors.alerts.members import Member, spans_executions
 from omium.processors.alerts.sinks import (
     DeliveryFailed,
@@ -27,6 +31,7 @@ from omium.processors.alerts.sinks import (
 from omium.processors.alerts.store import AlertStore, alerts_beside, store_path_for
 
 __all__ = [
+    "ALERT_TOPICS",
     "DEFAULT_RULES",
     "AlertEvaluator",
     "AlertStore",

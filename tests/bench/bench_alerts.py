@@ -1,6 +1,8 @@
 """Alerts: events/s through the alert processor against the projections' fold, and latency.
 
-Prints two tables; never asserts anything about time. Embedded log (a SQLite file) only.
+Prints two tables per runtime; never asserts anything about time. The embedded log (a
+SQLite file) always; Kafka with --kafka HOST:PORT (or OMIUM_TEST_KAFKA), through the faust
+path that ``omium worker`` runs (``omium processors`` with the alert agents registered).
 
 1. Throughput: --executions executions of ~14 events each (started, step pairs, tool and
    LLM calls, a handoff, completed or failed), already in omium.events. Rows: the
@@ -12,24 +14,41 @@ Prints two tables; never asserts anything about time. Embedded log (a SQLite fil
    default tool-loop rule fires); the time from the third append's return until the
    alert.raised is readable on omium.alerts, with the evaluator running (poll 0.1 s).
 
-usage: python tests/bench/bench_alerts.py [--executions N] [--samples N]
+3. Kafka (with --kafka): the same events appended to fresh topics while ``omium
+   processors`` runs, once with no rules (the projections alone) and once with all default
+   rules. A processor's progress is read from the next-offset markers each agent writes to
+   its changelog at the end of a batch (the projections' and the alert agents'): events/s
+   from the first append to the last event evaluated, for the fold alone, the fold beside
+   the alerts, and the alerts, all in the same run; then the latency of (2) through faust.
+
+usage: python tests/bench/bench_alerts.py [--executions N] [--samples N] [--kafka HOST:PORT]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
-from omium.processors.alerts import DEFAULT_RULES, AlertEvaluator, AlertStore, load_rules
+from omium.processors.alerts import (
+    ALERT_TOPICS,
+    DEFAULT_RULES,
+    AlertEvaluator,
+    AlertStore,
+    load_rules,
+)
 from omium.processors.projector import Projector
 from omium.processors.view_store import SqliteViews
 from omium.producers import EventLog, Recorder, open_log
 from omium.schemas import AlertRaised
-from omium.schemas.topics import ALERTS
+from omium.schemas.topics import ALERTS, EVENTS, VIEWS_CHANGELOG
 
 
 async def record(log: EventLog, executions: int) -> int:
@@ -120,14 +139,132 @@ async def latency(folder: Path, samples: int) -> None:
     await log.close()
 
 
+class Progress:
+    """Per partition, the next offset a faust agent evaluated, from its changelog's markers."""
+
+    def __init__(self, log: EventLog, topic: str, marker: str) -> None:
+        self.log, self.topic, self.marker = log, topic, marker
+        self.read: dict[int, int] = {}
+        self.next: dict[int, int] = {}
+
+    async def reached(self, ends: dict[int, int]) -> bool:
+        """Whether every partition was evaluated up to ``ends``."""
+        for partition in range(await self.log.partitions(self.topic)):
+            records = await self.log.read(self.topic, partition, self.read.get(partition, 0))
+            if records:
+                self.read[partition] = records[-1].position.offset + 1
+            for record in records:
+                if record.key and record.key.startswith(self.marker):
+                    self.next[int(record.key.split(":")[-1])] = int(record.value)
+        return all(self.next.get(p, 0) >= end for p, end in ends.items() if end)
+
+
+def processors(url: str, folder: Path, rules: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "OMIUM_HOME": str(folder), "OMIUM_ALERTS": str(rules)}
+    with (folder / "processors.log").open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "omium.cli", "processors", "--url", url, "--log-level", "info"],
+            cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+async def ready(folder: Path, proc: subprocess.Popen[bytes]) -> None:
+    log = folder / "processors.log"
+    while "[^Worker]: Ready" not in log.read_text(errors="replace"):
+        if proc.poll() is not None:
+            raise SystemExit(log.read_text()[-3000:])
+        await asyncio.sleep(0.2)
+
+
+async def kafka_run(bootstrap: str, folder: Path, executions: int, rules: Path) -> dict[str, float]:
+    """One processors process on fresh topics; events/s per agent from the first append."""
+    folder.mkdir()
+    url = f"kafka://{bootstrap}?topic_prefix=bench-{uuid.uuid4().hex[:8]}."
+    log = open_log(url)
+    await log.create_topics()
+    proc = processors(url, folder, rules)
+    try:
+        await ready(folder, proc)
+        watch = {"fold": Progress(log, VIEWS_CHANGELOG.name, "__omium_next_offset__:")}
+        if load_rules(rules).rules:
+            watch["alerts"] = Progress(log, ALERT_TOPICS[0].name, "__omium_alerts_next__:")
+        started = time.perf_counter()
+        n = await record(log, executions)
+        ends = await log.end_offsets(EVENTS.name)
+        rates: dict[str, float] = {}
+        while len(rates) < len(watch):
+            for name, progress in watch.items():
+                if name not in rates and await progress.reached(ends):
+                    rates[name] = n / (time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+        if "alerts" in watch:
+            rates["p50"], rates["p99"] = await kafka_latency(log)
+        return rates
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+        await log.close()
+
+
+async def kafka_latency(log: EventLog, samples: int = 30) -> tuple[float, float]:
+    """Append of the third same tool call -> its alert.raised readable, through faust."""
+    offsets = await log.end_offsets(ALERTS.name)
+    times = []
+    for i in range(samples):
+        rec = Recorder(log, f"ex-klat-{i}")
+        await rec.emit("execution.started", workflow="bench")
+        for _ in range(3):
+            await rec.emit("tool.call", tool="search", arguments={"q": "same"})
+        appended, found = time.perf_counter(), False
+        while not found:
+            for partition, start in offsets.items():
+                records = await log.read(ALERTS.name, partition, start)
+                if records:
+                    offsets[partition] = records[-1].position.offset + 1
+                    found = found or any(isinstance(r.event(), AlertRaised) for r in records)
+            if not found:
+                await asyncio.sleep(0.002)
+        times.append((time.perf_counter() - appended) * 1000)
+        await rec.emit("execution.completed")
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
+
+
+async def kafka_bench(folder: Path, bootstrap: str, executions: int) -> None:
+    none = folder / "no-rules.yaml"
+    none.write_text("rules: []\n")
+    alone = await kafka_run(bootstrap, folder / "kafka-fold", executions, none)
+    both = await kafka_run(bootstrap, folder / "kafka-alerts", executions, DEFAULT_RULES)
+    print(f"\n3. Kafka, faust (omium processors, 1 process), {executions:,} executions")
+    print(f"{'agent':<44}{'events/s':>12}")
+    print(f"{'projections alone (no rules)':<44}{alone['fold']:>12,.0f}")
+    print(f"{'projections, beside the alert agents':<44}{both['fold']:>12,.0f}")
+    print(f"{'alert agents, all default rules':<44}{both['alerts']:>12,.0f}")
+    print(f"{'ratio alerts / fold (same run)':<44}{both['alerts'] / both['fold']:>12.2f}")
+    print(
+        f"{'ratio alerts / fold alone':<44}{both['alerts'] / alone['fold']:>12.2f}   (goal >= 0.8)"
+    )
+    print(
+        f"latency, 3rd same tool call appended -> alert.raised readable: p50 "
+        f"{both['p50']:.1f} ms, p99 {both['p99']:.1f} ms   (goal p99 <= 1000 ms)"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=2000)
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--kafka", default=os.environ.get("OMIUM_TEST_KAFKA"))
+    parser.add_argument("--skip-embedded", action="store_true")
     args = parser.parse_args()
+    one, five, _ = os.getloadavg()
+    print(f"load: {one:.1f} {five:.1f} (1, 5 min), {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
-        await throughput(Path(tmp), args.executions)
-        await latency(Path(tmp), args.samples)
+        if not args.skip_embedded:
+            await throughput(Path(tmp), args.executions)
+            await latency(Path(tmp), args.samples)
+        if args.kafka:
+            await kafka_bench(Path(tmp), args.kafka, args.executions)
 
 
 if __name__ == "__main__":
