@@ -93,6 +93,9 @@ def register(
 ) -> FaustAlerts | None:
     """Add the alert agents and their timer to ``app`` (None when no rule is loaded).
 
+    Without ``rules``, only when a rules file is configured (``OMIUM_ALERTS``): the default
+    rules are not evaluated on Kafka unless asked for (docs/alerts.md).
+
     ``events`` is the app's topic of ``omium.events`` (raw bytes); ``log`` the cluster's
     log, to append alerts; ``restart`` replaces the process unacknowledged (called when
     a batch cannot be evaluated). ``rules``: default ``OMIUM_ALERTS``, else the defaults.
@@ -101,7 +104,13 @@ def register(
         InvalidSpec: the rules file is not valid (one line; exit 2).
     """
     if rules is None:
-        rules = load_rules(rules_path(None, Settings.load())).rules
+        configured = Settings.load().alerts
+        if configured is None:
+            # only for a rules file named (OMIUM_ALERTS, `omium worker --alerts`): beside the
+            # projections the agents slow their fold and change how faust stops (below), so
+            # they are not on by default until they run as a consumer group of their own
+            return None
+        rules = load_rules(rules_path(configured)).rules
     if not rules:
         return None
     alerts = FaustAlerts(app, events, prefix=prefix, log=log, rules=rules)
