@@ -4,7 +4,7 @@ One agent consumes the events topic in batches and folds each with the shared
 :func:`~omium.processors.projector.fold_records`; a :class:`~.faust_views.ViewWriter` keeps
 the changed views and writes each once per flush into the ``executions`` table (raw bytes:
 the stored view as JSON, without checkpoint snapshots) — at once when the stream has caught
-up, every half second or so through a backlog. The table's partitioner puts a view on the
+up, every 2 s through a backlog. The table's partitioner puts a view on the
 partition of its execution's events, where :class:`ChangelogReader` looks for it.
 A second agent folds the ``run`` commands of ``omium.commands`` into ``queued`` views
 (:func:`~omium.processors.projector.fold_commands`, idempotent by content, so it needs no

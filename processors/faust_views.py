@@ -30,8 +30,9 @@ import orjson
 
 from omium.projections import ExecutionView, view_from_dict, view_to_dict
 
-#: a backlog's flush: at most this long after the first unwritten change, or this many records
-FLUSH_EVERY, FLUSH_RECORDS = 0.5, 20_000
+#: a backlog's flush: this long after the first unwritten change (each of 500 interleaved
+#: executions then gains several events per write), or at this many records
+FLUSH_EVERY, FLUSH_RECORDS = 2.0, 20_000
 
 #: flushes on their way to Kafka before an agent waits for the oldest (bounds memory)
 IN_FLIGHT = 4

@@ -16,8 +16,13 @@ Prints three tables; never asserts anything about time. Medians of --repeat runs
        time from spawning the process to Ready, the time from Ready to the first commit
        seen, and the rate from that first commit to the last are reported on their own;
    (b2) (b) again with each execution's 100 events contiguous in the log instead of
-       interleaved with the other executions' (fewer views per faust batch);
-   (c) embedded: Projector.catch_up() over a SqliteLog file into a SqliteViews file.
+       interleaved with the other executions' (fewer views per faust batch), and (d2);
+   (c) embedded: Projector.catch_up() over a SqliteLog file into a SqliteViews file;
+   (d) faust's own decode-only agent (tests/bench/faust_decode_only.py: same settings and
+       batches as the projections, no table), timed as (b) on the same records: the goal
+       is (b) ≥ 0.5 × (d), and (b2) ≥ 0.5 × (d2) on the contiguous layout;
+   (b3) two `omium processors` in one group on a copy of the topic, from spawning both to
+       every offset committed, against (b) timed the same way (startup included).
 
 2. Replay of one --replay-events execution (10,000 by default) the way omium does it once
    the view gave its first position: read_execution(start=first offset), then
@@ -39,7 +44,7 @@ Defaults take about 7 minutes on a 2-core machine with the broker on the same ho
 Progress goes to stderr, the tables to stdout.
 
 usage: python tests/bench/bench_projections.py [--kafka HOST:PORT] [--events N] [--hay N]
-           [--replay-events N] [--samples N] [--repeat R]
+           [--replay-events N] [--samples N] [--repeat R] [--only fold|replay|freshness]
 """
 
 from __future__ import annotations
@@ -309,6 +314,8 @@ class FoldRun:
         self.embedded: list[float] = []
         self.contiguous: list[float] = []  # (b) with each execution's events contiguous
         self.decode: list[float] = []  # (d) faust's decode-only agent, interleaved
+        self.spawned: list[float] = []  # (b) from spawn (startup included)
+        self.two: list[float] = []  # (b3) two processes, from spawn (startup included)
         self.decode_contiguous: list[float] = []  # (d2) the same, contiguous
 
 
@@ -431,6 +438,7 @@ async def fold_throughput(bootstrap: str, events: list[Event], repeat: int) -> F
             )
             run.startup.append(startup)
             run.faust.append(seconds)
+            run.spawned.append(startup + seconds)
             run.first_commit.append(first)
             if first_done < n:
                 run.steady.append((n - first_done) / (seconds - first))
@@ -442,6 +450,8 @@ async def fold_throughput(bootstrap: str, events: list[Event], repeat: int) -> F
             await log.close()
         run.embedded.append(await embedded_fold(events, sample))
         say(f"    (c) embedded projector: {n / run.embedded[-1]:,.0f}/s")
+        run.two.append(await faust_two(bootstrap, events, sample))
+        say(f"    (b3) faust, 2 processes from spawn: {n / run.two[-1]:,.0f}/s")
         decoded, folded = await faust_contiguous(bootstrap, events, sample)
         run.decode_contiguous.append(decoded)
         run.contiguous.append(folded)
@@ -450,6 +460,39 @@ async def fold_throughput(bootstrap: str, events: list[Event], repeat: int) -> F
             f"(b2) faust fold, contiguous: {n / folded:,.0f}/s"
         )
     return run
+
+
+async def faust_two(bootstrap: str, events: list[Event], sample: str) -> float:
+    """Seconds from spawning two ``omium processors`` (one group) to all offsets committed."""
+    prefix = fresh_prefix("fold2")
+    log = open_log(kafka_url(bootstrap, prefix))
+    await log.create_topics()
+    await append_events(log, events)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = kafka_url(bootstrap, prefix)
+        processors = [Processor(url, Path(tmp)), Processor(url, Path(tmp))]
+        try:
+            for processor in processors:
+                processor.start()
+            t, n, deadline = time.perf_counter(), len(events), time.monotonic() + 600
+            while await committed(admin, prefix + VIEWS_APP, prefix + EVENTS.name) < n:
+                for processor in processors:
+                    processor.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError("two faust processes did not commit everything in 600 s")
+                await asyncio.sleep(0.2)
+            seconds = time.perf_counter() - t
+            view = await ChangelogReader(log).execution(sample)
+            if view is None or view.status != "completed" or view.seq != PER_EXECUTION:
+                say(f"  ! the two processes' view of {sample} is not complete: {view}")
+        finally:
+            for processor in processors:
+                await processor.stop()
+            await admin.close()
+            await log.close()
+    return seconds
 
 
 async def faust_contiguous(bootstrap: str, events: list[Event], sample: str) -> tuple[float, float]:
@@ -725,6 +768,8 @@ def print_fold(run: FoldRun, n: int, repeat: int) -> None:
         run.decode_contiguous,
     )
     embedded = row("(c) embedded Projector.catch_up(), SQLite file", run.embedded, None)
+    one = row("(b) from spawn (startup included), 1 process", run.spawned, None)
+    two = row("(b3) the same with 2 processes sharing the 12 partitions", run.two, None)
     steady = (
         f"{med(run.steady):,.0f} events/s ({med(run.steady) / raw:.2f} × (a))"
         if run.steady
@@ -742,7 +787,8 @@ def print_fold(run: FoldRun, n: int, repeat: int) -> None:
         f"and (d) is seen 0–{COMMIT_SLACK} s late (both alike).\n"
         f"Goal: fold ≥ 0.5 × faust's decode-only agent on both layouts: (b)/(d) = "
         f"{interleaved:.2f}, (b2)/(d2) = {contiguous_ratio:.2f}: {verdict}. "
-        f"(c)/(a) = {embedded / raw:.2f}."
+        f"(c)/(a) = {embedded / raw:.2f}. 2 processes / 1 process (from spawn) = "
+        f"{two / one:.2f}."
     )
 
 

@@ -43,15 +43,20 @@ async def kafka_log(kafka_bootstrap: str) -> AsyncIterator[EventLog]:
 
 
 class Processor:
-    """``omium processors`` as a subprocess (dynamic group membership: joins, leaves at once)."""
+    """``omium processors`` as a subprocess.
 
-    def __init__(self, url: str, workdir: Path, name: str) -> None:
+    ``static``: a static membership id (a restart after a kill gets its partitions back at
+    once); else dynamic membership (it joins and leaves the group at once).
+    """
+
+    def __init__(self, url: str, workdir: Path, name: str, *, static: bool = False) -> None:
         self.url, self.log_file = url, workdir / f"{name}.log"
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
+        self.static = ["--instance-id", f"test-{uuid.uuid4().hex[:8]}"] if static else []
 
     async def start(self) -> None:
-        argv = ["processors", "--url", self.url, "--log-level", "info"]
+        argv = ["processors", "--url", self.url, "--log-level", "info", *self.static]
         with self.log_file.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "omium.cli", *argv],
@@ -113,7 +118,7 @@ async def assert_equal_to_rebuild(log: EventLog, executions: int, steps: int) ->
     assert len(expected.views) == executions
     reader = ChangelogReader(log)
     diffs: dict[str, list[str]] = {"": ["not read yet"]}
-    for _ in range(150):  # the processors catch up
+    for _ in range(200):  # the processors catch up
         live = {v.execution_id: v for v in await reader.executions()}
         diffs = differences(live, expected.views)
         if not diffs:
@@ -135,9 +140,9 @@ async def changelog_records(log: EventLog) -> int:
 async def test_flushes__sigkilled_as_they_land__equal_a_rebuild(
     kafka_log: EventLog, tmp_path: Path
 ) -> None:
-    ids, steps = [f"bk-{i:02d}" for i in range(40)], 10
-    await record(kafka_log, ids, steps, pause=0)  # a backlog: 1,680 events
-    processor = Processor(kafka_log.url, tmp_path, "processor")
+    ids, steps = [f"bk-{i:02d}" for i in range(24)], 8
+    await record(kafka_log, ids, steps, pause=0)  # a backlog: 840 events
+    processor = Processor(kafka_log.url, tmp_path, "processor", static=True)
     try:
         for kill in range(2):
             seen = await changelog_records(kafka_log)
