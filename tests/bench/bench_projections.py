@@ -761,7 +761,11 @@ def print_fold(run: FoldRun, n: int, repeat: int) -> None:
         f"| (b') (b) less {COMMIT_SLACK} s of commit interval + poll | {faust_hi:,.0f} | "
         f"{faust_hi / raw:.2f} | — | — |"
     )
-    row("(d2) (d) with each execution's events contiguous", run.decode_contiguous, run.decode)
+    row(
+        "(d2) (d) with each execution's events contiguous",
+        run.decode_contiguous,
+        run.decode_contiguous,
+    )
     contiguous = row(
         "(b2) (b) with each execution's events contiguous",
         run.contiguous,
