@@ -115,19 +115,18 @@ async def bench(log: EventLog, n: int, resumes: int, trace: bool) -> None:
     task = asyncio.create_task(worker.run(stop))
     t = time.perf_counter()
     try:
-        last = -1
+        shown = t
         while (count := waiting(worker)) < n:
             if task.done():
                 task.result()
-            if count != last and count % 1000 < 50:
-                elapsed = time.perf_counter() - t
-                say(f"  {count:,}/{n:,} waiting ({elapsed:.0f} s, {rss_mb():.0f} MB)")
-            last = count
+            if time.perf_counter() - shown >= 30:
+                shown = time.perf_counter()
+                say(f"  {count:,}/{n:,} waiting ({shown - t:.0f} s, {rss_mb():.0f} MB)")
             await asyncio.sleep(0.5)
         took = time.perf_counter() - t
         gc.collect()
         after = rss_mb()
-        top = tracemalloc.take_snapshot().statistics("lineno")[:15] if trace else []
+        snapshot = tracemalloc.take_snapshot() if trace else None
         latencies = [await resume_one(log, c.execution_id) for c in commands[:resumes]]
     finally:
         stop.set()
@@ -144,9 +143,14 @@ async def bench(log: EventLog, n: int, resumes: int, trace: bool) -> None:
     print(f"| the same, max | {worst:,.1f} ms |")
     ok = after <= 300 and p50 <= 100
     print(f"\nGoals: RSS ≤ 300 MB, resume → step ≤ 100 ms: {'met' if ok else 'NOT met'}.")
-    if top:
-        print("\ntracemalloc, top allocation sites with the runs waiting:\n")
-        for stat in top:
+    if snapshot is not None:
+        total = sum(s.size for s in snapshot.statistics("filename"))
+        print(f"\ntracemalloc: {total / 2**20:,.1f} MiB traced with the runs waiting; top files:\n")
+        for stat in snapshot.statistics("filename")[:15]:
+            frame = stat.traceback[0]
+            print(f"- {stat.size / 2**20:,.1f} MiB in {stat.count:,} blocks: {frame.filename}")
+        print("\ntop lines:\n")
+        for stat in snapshot.statistics("lineno")[:10]:
             frame = stat.traceback[0]
             print(
                 f"- {stat.size / 2**20:,.1f} MiB in {stat.count:,} blocks: "
