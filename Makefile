@@ -11,7 +11,7 @@ KAFKA_ADDR ?= 127.0.0.1:19092
 # stays in one process (see tests/conftest.py). PYTEST_ARGS="-n 0" runs in one.
 PYTEST_ARGS ?= --durations=25 -n 2 --dist loadfile
 
-.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing bench-dashboard fuzz soak kafka-up kafka-down kafka-status clean
+.PHONY: install demo test lint unit bench-log bench-executor bench-projections bench-memory bench-alerts bench-adapters bench-peers bench-analytics bench-gateway bench-listing bench-dashboard fuzz soak kafka-up kafka-down kafka-status clean
 
 # tmux: tests/executor/test_cli_terminal.py runs `omium run` in a real terminal (CI needs it);
 # chromium: tests/e2e/test_dashboard*.py drive the dashboard in it (Playwright cannot download one)
@@ -106,6 +106,10 @@ bench-executor: install
 
 bench-projections: install
 	$(KAFKA) with -- env OMIUM_TEST_KAFKA=$(KAFKA_ADDR) $(BIN)/python tests/bench/bench_projections.py
+
+# One worker holding 10,000 executions that wait for input: RSS, resume -> next step (embedded log).
+bench-memory: install
+	$(BIN)/python tests/bench/bench_memory.py
 
 # Alerts: events/s through the alert processor vs the projections' fold, event -> alert latency.
 bench-alerts: install

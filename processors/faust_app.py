@@ -1,24 +1,28 @@
 """The Kafka runtime's projections: a faust-streaming app folding ``omium.events`` into a Table.
 
-One agent consumes the events topic in batches; for each batch it calls the shared
-:func:`~omium.processors.projector.fold_records` and writes each changed execution's view
-once into the ``executions`` table (raw bytes: the stored view as JSON). faust writes the
-table's changelog to the partition of the source record, so a view sits on the same
-partition number as its execution's events, where :class:`ChangelogReader` looks for it.
+One agent consumes the events topic in batches and folds each with the shared
+:func:`~omium.processors.projector.fold_records`; a :class:`~.faust_views.ViewWriter` keeps
+the changed views and writes each once per flush into the ``executions`` table (raw bytes:
+the stored view as JSON, without checkpoint snapshots) — at once when the stream has caught
+up, every 2 s through a backlog. The table's partitioner puts a view on the
+partition of its execution's events, where :class:`ChangelogReader` looks for it.
 A second agent folds the ``run`` commands of ``omium.commands`` into ``queued`` views
 (:func:`~omium.processors.projector.fold_commands`, idempotent by content, so it needs no
-offset marker). faust assigns partition N of both topics (12 each) to the same process,
-and both agents write a view in one step of the event loop (no await between the read and
-the write), so they never overwrite each other's update.
+offset marker) through the same writer. faust assigns partition N of both topics (12
+each) to the same process, and both agents fold and hand a batch to the writer in one step
+of the event loop (no await between the read and the hold), so they never overwrite each
+other's update. Several processes share the partitions (one consumer group); a partition
+that moves is recovered from the changelog by its new owner.
 
-Guarantees: at-least-once. Each batch's view writes are acknowledged by Kafka before its
-events are (see :func:`_fold_batch`), and faust commits acknowledged offsets every
-``commit_interval``; a crash re-delivers what followed the last commit and the fold's
-per-attempt seq check makes the second pass change nothing. faust's
+Guarantees: at-least-once. A record is acknowledged to faust only once Kafka has the
+flush holding its effects (the writer keeps a reference on its message until then), and
+faust commits acknowledged offsets every ``commit_interval``; a crash re-delivers what
+followed the last commit, and the per-partition offset marker (:class:`OffsetGuard`) or the
+fold's per-attempt seq check makes the second pass change nothing. faust's
 ``exactly_once`` is not used (open duplicate bugs). A record the fold cannot read goes to
-``omium.dlq``; any other error (or a hole in the offsets faust delivers) replaces the
-process with a fresh one at once (:func:`restart_unacked`), so that nothing past the last
-commit is acknowledged: faust would otherwise ack the failing batch and go on.
+``omium.dlq``; any other error (a failed write, a hole in the offsets faust delivers)
+replaces the process with a fresh one at once (:func:`restart_unacked`), so that nothing
+past the last commit is acknowledged: faust would otherwise ack the failing batch and go on.
 
 Pitfalls measured here (see docs/development.md): the memory store rebuilds the table by
 replaying the changelog on every start (about 4,000 records/s); without a static
@@ -28,12 +32,10 @@ expire; an id shared by two live processes makes them fence each other.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -42,9 +44,9 @@ import orjson
 
 from omium.processors.alerts.faust_rules import alerts_log
 from omium.processors.alerts.faust_rules import register as register_alerts
+from omium.processors.faust_views import ViewCache, ViewWriter
 from omium.processors.projector import Folded, fold_commands, fold_records
 from omium.producers import KafkaSecurity, Position, Record, Settings, resolve_security
-from omium.projections import ExecutionView, view_from_dict, view_to_dict, without_states
 from omium.schemas.topics import COMMANDS, DLQ, EVENTS, VIEWS_APP, VIEWS_CHANGELOG
 
 logger = logging.getLogger("omium.processors")
@@ -105,8 +107,8 @@ def build_app(
         **raw_types(),
     )
     name = f"{VIEWS_APP}:{instance_id or os.getpid()}"
-    cache = ViewCache()
-    offsets = OffsetGuard(table)
+    writer = ViewWriter(table, ViewCache(), lambda failure: _restart_on(app, failure))
+    offsets = OffsetGuard(writer)
 
     @app.agent(events)
     async def fold(stream: faust.StreamT[bytes]) -> None:
@@ -114,8 +116,10 @@ def build_app(
         async for batch in stream.take_events(BATCH, within=WITHIN):  # type: ignore[attr-defined]
             try:
                 fresh = offsets.new_records(batch)
-                if fresh:
-                    await _fold_batch(fresh, table, dlq, name, cache, offsets.markers(fresh))
+                _fold_batch(batch, fresh, writer, dlq, name)
+                if writer.due(caught_up(app, batch)):
+                    writer.flush()
+                await writer.settle()
             except SkippedRecords as hole:
                 logger.warning("omium projections: %s; restarting unacked", hole)
                 restart_unacked()
@@ -127,7 +131,11 @@ def build_app(
     async def queue_runs(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(BATCH, within=WITHIN):  # type: ignore[attr-defined]
             try:
-                await _queue_batch(batch, table, cache)
+                folded = fold_commands(_records(batch, COMMANDS.name), writer.load)
+                writer.hold(batch, folded.views)
+                if writer.due(caught_up(app, batch)):
+                    writer.flush()
+                await writer.settle()
             except Exception:  # as above: nothing of the batch is acknowledged
                 logger.exception("omium projections: cannot fold run commands; restarting unacked")
                 restart_unacked()
@@ -188,10 +196,6 @@ class SkippedRecords(Exception):  # noqa: N818 - the stream did, not us
     """The stream delivered a partition's records with a hole in their offsets."""
 
 
-#: the table key of a partition's applied-offset marker (never an execution id)
-MARKER = "__omium_next_offset__:{}"
-
-
 class OffsetGuard:
     """The next offset to fold per partition, kept in the table beside the views.
 
@@ -204,20 +208,15 @@ class OffsetGuard:
     unacknowledged (:func:`restart_unacked`) and reads the partition again from its commit.
     """
 
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def expected(self, partition: int) -> int | None:
-        """The next offset to fold, or None before the first batch of the partition."""
-        stored = self.table.get(MARKER.format(partition).encode())
-        return int(stored) if stored is not None else None
+    def __init__(self, writer: ViewWriter) -> None:
+        self.writer = writer
 
     def new_records(self, batch: Sequence[Any]) -> list[Any]:
         """The batch less what was folded already; raises :class:`SkippedRecords` on a hole."""
         fresh, nexts = [], dict[int, int]()
         for event in batch:
             partition, offset = event.message.partition, event.message.offset
-            expected = nexts.get(partition, self.expected(partition))
+            expected = nexts.get(partition, self.writer.expected(partition))
             if expected is not None and offset > expected:
                 raise SkippedRecords(f"partition {partition}: got offset {offset}, not {expected}")
             if expected is None or offset == expected:
@@ -225,40 +224,10 @@ class OffsetGuard:
                 nexts[partition] = offset + 1
         return fresh
 
-    def markers(self, batch: Sequence[Any]) -> dict[int, int]:
+    @staticmethod
+    def markers(batch: Sequence[Any]) -> dict[int, int]:
         """Per partition of ``batch``, the next offset once it is folded."""
         return {e.message.partition: e.message.offset + 1 for e in batch}
-
-
-class ViewCache:
-    """Decoded views by execution id, valid while the table still holds the very bytes.
-
-    Decoding a stored view costs more than folding an event into it. The table's memory
-    store keeps the object it was given, so an identity check tells whether the table
-    still holds what this process wrote (after a rebalance or recovery it holds other
-    objects, and the view is decoded again). Bounded: the oldest entries go first.
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._views: OrderedDict[str, tuple[bytes, ExecutionView]] = OrderedDict()
-
-    def get(self, execution_id: str, stored: bytes) -> ExecutionView:
-        """The view ``stored`` holds, decoded at most once."""
-        hit = self._views.get(execution_id)
-        if hit is not None and hit[0] is stored:
-            self._views.move_to_end(execution_id)
-            return hit[1]
-        view = view_from_dict(orjson.loads(stored))
-        self.put(execution_id, stored, view)
-        return view
-
-    def put(self, execution_id: str, stored: bytes, view: ExecutionView) -> None:
-        """Remember that ``stored`` is ``view`` (as stored: without checkpoint snapshots)."""
-        self._views[execution_id] = (stored, without_states(view))
-        self._views.move_to_end(execution_id)
-        while len(self._views) > self.size:
-            self._views.popitem(last=False)
 
 
 def _records(batch: Sequence[Any], topic: str) -> list[Record]:
@@ -273,58 +242,41 @@ def _records(batch: Sequence[Any], topic: str) -> list[Record]:
     ]
 
 
-def _loader(table: Any, cache: ViewCache) -> Callable[[str], ExecutionView | None]:
-    def load(execution_id: str) -> ExecutionView | None:
-        stored = table.get(execution_id.encode())
-        return cache.get(execution_id, stored) if stored is not None else None
-
-    return load
-
-
-def _write_views(table: Any, cache: ViewCache, folded: Folded) -> list[Awaitable[Any]]:
-    """``table[key] = value`` for each view, keeping the changelog writes' futures."""
-    sent: list[Awaitable[Any]] = []
-    for execution_id, view in folded.views.items():
-        stored, key = orjson.dumps(view_to_dict(view)), execution_id.encode()
-        table.data[key] = stored
-        sent.append(table.send_changelog(None, key, stored))
-        cache.put(execution_id, stored, view)
-    return sent
+def caught_up(app: faust.App, batch: Sequence[Any]) -> bool:
+    """Whether ``batch`` reached the end of each partition it holds, as last fetched."""
+    last = {e.message.tp: e.message.offset for e in batch}
+    try:
+        return all(offset + 1 >= app.consumer.highwater(tp) for tp, offset in last.items())
+    except Exception:  # noqa: BLE001 - no highwater known yet: write at once, as if caught up
+        return True
 
 
-async def _queue_batch(batch: Sequence[Any], table: Any, cache: ViewCache) -> None:
-    folded = fold_commands(_records(batch, COMMANDS.name), _loader(table, cache))
-    await asyncio.gather(*_write_views(table, cache, folded))
-
-
-async def _fold_batch(
-    batch: Sequence[Any],
-    table: Any,
-    dlq: Any,
-    name: str,
-    cache: ViewCache,
-    markers: dict[int, int],
+def _fold_batch(
+    batch: Sequence[Any], fresh: Sequence[Any], writer: ViewWriter, dlq: Any, name: str
 ) -> None:
-    records = _records(batch, EVENTS.name)
-    folded: Folded = fold_records(records, _loader(table, cache), processor=name)
-    # What `table[key] = value` does, keeping the changelog write's future: the batch's
-    # events are acknowledged (and later committed) only once Kafka has every view it
-    # changed. faust's own flush before a commit gives up after 0.1 s per queued message,
-    # and a message on its way from faust's buffer to aiokafka's is in neither; a kill
-    # then lost views whose events were already committed (a view without a step's end).
-    sent = _write_views(table, cache, folded)
-    for partition, offset in markers.items():
-        key, value = MARKER.format(partition).encode(), str(offset).encode()
-        table.data[key] = value
-        sent.append(table.send_changelog(partition, key, value))
+    """Fold ``fresh`` (the records of ``batch`` not folded yet) into the writer's views.
+
+    No await from the first view read to the hold: the other agent cannot change a view
+    in between, and a flush cannot split the batch.
+    """
+    folded: Folded = fold_records(_records(fresh, EVENTS.name), writer.load, processor=name)
+    sent = []
     for dead in folded.dead:
         logger.warning(
             "omium projections: %s@%s to the DLQ: %s", dead.partition, dead.offset, dead.reason
         )
         sent.append(
-            await dlq.send(
+            dlq.send_soon(
                 key=dead.key.encode() if dead.key is not None else None,
                 value=orjson.dumps(dead.model_dump(mode="json")),
             )
         )
-    await asyncio.gather(*sent)
+    writer.hold(batch, folded.views, OffsetGuard.markers(fresh), sent)
+
+
+def _restart_on(app: faust.App, failure: BaseException) -> None:
+    if app.should_stop:  # stopping anyway: what was not written is folded again next start
+        logger.warning("omium projections: a changelog write failed while stopping: %r", failure)
+        return
+    logger.error("omium projections: a changelog write failed (%r); restarting unacked", failure)
+    restart_unacked()

@@ -16,8 +16,13 @@ Prints three tables; never asserts anything about time. Medians of --repeat runs
        time from spawning the process to Ready, the time from Ready to the first commit
        seen, and the rate from that first commit to the last are reported on their own;
    (b2) (b) again with each execution's 100 events contiguous in the log instead of
-       interleaved with the other executions' (fewer views per faust batch);
-   (c) embedded: Projector.catch_up() over a SqliteLog file into a SqliteViews file.
+       interleaved with the other executions' (fewer views per faust batch), and (d2);
+   (c) embedded: Projector.catch_up() over a SqliteLog file into a SqliteViews file;
+   (d) faust's own decode-only agent (tests/bench/faust_decode_only.py: same settings and
+       batches as the projections, no table), timed as (b) on the same records: the goal
+       is (b) ≥ 0.5 × (d), and (b2) ≥ 0.5 × (d2) on the contiguous layout;
+   (b3) two `omium processors` in one group on a copy of the topic, from spawning both to
+       every offset committed, against (b) timed the same way (startup included).
 
 2. Replay of one --replay-events execution (10,000 by default) the way omium does it once
    the view gave its first position: read_execution(start=first offset), then
@@ -39,7 +44,7 @@ Defaults take about 7 minutes on a 2-core machine with the broker on the same ho
 Progress goes to stderr, the tables to stdout.
 
 usage: python tests/bench/bench_projections.py [--kafka HOST:PORT] [--events N] [--hay N]
-           [--replay-events N] [--samples N] [--repeat R]
+           [--replay-events N] [--samples N] [--repeat R] [--only fold|replay|freshness]
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from faust_decode_only import GROUP as DECODE_GROUP
 
 from omium.processors.changelog import ChangelogReader
 from omium.processors.projector import Projector
@@ -78,6 +84,7 @@ HAY_CHUNK = 20_000  # raw records per append_records
 SPAN = 100_000  # records of the interleaved execution's partition it spans
 FRESH_EXECUTIONS = 20
 COMMIT_SLACK = 1.2  # s: faust's commit interval plus one poll
+DECODE_APP = Path(__file__).with_name("faust_decode_only.py")
 
 
 def say(message: str) -> None:
@@ -232,18 +239,22 @@ def fresh_prefix(what: str) -> str:
 class Processor:
     """``omium processors`` (the faust worker) in a subprocess logging to a file."""
 
-    def __init__(self, url: str, workdir: Path) -> None:
+    def __init__(self, url: str, workdir: Path, command: list[str] | None = None) -> None:
         self.url, self.workdir = url, workdir
-        self.log_file = workdir / "processor.log"
+        self.log_file = workdir / f"processor-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.spawned = 0.0
+        instance = f"bench-{uuid.uuid4().hex[:8]}"
+        self.command = command or [
+            *("-m", "omium.cli", "processors", "--url", url),
+            *("--instance-id", instance, "--log-level", "info"),
+        ]
 
     def start(self) -> None:
-        argv = ["processors", "--url", self.url, "--instance-id", f"bench-{uuid.uuid4().hex[:8]}"]
         with self.log_file.open("wb") as out:
             self.spawned = time.perf_counter()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "omium.cli", *argv, "--log-level", "info"],
+                [sys.executable, *self.command],
                 cwd=self.workdir,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -302,6 +313,10 @@ class FoldRun:
         self.steady: list[float] = []  # events/s from the first commit seen to the last
         self.embedded: list[float] = []
         self.contiguous: list[float] = []  # (b) with each execution's events contiguous
+        self.decode: list[float] = []  # (d) faust's decode-only agent, interleaved
+        self.spawned: list[float] = []  # (b) from spawn (startup included)
+        self.two: list[float] = []  # (b3) two processes, from spawn (startup included)
+        self.decode_contiguous: list[float] = []  # (d2) the same, contiguous
 
 
 async def raw_aiokafka(bootstrap: str, topic: str, n: int) -> float:
@@ -338,15 +353,20 @@ async def committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
 
 
 async def faust_fold(
-    bootstrap: str, prefix: str, log: EventLog, n: int, sample: str
+    bootstrap: str, prefix: str, log: EventLog, n: int, sample: str, *, decode_only: bool = False
 ) -> tuple[float, float, float, int]:
     """Seconds from spawn to Ready, from Ready until offsets summing to ``n``, from Ready to
-    the first commit seen, and what that first commit covered."""
-    topic, group = prefix + EVENTS.name, prefix + VIEWS_APP
+    the first commit seen, and what that first commit covered.
+
+    ``decode_only``: faust's decode-only agent (``faust_decode_only.py``) instead of the fold.
+    """
+    topic = prefix + EVENTS.name
+    group = prefix + (DECODE_GROUP if decode_only else VIEWS_APP)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     with tempfile.TemporaryDirectory() as tmp:
-        processor = Processor(kafka_url(bootstrap, prefix), Path(tmp))
+        command = [str(DECODE_APP), bootstrap, prefix, tmp] if decode_only else None
+        processor = Processor(kafka_url(bootstrap, prefix), Path(tmp), command)
         try:
             processor.start()
             ready = await processor.ready()
@@ -360,8 +380,10 @@ async def faust_fold(
                     raise TimeoutError(f"faust committed {done:,} of {n:,} in 600 s")
                 await asyncio.sleep(0.2)
             end = time.perf_counter()
-            view = await ChangelogReader(log).execution(sample)
-            if view is None or view.status != "completed" or view.seq != PER_EXECUTION:
+            view = None if decode_only else await ChangelogReader(log).execution(sample)
+            if not decode_only and (
+                view is None or view.status != "completed" or view.seq != PER_EXECUTION
+            ):
                 say(f"  ! faust's view of {sample} is not complete: {view}")
         finally:
             await processor.stop()
@@ -408,11 +430,15 @@ async def fold_throughput(bootstrap: str, events: list[Event], repeat: int) -> F
         try:
             run.raw.append(await raw_aiokafka(bootstrap, prefix + EVENTS.name, n))
             say(f"    (a) raw aiokafka: {n / run.raw[-1]:,.0f}/s")
+            _, seconds, _, _ = await faust_fold(bootstrap, prefix, log, n, sample, decode_only=True)
+            run.decode.append(seconds)
+            say(f"    (d) faust decode-only agent: {n / seconds:,.0f}/s")
             startup, seconds, first, first_done = await faust_fold(
                 bootstrap, prefix, log, n, sample
             )
             run.startup.append(startup)
             run.faust.append(seconds)
+            run.spawned.append(startup + seconds)
             run.first_commit.append(first)
             if first_done < n:
                 run.steady.append((n - first_done) / (seconds - first))
@@ -424,23 +450,65 @@ async def fold_throughput(bootstrap: str, events: list[Event], repeat: int) -> F
             await log.close()
         run.embedded.append(await embedded_fold(events, sample))
         say(f"    (c) embedded projector: {n / run.embedded[-1]:,.0f}/s")
-        run.contiguous.append(await faust_contiguous(bootstrap, events, sample))
-        say(f"    (b2) faust, contiguous executions: {n / run.contiguous[-1]:,.0f}/s")
+        run.two.append(await faust_two(bootstrap, events, sample))
+        say(f"    (b3) faust, 2 processes from spawn: {n / run.two[-1]:,.0f}/s")
+        decoded, folded = await faust_contiguous(bootstrap, events, sample)
+        run.decode_contiguous.append(decoded)
+        run.contiguous.append(folded)
+        say(
+            f"    (d2) faust decode-only, contiguous: {n / decoded:,.0f}/s; "
+            f"(b2) faust fold, contiguous: {n / folded:,.0f}/s"
+        )
     return run
 
 
-async def faust_contiguous(bootstrap: str, events: list[Event], sample: str) -> float:
-    """(b) again with each execution's events one after another instead of interleaved."""
+async def faust_two(bootstrap: str, events: list[Event], sample: str) -> float:
+    """Seconds from spawning two ``omium processors`` (one group) to all offsets committed."""
+    prefix = fresh_prefix("fold2")
+    log = open_log(kafka_url(bootstrap, prefix))
+    await log.create_topics()
+    await append_events(log, events)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = kafka_url(bootstrap, prefix)
+        processors = [Processor(url, Path(tmp)), Processor(url, Path(tmp))]
+        try:
+            for processor in processors:
+                processor.start()
+            t, n, deadline = time.perf_counter(), len(events), time.monotonic() + 600
+            while await committed(admin, prefix + VIEWS_APP, prefix + EVENTS.name) < n:
+                for processor in processors:
+                    processor.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError("two faust processes did not commit everything in 600 s")
+                await asyncio.sleep(0.2)
+            seconds = time.perf_counter() - t
+            view = await ChangelogReader(log).execution(sample)
+            if view is None or view.status != "completed" or view.seq != PER_EXECUTION:
+                say(f"  ! the two processes' view of {sample} is not complete: {view}")
+        finally:
+            for processor in processors:
+                await processor.stop()
+            await admin.close()
+            await log.close()
+    return seconds
+
+
+async def faust_contiguous(bootstrap: str, events: list[Event], sample: str) -> tuple[float, float]:
+    """(d) and (b) again with each execution's events one after another, not interleaved."""
     contiguous = sorted(events, key=lambda e: (e.execution_id, e.seq))
     prefix = fresh_prefix("fold")
     log = open_log(kafka_url(bootstrap, prefix))
     await log.create_topics()
+    n = len(events)
     try:
         await append_events(log, contiguous)
-        _, seconds, _, _ = await faust_fold(bootstrap, prefix, log, len(events), sample)
+        _, decoded, _, _ = await faust_fold(bootstrap, prefix, log, n, sample, decode_only=True)
+        _, folded, _, _ = await faust_fold(bootstrap, prefix, log, n, sample)
     finally:
         await log.close()
-    return seconds
+    return decoded, folded
 
 
 # -- 2. replay ----------------------------------------------------------------------------
@@ -672,56 +740,59 @@ def runs(xs: Sequence[float], fmt: str) -> str:
 
 def print_fold(run: FoldRun, n: int, repeat: int) -> None:
     raw = n / med(run.raw)
-    faust = n / med(run.faust)
-    faust_hi = n / max(med(run.faust) - COMMIT_SLACK, 1e-9)
-    embedded = n / med(run.embedded)
     print(
         f"## 1. Fold throughput: {n:,} events ({n // PER_EXECUTION:,} executions x "
         f"{PER_EXECUTION}), median of {repeat}\n"
     )
-    print("| consumer | events/s | × (a) | seconds (each run) |")
-    print("|---|---:|---:|---|")
+    print("| consumer | events/s | × (a) | × faust decode-only | seconds (each run) |")
+    print("|---|---:|---:|---:|---|")
+
+    def row(name: str, seconds: list[float], base: list[float] | None) -> float:
+        rate = n / med(seconds)
+        vs = f"{rate / (n / med(base)):.2f}" if base else "—"
+        print(f"| {name} | {rate:,.0f} | {rate / raw:.2f} | {vs} | {runs(seconds, '.2f')} |")
+        return rate
+
+    row("(a) raw aiokafka, decode only (baseline)", run.raw, None)
+    row("(d) faust decode-only agent, Ready → offsets committed", run.decode, run.decode)
+    faust = row("(b) faust `omium processors`, Ready → offsets committed", run.faust, run.decode)
+    faust_hi = n / max(med(run.faust) - COMMIT_SLACK, 1e-9)
     print(
-        f"| (a) raw aiokafka, decode only (baseline) | {raw:,.0f} | 1.00 | {runs(run.raw, '.2f')} |"
+        f"| (b') (b) less {COMMIT_SLACK} s of commit interval + poll | {faust_hi:,.0f} | "
+        f"{faust_hi / raw:.2f} | — | — |"
     )
-    print(
-        f"| (b) faust `omium processors`, Ready → offsets committed | {faust:,.0f} | "
-        f"{faust / raw:.2f} | {runs(run.faust, '.2f')} |"
+    row(
+        "(d2) (d) with each execution's events contiguous",
+        run.decode_contiguous,
+        run.decode_contiguous,
     )
-    print(
-        f"| (b') the same less {COMMIT_SLACK} s of commit interval + poll | {faust_hi:,.0f} | "
-        f"{faust_hi / raw:.2f} | — |"
+    contiguous = row(
+        "(b2) (b) with each execution's events contiguous",
+        run.contiguous,
+        run.decode_contiguous,
     )
-    contiguous = n / med(run.contiguous)
-    print(
-        f"| (b2) (b) with each execution's events contiguous, not interleaved | "
-        f"{contiguous:,.0f} | {contiguous / raw:.2f} | {runs(run.contiguous, '.2f')} |"
-    )
-    print(
-        f"| (c) embedded Projector.catch_up(), SQLite file | {embedded:,.0f} | "
-        f"{embedded / raw:.2f} | {runs(run.embedded, '.2f')} |"
-    )
-    ratio, ratio_hi = faust / raw, faust_hi / raw
-    if ratio >= 0.5:
-        verdict = "met"
-    elif ratio_hi >= 0.5:
-        verdict = "met only if the commit lag is discounted; not met as measured"
-    else:
-        verdict = "NOT met"
+    embedded = row("(c) embedded Projector.catch_up(), SQLite file", run.embedded, None)
+    one = row("(b) from spawn (startup included), 1 process", run.spawned, None)
+    two = row("(b3) the same with 2 processes sharing the 12 partitions", run.two, None)
     steady = (
         f"{med(run.steady):,.0f} events/s ({med(run.steady) / raw:.2f} × (a))"
         if run.steady
         else "— (everything was in the first commit seen)"
     )
+    interleaved = faust / (n / med(run.decode))
+    contiguous_ratio = contiguous / (n / med(run.decode_contiguous))
+    verdict = "met" if min(interleaved, contiguous_ratio) >= 0.5 else "NOT met"
     print(
         f'\nfaust startup, spawn → "[^Worker]: Ready": median {med(run.startup):.1f} s '
         f"(each run: {runs(run.startup, '.1f')} s); not included in (b).\n"
         f"First commit seen {med(run.first_commit):.1f} s after Ready (median; each run: "
         f"{runs(run.first_commit, '.1f')} s); from it to the last: {steady}.\n"
-        f"faust commits offsets every 1 s and they are polled every 0.2 s, so (b)'s end is "
-        f"seen 0–{COMMIT_SLACK} s late: (b) is a lower bound, (b') an upper one.\n"
-        f"Goal (b) ≥ 0.5 × (a): (b)/(a) = {ratio:.2f} ((b')/(a) = {ratio_hi:.2f}): {verdict}. "
-        f"(c)/(a) = {embedded / raw:.2f}."
+        f"faust commits offsets every 1 s and they are polled every 0.2 s, so the end of (b) "
+        f"and (d) is seen 0–{COMMIT_SLACK} s late (both alike).\n"
+        f"Goal: fold ≥ 0.5 × faust's decode-only agent on both layouts: (b)/(d) = "
+        f"{interleaved:.2f}, (b2)/(d2) = {contiguous_ratio:.2f}: {verdict}. "
+        f"(c)/(a) = {embedded / raw:.2f}. 2 processes / 1 process (from spawn) = "
+        f"{two / one:.2f}."
     )
 
 
@@ -788,24 +859,33 @@ async def main() -> None:
     parser.add_argument("--replay-events", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--only", choices=("fold", "replay", "freshness"), help="run one section only"
+    )
     args = parser.parse_args()
     bootstrap = args.kafka.removeprefix("kafka://")
     began = time.perf_counter()
     say(f"broker {bootstrap}; building {args.events:,} events")
-    events = fold_workload(args.events)
-    n = len(events)
-    fold = await fold_throughput(bootstrap, events, args.repeat)
-    del events  # a smaller heap for the replays (the cyclic GC scans all of it)
-    with tempfile.TemporaryDirectory() as tmp:
-        layouts = await replay_bench(
-            bootstrap, args.hay, args.replay_events, args.repeat, Path(tmp)
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = await freshness(bootstrap, args.samples, Path(tmp))
+    if args.only in (None, "fold"):
+        events = fold_workload(args.events)
+        n = len(events)
+        fold = await fold_throughput(bootstrap, events, args.repeat)
+        del events  # a smaller heap for the replays (the cyclic GC scans all of it)
+    if args.only in (None, "replay"):
+        with tempfile.TemporaryDirectory() as tmp:
+            layouts = await replay_bench(
+                bootstrap, args.hay, args.replay_events, args.repeat, Path(tmp)
+            )
+    if args.only in (None, "freshness"):
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = await freshness(bootstrap, args.samples, Path(tmp))
     say(f"done in {time.perf_counter() - began:.0f} s\n")
-    print_fold(fold, n, args.repeat)
-    print_replay(layouts, args.replay_events, args.repeat)
-    print_freshness(fresh, args.samples)
+    if args.only in (None, "fold"):
+        print_fold(fold, n, args.repeat)
+    if args.only in (None, "replay"):
+        print_replay(layouts, args.replay_events, args.repeat)
+    if args.only in (None, "freshness"):
+        print_freshness(fresh, args.samples)
 
 
 if __name__ == "__main__":
