@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,8 @@ class ExecutionRunner:
         self._deadline: asyncio.Timeout | None = None  # the current attempt's timeout
         #: the offset of the execution's first event, once known (reads start there)
         self.first_offset: int | None = None
+        #: the worker's slot this run holds while it runs (given back while it is idle)
+        self._slot: asyncio.Semaphore | None = None
 
     # -- what a framework's run sees (RunContext) ---------------------------------------
 
@@ -206,12 +208,12 @@ class ExecutionRunner:
             # the worker stood still and may have lost this run to another worker: nothing
             # is written and no step starts before the group confirms it (Freezes); handed
             # over meanwhile, the run stops here with its deferred results dropped
-            with self.idle():
+            async with self.idle():
                 await self.control.log_ready.wait()
         await self._flush_overdue()
         await self._hold_back()
         if not self.control.log_ready.is_set():  # the worker saw the log fail: wait for it
-            with self.idle():
+            async with self.idle():
                 await self.control.log_ready.wait()
         self._check_cancelled()  # a cancel that landed as the last step finished
         control = self.control
@@ -225,7 +227,7 @@ class ExecutionRunner:
                 "execution.paused", caused_by=control.pause_cause, reason="paused by a user"
             )
         )
-        with self.idle():
+        async with self.idle():
             await control.running.wait()
         if control.rollback is not None:
             return  # the rollback records how the run goes on
@@ -235,11 +237,14 @@ class ExecutionRunner:
             )
         )
 
-    @contextlib.contextmanager
-    def idle(self) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def idle(self) -> AsyncIterator[None]:
         """A wait for a person (a pause, an answer): it does not count against the timeout.
 
         Nothing is in flight meanwhile, so a worker handing the run over stops it at once.
+        Nor does it hold one of the worker's slots: runs waiting for people would otherwise
+        stop every other run of the worker once there are as many as its concurrency. It
+        takes a slot again, in turn with the runs waiting for one, before it goes on.
         """
         deadline, loop = self._deadline, asyncio.get_running_loop()
         when = deadline.when() if deadline is not None and not deadline.expired() else None
@@ -247,8 +252,14 @@ class ExecutionRunner:
         if deadline is not None and when is not None:
             deadline.reschedule(None)
         self.control.parked += 1
+        slots, self._slot = self._slot, None
+        if slots is not None:
+            slots.release()
         try:
             yield
+            if slots is not None:
+                await slots.acquire()  # cancelled meanwhile: it holds none (run() knows)
+                self._slot = slots
         finally:
             self.control.parked -= 1
             if deadline is not None and when is not None:
@@ -317,9 +328,16 @@ class ExecutionRunner:
                     self.defer(self.sized(submitted))  # it starts now: written with its steps
                 else:
                     await self.emit(submitted)  # queued: visible as such meanwhile
-            async with slots or contextlib.nullcontext():
+            if slots is not None:
+                await slots.acquire()
+                self._slot = slots
+            try:
                 self._check_cancelled()
                 return await self._run(view)
+            finally:
+                if self._slot is not None:  # none while it waits for a person (idle)
+                    self._slot.release()
+                    self._slot = None
         except asyncio.CancelledError:
             if self.control.cancel_cause is None:
                 self._drop_deferred()

@@ -23,7 +23,7 @@ Re-execution (``omium replay --reexecute``) gets a :class:`ReexecutionRequest` a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,7 +111,7 @@ class RunContext(Protocol):
         """A step boundary: act on a cancel, wait out a pause (record both)."""
         ...
 
-    def idle(self) -> AbstractContextManager[None]:
+    def idle(self) -> AbstractAsyncContextManager[None]:
         """Wrap a wait for a person: not counted against the timeout; hand-over is at once."""
         ...
 

@@ -60,6 +60,23 @@ async def test_pause__stops_between_steps_until_resumed(harness: Harness) -> Non
     assert types.count("execution.paused") == 1 and types.count("execution.resumed") == 1
 
 
+async def test_paused_runs__hold_no_slot_of_the_worker(harness: Harness) -> None:
+    # concurrency 1: a run paused (or waiting for a person) must not stop every other run
+    await harness.start_worker(concurrency=1)
+    ex = await harness.submit(spec("slow", "slow"), slow_s=0.3)
+    await harness.wait_for(ex, lambda v: any(s.status == "running" for s in v.steps))
+    await service.command(harness.log, ex, "pause")
+    await harness.wait_for(ex, lambda v: v.status == "paused")
+    others = [await harness.submit(spec("add", "double"), total=i) for i in range(3)]
+    for other in others:
+        assert (await harness.finished(other, timeout=30)).status == "completed"
+    assert (await current(harness.log, ex)).status == "paused"
+    await service.command(harness.log, ex, "resume")  # and it takes a slot again to go on
+    view = await harness.finished(ex)
+    assert view.status == "completed" and view.output is not None
+    assert view.output["slow_done"] == 2
+
+
 async def test_cancel__interrupts_a_long_async_step(harness: Harness) -> None:
     await harness.start_worker()
     ex = await harness.submit(spec("slow", "add"), slow_s=60)

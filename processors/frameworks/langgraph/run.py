@@ -209,7 +209,7 @@ class GraphWorkflowRun:
         else:
             await ctx.emit()
         while control.answer is None:
-            with ctx.idle():
+            async with ctx.idle():
                 await control.answered.wait()
             if control.rollback is not None:
                 return False
