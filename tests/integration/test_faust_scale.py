@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from procs import tail, wait_for_line
+from procs import tail
 
 from omium.processors.changelog import ChangelogReader
 from omium.processors.rebuild import differences, rebuild
@@ -29,6 +29,9 @@ from omium.producers import EventLog, Recorder, open_log
 from omium.schemas.topics import VIEWS_APP
 
 pytestmark = pytest.mark.kafka
+
+#: what faust logs once a worker is up (its signal handlers installed)
+READY = "[^Worker]: Ready"
 
 
 @pytest.fixture
@@ -57,6 +60,9 @@ class Processor:
 
     async def start(self) -> None:
         argv = ["processors", "--url", self.url, "--log-level", "info", *self.static]
+        # a restart appends to the same file: wait for this start's own "Ready" (its
+        # signal handlers are in place only then; a SIGTERM before ends it with -15)
+        ready = self._readies()
         with self.log_file.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "omium.cli", *argv],
@@ -64,7 +70,18 @@ class Processor:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        await wait_for_line(self.log_file, self.proc, "[^Worker]: Ready", timeout=45)
+        for _ in range(225):
+            if self._readies() > ready:
+                return
+            if self.proc.poll() is not None:
+                pytest.fail(f"processors exited ({self.proc.returncode}):\n{tail(self.log_file)}")
+            await asyncio.sleep(0.2)
+        pytest.fail(f"processors never ready:\n{tail(self.log_file)}")
+
+    def _readies(self) -> int:
+        if not self.log_file.exists():
+            return 0
+        return self.log_file.read_text(errors="replace").count(READY)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
