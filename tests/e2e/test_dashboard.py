@@ -141,12 +141,14 @@ def test_answer__a_waiting_run_through_its_form(dash: Gateway, page: Page) -> No
         "/api/v1/executions", json={"workflow": "support-desk", "execution_id": "dash-ask"}
     )
     assert got.status_code == 202, got.text
+    # the run reaches its question after a few steps: on Kafka under `-n 2` that took
+    # over 30 s in 2 of 5 full runs (whether the run or the page was late is not known
+    # yet), so the page is opened once the API says the run waits
+    dash.wait("dash-ask", lambda v: v["status"] == "waiting")
     page.goto(dash.base + "/executions/dash-ask")
     mark(page)
     answer = page.get_by_label("The run asks: Refund $120.00 to acme?")
-    # the run reaches its question after a few steps; on Kafka under `-n 2` that took over
-    # Playwright's default 5 s in 2 of 3 full runs (the form appears live either way)
-    expect(answer).to_be_visible(timeout=30_000)
+    expect(answer).to_be_visible(timeout=10_000)
     shoot(page, "execution-waiting")
     answer.fill('{"approved": true}')
     page.get_by_role("button", name="Answer").click()
